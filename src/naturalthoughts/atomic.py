@@ -1,0 +1,65 @@
+"""Atomic file writes: write to a temporary file in the same folder, then rename.
+
+A crash never leaves a half-written file under the final name, so "the file exists" means
+"the stage that writes it finished" (datatrove-style completion check).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success rename it over ``target``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:  # flush to disk before the rename makes it visible
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_parquet(table: pa.Table, target: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Write ``table`` to ``target`` atomically (zstd-compressed Parquet)."""
+    kwargs.setdefault("compression", "zstd")
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp, **kwargs)
+    return Path(target)
+
+
+def write_text(text: str, target: str | os.PathLike[str]) -> Path:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(target)
+
+
+def write_json(obj: Any, target: str | os.PathLike[str]) -> Path:
+    return write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", target)
+
+
+@contextlib.contextmanager
+def parquet_writer(target: str | os.PathLike[str], schema: pa.Schema, **kwargs: Any) -> Iterator[pq.ParquetWriter]:
+    """Stream record batches into ``target``; the file appears only when the writer closes cleanly."""
+    kwargs.setdefault("compression", "zstd")
+    with atomic_path(target) as tmp:
+        writer = pq.ParquetWriter(tmp, schema, **kwargs)
+        try:
+            yield writer
+        finally:
+            writer.close()
