@@ -1,0 +1,3 @@
+from naturalthoughts.cli import main
+
+main()

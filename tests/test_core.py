@@ -1,0 +1,143 @@
+"""The shared foundation: atomic writes, the manifest, configs, the CLI shell and doctor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from naturalthoughts import tables
+from naturalthoughts.atomic import atomic_path, write_json, write_parquet
+from naturalthoughts.config import StrictModel, load_config
+from naturalthoughts.errors import ConfigError, MissingInputError
+from naturalthoughts.manifest import Manifest, fingerprint
+from naturalthoughts.rundir import RunDir
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash mid-write")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "t.parquet"
+    write_parquet(pa.table({"a": [1, 2]}), target)
+    write_parquet(pa.table({"a": [3]}), target)
+    assert pq.read_table(target).column("a").to_pylist() == [3]
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"]
+
+
+def test_atomic_write_survives_sigkill_of_writer(tmp_path: Path) -> None:
+    """A writer killed mid-write leaves the old complete file, never a truncated one."""
+    target = tmp_path / "big.json"
+    write_json({"ok": True}, target)
+    code = (
+        "import os, signal\n"
+        "from naturalthoughts.atomic import atomic_path\n"
+        f"with atomic_path({str(target)!r}) as tmp:\n"
+        "    tmp.write_text('x' * 1000)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], check=False)
+    assert proc.returncode == -9
+    assert json.loads(target.read_text()) == {"ok": True}
+
+
+def test_manifest_records_each_run_of_a_stage(run_dir: RunDir) -> None:
+    write_parquet(pa.table({"a": [1]}), run_dir.questions)
+    manifest = Manifest(run_dir.manifest)
+    with manifest.stage("ingest", {"x": 1}, inputs=[run_dir.questions]) as rec:
+        rec.counts["kept"] = 1
+    with pytest.raises(ValueError), manifest.stage("ingest", {"x": 2}):
+        raise ValueError("boom")
+    records = manifest.records("ingest")
+    assert [r["status"] for r in records] == ["ok", "failed"]
+    assert records[0]["counts"] == {"kept": 1}
+    assert records[0]["inputs"][str(run_dir.questions)]["sha256"] == fingerprint(run_dir.questions)["sha256"]
+    assert "boom" in records[1]["error"]
+    assert records[0]["finished_at"] >= records[0]["started_at"]
+
+
+def test_fingerprint_changes_with_content(tmp_path: Path) -> None:
+    f = tmp_path / "f.txt"
+    f.write_text("a")
+    first = fingerprint(f)["sha256"]
+    f.write_text("b")
+    assert fingerprint(f)["sha256"] != first
+
+
+class _Inner(StrictModel):
+    temperature: float = 0.6
+
+
+class _Outer(StrictModel):
+    name: str = "x"
+    inner: _Inner = _Inner()
+
+
+def test_config_unknown_key_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("name: a\ninner:\n  temprature: 0.7\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'inner\.temprature'"):
+        load_config(_Outer, path)
+
+
+def test_config_overrides_beat_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  temperature: 0.7\n")
+    cfg = load_config(_Outer, path, {"inner.temperature": 1.0, "name": None})
+    assert cfg.inner.temperature == 1.0
+    assert cfg.name == "x"
+
+
+def test_config_bad_type_names_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  temperature: hot\n")
+    with pytest.raises(ConfigError, match=r"inner\.temperature"):
+        load_config(_Outer, path)
+
+
+def test_missing_input_names_the_command(run_dir: RunDir) -> None:
+    with pytest.raises(MissingInputError, match="nt generate --run"):
+        run_dir.require("traces")
+
+
+def test_schemas_document_every_column() -> None:
+    for schema in (tables.QUESTIONS, tables.REJECTED, tables.TRACES, tables.SELECTION, tables.ANNOTATIONS):
+        for name, _type, doc in tables.describe(schema):
+            assert doc, f"column {name} has no description"
+
+
+def _nt(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "naturalthoughts", *args], capture_output=True, text=True, env=env)
+
+
+def test_cli_help_lists_every_stage() -> None:
+    out = _nt("--help")
+    assert out.returncode == 0, out.stderr
+    for command in ("ingest", "generate", "annotate", "select", "train", "eval", "report", "run", "doctor"):
+        assert command in out.stdout
+
+
+def test_unbuilt_stage_says_so_and_fails() -> None:
+    out = _nt("train", "--run", "x")
+    assert out.returncode != 0
+    assert "not built yet" in out.stderr
+
+
+def test_doctor_reports_bundled_pieces() -> None:
+    out = _nt("doctor")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for piece in ("SmolLM2", "MiniLM", "GPQA-Diamond", "MMLU", "Ray"):
+        assert piece in out.stdout
