@@ -120,3 +120,30 @@ def embeddings_schema(dim: int) -> pa.Schema:
         ],
         metadata={"model": "", "dim": str(dim)},
     )
+
+
+# The tables as documented in docs/architecture.md (regenerate with `python -m naturalthoughts.tables`).
+DOCUMENTED = {
+    "questions.parquet": QUESTIONS,
+    "rejected.parquet": REJECTED,
+    "traces.parquet": TRACES,
+    "annotations.parquet": ANNOTATIONS,
+    "embeddings.parquet": embeddings_schema(384),
+    "selections/NAME.parquet": SELECTION,
+}
+
+
+def markdown() -> str:
+    """Markdown tables of every documented table's columns."""
+    parts = []
+    for filename, schema in DOCUMENTED.items():
+        parts.append(f"#### `{filename}`\n\n| column | type | meaning |\n|---|---|---|")
+        for name, typ, doc in describe(schema):
+            cell = doc.replace("|", "\\|")  # a bare pipe would end the markdown cell
+            parts.append(f"| `{name}` | `{typ}` | {cell} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(markdown())
