@@ -141,3 +141,10 @@ def test_doctor_reports_bundled_pieces() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     for piece in ("SmolLM2", "MiniLM", "GPQA-Diamond", "MMLU", "Ray"):
         assert piece in out.stdout
+
+
+def test_architecture_doc_shows_current_tables() -> None:
+    """docs/architecture.md's column tables are generated from tables.py; regenerate when a schema changes."""
+    doc = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = doc.split("<!-- tables:begin -->\n", 1)[1].split("<!-- tables:end -->", 1)[0]
+    assert block.strip() == tables.markdown().strip(), "run: python -m naturalthoughts.tables, paste into the doc"
