@@ -1,1 +1,14 @@
-"""ingest"""
+"""The ingest stage: question sources -> ``questions.parquet`` in a run directory.
+
+Python API (a notebook can call it without the CLI)::
+
+    from naturalthoughts.ingest import IngestConfig, ingest
+    result = ingest(["natural_reasoning.jsonl"], "runs/demo", IngestConfig(skip_bad=True))
+    result.counts()  # read, kept, duplicates, near_duplicates, rejected, contaminated
+"""
+
+from naturalthoughts.ingest.config import ColumnMap, IngestConfig
+from naturalthoughts.ingest.stage import IngestResult, ingest
+from naturalthoughts.ingest.validation import BadRow, BadRowsError
+
+__all__ = ["BadRow", "BadRowsError", "ColumnMap", "IngestConfig", "IngestResult", "ingest"]

@@ -1,0 +1,5 @@
+"""AIME 2025 (30 problems from AIME I and II, integer answers 0-999)."""
+
+from naturalthoughts.benchmarks.aime2025.loader import BENCHMARK, load
+
+__all__ = ["BENCHMARK", "load"]

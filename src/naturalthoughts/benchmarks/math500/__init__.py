@@ -1,0 +1,5 @@
+"""MATH-500 (the 500-problem MATH test subset of "Let's Verify Step by Step")."""
+
+from naturalthoughts.benchmarks.math500.loader import BENCHMARK, load
+
+__all__ = ["BENCHMARK", "load"]

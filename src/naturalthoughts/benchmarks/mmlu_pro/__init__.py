@@ -1,0 +1,5 @@
+"""MMLU-Pro (12,032 ten-option questions); not installed: pass a file or Hub id."""
+
+from naturalthoughts.benchmarks.mmlu_pro.loader import BENCHMARK, load
+
+__all__ = ["BENCHMARK", "load"]

@@ -1,0 +1,5 @@
+"""SuperGPQA (26,529 questions over 285 disciplines); not installed: pass a file or Hub id."""
+
+from naturalthoughts.benchmarks.supergpqa.loader import BENCHMARK, load
+
+__all__ = ["BENCHMARK", "load"]

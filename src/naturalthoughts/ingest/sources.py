@@ -1,0 +1,484 @@
+"""Question sources: files and folders, Hub datasets, the built-in sample, reasoning-gym tasks.
+
+Every source streams Arrow tables in one staging schema (:data:`STAGING`), one row per input row,
+numbered as the user sees them (1-based line for JSONL/CSV, 1-based row for Parquet/JSON arrays).
+Rows that cannot even be read (invalid UTF-8, not JSON, not an object, a question that is not a
+string) arrive with their reason in ``invalid``; :mod:`naturalthoughts.ingest.validation` adds the
+checks that run on whole columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import gzip
+import importlib.resources
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from naturalthoughts.benchmarks.datafiles import load_hub_dataset
+from naturalthoughts.errors import BadInputError, ConfigError, MissingInputError
+from naturalthoughts.ingest.config import ColumnMap
+
+STAGING = pa.schema(
+    [
+        pa.field("question", pa.string()),
+        pa.field("reference_answer", pa.string()),
+        pa.field("other_answer", pa.string()),
+        pa.field("other_model", pa.string()),
+        pa.field("domain", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("source_row", pa.int64()),
+        pa.field("invalid", pa.string()),  # why the row is invalid; null when it is fine so far
+    ]
+)
+_VALUE_COLUMNS = ("question", "reference_answer", "other_answer", "other_model", "domain")
+
+FILE_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".json", ".csv", ".parquet")
+SOURCE_HELP = (
+    "a source is a .jsonl/.json/.csv/.parquet file, a folder of them, hf:OWNER/NAME[:SPLIT], builtin:sample, "
+    "or reasoning-gym:TASK[,TASK...]:N[:SEED]"
+)
+
+
+class Source(Protocol):
+    label: str  # written to the `source` column
+    # Generated from templates (reasoning-gym): questions share most of their words by design, so
+    # near-duplicate detection would collapse them; exact deduplication still applies.
+    templated: bool
+
+    def batches(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]: ...
+
+    def total_rows(self) -> int | None: ...
+
+    def input_paths(self) -> list[Path]: ...
+
+
+# ---- mapping rows into the staging schema ----------------------------------------------------------
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _first_response(value: Any, columns: ColumnMap) -> tuple[str | None, str | None]:
+    """(answer text, model) of the first item of a NaturalReasoning-style `responses` value."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        return _as_text(value.get(columns.response_text_key)), _as_text(value.get(columns.response_model_key))
+    return _as_text(value), None
+
+
+def record_values(record: Any, columns: ColumnMap) -> tuple[tuple[Any, ...], str | None]:
+    """The staging values of one JSON/CSV record, and why it is invalid (None if readable)."""
+    if not isinstance(record, dict):
+        return (None,) * 5, f"not a JSON object (got {type(record).__name__})"
+    question = record.get(columns.question)
+    reason = None
+    if columns.question not in record:
+        reason = f"missing question (no '{columns.question}' field)"
+    elif question is not None and not isinstance(question, str):
+        reason = f"question is not a string (got {type(question).__name__})"
+        question = _as_text(question)
+    other_answer, other_model = _first_response(record.get(columns.responses), columns)
+    if other_model is None and other_answer is not None:
+        other_model = _as_text(record.get(columns.response_model))
+    values = (
+        question,
+        _as_text(record.get(columns.answer)),
+        other_answer,
+        other_model,
+        _as_text(record.get(columns.domain)),
+    )
+    return values, reason
+
+
+class _BatchBuilder:
+    """Accumulates mapped rows and emits staging tables of ``batch_rows`` rows."""
+
+    def __init__(self, label: str, batch_rows: int) -> None:
+        self.label, self.batch_rows = label, batch_rows
+        self.rows: list[tuple[Any, ...]] = []
+
+    def add(self, values: tuple[Any, ...], row: int, reason: str | None) -> pa.Table | None:
+        self.rows.append((*values, self.label, row, reason))
+        return self.flush() if len(self.rows) >= self.batch_rows else None
+
+    def flush(self) -> pa.Table | None:
+        if not self.rows:
+            return None
+        columns = list(zip(*self.rows, strict=True))
+        self.rows = []
+        return pa.Table.from_arrays(
+            [pa.array(c, f.type) for c, f in zip(columns, STAGING, strict=True)], schema=STAGING
+        )
+
+
+def _null_strings(n: int) -> pa.Array:
+    return pa.nulls(n, pa.string())
+
+
+def _string_column(table: pa.Table, name: str) -> pa.Array | None:
+    if name not in table.column_names:
+        return None
+    col = table.column(name).combine_chunks()
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return col.cast(pa.string())
+    return None
+
+
+def _first_of_list(col: pa.Array) -> pa.Array:
+    """Element 0 of each list (null for null or empty lists)."""
+    col = col.cast(pa.list_(col.type.value_type)) if pa.types.is_large_list(col.type) else col
+    if col.null_count == 0 and pc.min(pc.list_value_length(col)).as_py() not in (None, 0):
+        return pc.list_element(col, 0)  # the common case, without the costly if_else over lists
+    has_items = pc.fill_null(pc.greater(pc.list_value_length(col), 0), False)
+    safe = pc.if_else(has_items, col, pa.scalar(None, col.type))
+    return pc.list_element(safe, 0)
+
+
+def _responses_columns(table: pa.Table, columns: ColumnMap) -> tuple[pa.Array, pa.Array]:
+    n = table.num_rows
+    if columns.responses not in table.column_names:
+        return _null_strings(n), _null_strings(n)
+    col = table.column(columns.responses).combine_chunks()
+    if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+        col = _first_of_list(col)
+    model = _string_column(table, columns.response_model)
+    if pa.types.is_struct(col.type):
+        names = [col.type.field(i).name for i in range(col.type.num_fields)]
+        text = pc.struct_field(col, columns.response_text_key) if columns.response_text_key in names else None
+        model = pc.struct_field(col, columns.response_model_key) if columns.response_model_key in names else model
+        col = text if text is not None else _null_strings(n)
+    as_string = col.cast(pa.string()) if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) else None
+    if as_string is None:
+        raise BadInputError(
+            f"column '{columns.responses}' has type {col.type}: expected strings or a list of "
+            f"{{{columns.response_text_key}, {columns.response_model_key}}} items (see --response-col)"
+        )
+    model = model.cast(pa.string()) if model is not None else _null_strings(n)
+    return as_string, model
+
+
+def _no_question_column(where: str, columns: ColumnMap, names: list[str]) -> str:
+    return (
+        f"{where}: no column '{columns.question}' (columns: {', '.join(names)}); "
+        "name the question column with --question-col"
+    )
+
+
+def arrow_to_staging(table: pa.Table, columns: ColumnMap, label: str, first_row: int, where: str) -> pa.Table:
+    """Map an Arrow table (Parquet batch, Hub dataset batch) onto the staging schema."""
+    n = table.num_rows
+    if columns.question not in table.column_names:
+        raise BadInputError(_no_question_column(where, columns, table.column_names))
+    question = _string_column(table, columns.question)
+    invalid = _null_strings(n)
+    if question is None:  # a non-text column: every row is invalid, say so row by row
+        raw = table.column(columns.question)
+        question = raw.cast(pa.string()) if not pa.types.is_nested(raw.type) else _null_strings(n)
+        reason = f"question is not a string (column type {raw.type})"
+        invalid = pa.array([reason] * n, pa.string())
+    answer = _string_column(table, columns.answer)
+    if answer is None and columns.answer in table.column_names:
+        answer = table.column(columns.answer).cast(pa.string())
+    other_answer, other_model = _responses_columns(table, columns)
+    domain = _string_column(table, columns.domain)
+    return pa.Table.from_arrays(
+        [
+            question.combine_chunks() if isinstance(question, pa.ChunkedArray) else question,
+            answer if answer is not None else _null_strings(n),
+            other_answer,
+            other_model,
+            domain if domain is not None else _null_strings(n),
+            pa.array([label] * n, pa.string()),
+            pa.array(range(first_row, first_row + n), pa.int64()),
+            invalid,
+        ],
+        schema=STAGING,
+    )
+
+
+# ---- files ---------------------------------------------------------------------------------------
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    for suffix, kind in (
+        (".jsonl.gz", "jsonl"),
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "json"),
+        (".csv", "csv"),
+        (".parquet", "parquet"),
+    ):
+        if name.endswith(suffix):
+            return kind
+    raise BadInputError(f"{path}: unsupported file type; {SOURCE_HELP}")
+
+
+@dataclass
+class FileSource:
+    path: Path
+    label: str = ""
+    templated: bool = False
+
+    def __post_init__(self) -> None:
+        self.label = self.label or str(self.path)
+        self.kind = _kind(self.path)
+
+    def input_paths(self) -> list[Path]:
+        return [self.path]
+
+    def total_rows(self) -> int | None:
+        return pq.ParquetFile(self.path).metadata.num_rows if self.kind == "parquet" else None
+
+    def batches(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        return getattr(self, f"_{self.kind}")(columns, batch_rows)
+
+    def _open_binary(self):
+        return gzip.open(self.path, "rb") if self.path.name.lower().endswith(".gz") else open(self.path, "rb")
+
+    def _jsonl(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        builder = _BatchBuilder(self.label, batch_rows)
+        with self._open_binary() as fh:
+            for line_number, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue  # blank lines are not rows
+                values, reason = _parse_json_line(raw, columns)
+                if (table := builder.add(values, line_number, reason)) is not None:
+                    yield table
+        if (table := builder.flush()) is not None:
+            yield table
+
+    def _csv(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        builder = _BatchBuilder(self.label, batch_rows)
+        # surrogateescape keeps undecodable bytes as lone surrogates so each row can be checked on its own
+        with (
+            self._open_binary() as raw,
+            io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="") as fh,
+        ):
+            reader = csv.DictReader(fh)
+            next_line = 2  # line 1 is the header
+            try:
+                for record in reader:
+                    line, next_line = next_line, reader.line_num + 1
+                    values, reason = record_values(record, columns)
+                    if reason is None and (reason := _csv_row_problem(record)) is not None:
+                        values = tuple(_printable(v) for v in values)
+                    if (table := builder.add(values, line, reason)) is not None:
+                        yield table
+            except csv.Error as exc:
+                raise BadInputError(f"{self.path}:{reader.line_num}: not valid CSV ({exc})") from None
+        if (table := builder.flush()) is not None:
+            yield table
+
+    def _json(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        data = _load_json_document(self.path)
+        builder = _BatchBuilder(self.label, batch_rows)
+        for index, record in enumerate(data, 1):
+            values, reason = _without_surrogates(*record_values(record, columns))
+            if (table := builder.add(values, index, reason)) is not None:
+                yield table
+        if (table := builder.flush()) is not None:
+            yield table
+
+    def _parquet(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        parquet = pq.ParquetFile(self.path)
+        wanted = {columns.question, columns.answer, columns.responses, columns.response_model, columns.domain}
+        names = parquet.schema_arrow.names
+        if columns.question not in names:
+            raise BadInputError(_no_question_column(str(self.path), columns, names))
+        present = [name for name in names if name in wanted]
+        first_row = 1
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
+            table = pa.Table.from_batches([batch])
+            yield arrow_to_staging(table, columns, self.label, first_row, where=str(self.path))
+            first_row += table.num_rows
+
+
+def _parse_json_line(raw: bytes, columns: ColumnMap) -> tuple[tuple[Any, ...], str | None]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (None,) * 5, f"invalid UTF-8 (byte {exc.start} of the line)"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return (None,) * 5, f"not JSON ({exc.msg} at column {exc.colno})"
+    values, reason = record_values(record, columns)
+    if "\\u" in text:  # only escapes can smuggle in unpaired surrogates, which are not valid UTF-8
+        return _without_surrogates(values, reason)
+    return values, reason
+
+
+def _without_surrogates(values: tuple[Any, ...], reason: str | None) -> tuple[tuple[Any, ...], str | None]:
+    """Invalidate a row whose text holds an unpaired surrogate (``"\\ud800"``), shown as U+FFFD."""
+    try:
+        for value in values:
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        cleaned = tuple(v.encode("utf-8", "replace").decode("utf-8") if isinstance(v, str) else v for v in values)
+        return cleaned, reason or "invalid Unicode (an unpaired surrogate escape such as \\ud800)"
+    return values, reason
+
+
+def _csv_row_problem(record: dict[Any, Any]) -> str | None:
+    if None in record:
+        return "more fields than the header"
+    for value in record.values():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "invalid UTF-8"
+    return None
+
+
+def _printable(value: str | None) -> str | None:
+    """Undecodable bytes (kept as lone surrogates while reading) shown as U+FFFD, for rejected.parquet."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _load_json_document(path: Path) -> list[Any]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise BadInputError(
+            f"{path}:{line}: invalid UTF-8; a JSON document is read whole, so fix the file "
+            "or convert it to JSONL to keep the other rows"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+    if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
+        data = next(iter(data.values()))  # {"data": [...]} style
+    if not isinstance(data, list):
+        raise BadInputError(f"{path}: expected a JSON array of objects (or one key holding such an array)")
+    return data
+
+
+# ---- Hub, built-in sample, reasoning-gym ---------------------------------------------------------------
+@dataclass
+class HubSource:
+    hub_id: str
+    split: str = "train"
+    label: str = ""
+    templated: bool = False
+
+    def __post_init__(self) -> None:
+        self.label = f"hf:{self.hub_id}"
+        self._dataset = load_hub_dataset(self.hub_id, split=self.split)  # fails at once when offline
+
+    def input_paths(self) -> list[Path]:
+        return []
+
+    def total_rows(self) -> int | None:
+        return len(self._dataset)
+
+    def batches(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        first_row = 1
+        for table in self._dataset.with_format("arrow").iter(batch_size=batch_rows):
+            yield arrow_to_staging(table, columns, self.label, first_row, where=self.label)
+            first_row += table.num_rows
+
+
+def builtin_sample_path() -> Path:
+    path = Path(str(importlib.resources.files("naturalthoughts") / "data" / "sample_questions.jsonl"))
+    if not path.is_file():
+        raise MissingInputError(f"the built-in sample {path} is missing from this installation")
+    return path
+
+
+@dataclass
+class ReasoningGymSource:
+    """``reasoning-gym:TASK[,TASK...]:N[:SEED]``: N generated questions per task, answers as references."""
+
+    tasks: list[str]
+    size: int
+    seed: int = 0
+    label: str = ""
+    templated: bool = True
+
+    def __post_init__(self) -> None:
+        from reasoning_gym.factory import DATASETS
+
+        self.label = f"reasoning-gym:{','.join(self.tasks)}"
+        for task in self.tasks:
+            if task not in DATASETS:
+                close = difflib.get_close_matches(task, DATASETS, n=5) or sorted(DATASETS)[:8]
+                raise ConfigError(
+                    f"reasoning-gym has no task '{task}'; did you mean one of: {', '.join(close)}? "
+                    f"({len(DATASETS)} tasks; list them with "
+                    "`python -c 'import reasoning_gym.factory as f; print(sorted(f.DATASETS))'`)"
+                )
+
+    def input_paths(self) -> list[Path]:
+        return []
+
+    def total_rows(self) -> int | None:
+        return self.size * len(self.tasks)
+
+    def batches(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        import reasoning_gym
+
+        generated = ColumnMap(question="question", answer="answer")  # reasoning-gym's own keys
+        for task in self.tasks:
+            builder = _BatchBuilder(f"reasoning-gym:{task}", batch_rows)
+            dataset = reasoning_gym.create_dataset(task, size=self.size, seed=self.seed)
+            for index, entry in enumerate(dataset, 1):
+                values, reason = record_values({"question": entry["question"], "answer": entry["answer"]}, generated)
+                if (table := builder.add(values, index, reason)) is not None:
+                    yield table
+            if (table := builder.flush()) is not None:
+                yield table
+
+
+def folder_files(path: Path) -> list[FileSource]:
+    """Every supported file under ``path``, in sorted order (so row order and ids are reproducible)."""
+    found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES))
+    if not found:
+        raise MissingInputError(f"{path}: no .jsonl/.json/.csv/.parquet files in this folder")
+    return [FileSource(p) for p in found]
+
+
+def _reasoning_gym(spec: str) -> ReasoningGymSource:
+    parts = spec.split(":")
+    if len(parts) not in (3, 4) or not parts[2].isdigit() or (len(parts) == 4 and not parts[3].lstrip("-").isdigit()):
+        raise ConfigError(
+            f"'{spec}': expected reasoning-gym:TASK[,TASK...]:N[:SEED], e.g. reasoning-gym:basic_arithmetic:100:0"
+        )
+    tasks = [t.strip() for t in parts[1].split(",") if t.strip()]
+    return ReasoningGymSource(tasks, int(parts[2]), int(parts[3]) if len(parts) == 4 else 0)
+
+
+def resolve(spec: str) -> list[Source]:
+    """Turn one command-line source into the sources it names (a folder names each of its files)."""
+    if spec == "builtin:sample":
+        return [FileSource(builtin_sample_path(), label="builtin:sample")]
+    if spec.startswith("reasoning-gym:"):
+        return [_reasoning_gym(spec)]
+    if spec.startswith("hf:"):
+        hub_id, _, split = spec.removeprefix("hf:").partition(":")
+        return [HubSource(hub_id, split or "train")]
+    path = Path(spec)
+    if path.is_dir():
+        return list(folder_files(path))
+    if path.is_file():
+        return [FileSource(path)]
+    raise MissingInputError(f"{spec}: no such file or folder; {SOURCE_HELP}")
