@@ -1,11 +1,131 @@
-"""`nt select`: placeholder until the select stage lands."""
+"""`nt select`: a thin layer over :mod:`naturalthoughts.select`."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import typer
+
+from naturalthoughts.errors import ConfigError
+
+
+def _help() -> str:
+    from naturalthoughts.select import DEFAULT_FILTER, FILTERS, METHODS
+
+    methods = "\n".join(f"  {name:<11} {m.summary}" for name, m in METHODS.items())
+    filters = "\n".join(f"  {name:<14} {f.summary}" for name, f in FILTERS.items())
+    text = f"""Select N traces of the pool into selections/NAME.parquet (trace_id, rank, score, method).
+
+The same pool, expression, size and seed always give a byte-identical file. See docs/selection.md.
+
+\b
+EXPR grammar:
+  expression := stage ( ">" stage )*
+  stage      := "filter:" filter ( "," filter )*  |  method
+  filter     := [ "!" ] call          method := call
+  call       := NAME [ "(" [ [KEY "="] VALUE ( "," ... )* ] ")" ]
+
+Filters narrow the pool (all must hold; "!" negates; null never passes). The default filter
+"{DEFAULT_FILTER}" applies unless a term of the same name replaces it, "all" is given, or
+--no-default-filter.
+
+Methods then order the eligible traces, left to right: a tier method (disagree, length(mode=longest))
+puts traces in priority tiers and the stages to its right order each tier; a group method (topic,
+semantic, strategy(mode=coverage)) takes groups round-robin, each ordered by the stages to its right;
+a subset method (strategy, length, verbosity, short-ref) keeps some traces for the stages to its right.
+Inside the rightmost stage the order is random. The selection is the first N.
+
+\b
+Methods:
+{methods}
+
+\b
+Filters:
+{filters}
+
+\b
+Examples:
+  nt select --run runs/demo --method random --size 1000
+  nt select --run runs/demo -m 'filter:complete,correct>disagree>strategy' -n 10000
+  nt select --run runs/demo -m 'strategy(min=4,max=8,density_quantile=0.25)' -n 10000
+  nt select --run runs/demo -m 'topic(level=field)' -n 10000 --seed 1
+  nt select --run runs/demo --compare
+"""
+    # rich keeps single newlines: reflow prose paragraphs, keep \b (verbatim) blocks as written
+    paragraphs = text.strip().split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else p.replace("\n", " ") for p in paragraphs)
+
+
+def _fmt(value: float) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}" if float(value).is_integer() else f"{value:.3f}"
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("select", help="(being built)")
-    def _cmd() -> None:
-        raise typer.Exit(1)
+    @app.command("select", help=_help(), rich_help_panel="Stages")
+    def select_command(
+        run: Path = typer.Option(..., "--run", help="Run directory (traces.parquet, annotations.parquet, ...)."),
+        method: str = typer.Option("random", "--method", "-m", metavar="EXPR", help="Selection expression."),
+        size: int | None = typer.Option(None, "--size", "-n", help="Number of traces to select."),
+        seed: int = typer.Option(0, "--seed", help="Seed: same seed, same file; another seed, another subset."),
+        name: str | None = typer.Option(None, "--name", help="Output name \\[default: from EXPR and size]."),
+        allow_smaller: bool = typer.Option(False, "--allow-smaller", help="Take all eligible when fewer than N."),
+        no_default_filter: bool = typer.Option(
+            False, "--no-default-filter", help="Do not add complete,max_tokens(16384)."
+        ),
+        compare: bool = typer.Option(
+            False, "--compare", help="Print the pool and every selection side by side; write selections/compare.csv."
+        ),
+    ) -> None:
+        from naturalthoughts.console import console
+
+        if compare:
+            _print_compare(run)
+            return
+        if size is None:
+            raise ConfigError("nt select: --size N is required (or pass --compare).")
+        from naturalthoughts.console import progress
+        from naturalthoughts.select import select
+
+        with progress(transient=True) as bar:
+            bar.add_task(f"select {method}", total=None)
+            result = select(
+                run, method, size=size, seed=seed, name=name, allow_smaller=allow_smaller,
+                default_filter=not no_default_filter,
+            )  # fmt: skip
+        stats = result.statistics
+        console.print(
+            f"[bold]{result.selected:,}[/] of {result.eligible:,} eligible traces → {result.path}\n"
+            f"  expression: {result.expression}   seed: {result.seed}\n"
+            f"  domain entropy: {_fmt(stats.get('domain entropy (bits)', float('nan')))} bits   "
+            f"mean strategies: {_fmt(stats['mean distinct strategies'])}   "
+            f"median reasoning tokens: {_fmt(stats['reasoning tokens p50'])}   "
+            f"disagreement: {_fmt(stats['disagreement rate'])}   correct: {_fmt(stats['correct rate'])}",
+            soft_wrap=True,
+        )
+
+
+def _print_compare(run: Path) -> None:
+    from rich.table import Table
+
+    from naturalthoughts.console import console
+    from naturalthoughts.rundir import RunDir
+    from naturalthoughts.select import compare
+    from naturalthoughts.select.compare import COMPARE_CSV
+
+    frame = compare(run)
+    # Keep numbers whole: as many selections per table as the terminal fits, the statistic column repeated.
+    label_width = max(len(str(i)) for i in frame.index)
+    per_table = max(1, (console.width - label_width - 4) // 13)
+    for start in range(0, len(frame.columns), per_table):
+        part = frame.iloc[:, start : start + per_table]
+        table = Table(title="pool and selections" if start == 0 else None)
+        table.add_column("statistic", no_wrap=True, min_width=label_width)
+        for column in part.columns:  # long selection names fold inside the header
+            table.add_column(str(column), justify="right", width=10, overflow="fold")
+        for statistic, row in part.iterrows():
+            table.add_row(str(statistic), *(_fmt(v) for v in row.tolist()))
+        console.print(table)
+    console.print(f"written to {RunDir(run).selections_dir / COMPARE_CSV}", soft_wrap=True)
