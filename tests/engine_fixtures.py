@@ -62,6 +62,7 @@ def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
+        initializer_range=0.2,  # wide enough that greedy output depends on the prompt (0.02 repeats one token)
     )
     torch.manual_seed(0)
     model = LlamaForCausalLM(config)

@@ -20,17 +20,10 @@ from naturalthoughts.config import StrictModel, load_config
 from naturalthoughts.generate.config import GenerateConfig
 from naturalthoughts.ingest.config import IngestConfig
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.select.config import SelectConfig
 
 # Stages of the method that later issues build; `nt run` names them so nobody mistakes their absence.
 NOT_BUILT = ("train", "eval", "report")
-
-
-class SelectStep(StrictModel):
-    method: str = Field(description="selection expression, e.g. 'filter:complete>disagree>strategy'")
-    size: int = Field(gt=0)
-    name: str | None = None
-    seed: int = 0
-    allow_smaller: bool = Field(True, description="in a pipeline, take what is eligible rather than fail")
 
 
 class PipelineConfig(StrictModel):
@@ -39,7 +32,7 @@ class PipelineConfig(StrictModel):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
-    select: list[SelectStep] = Field(default_factory=list)
+    select: list[SelectConfig] = Field(default_factory=list)
 
 
 def default_config_path() -> Path:
@@ -84,7 +77,10 @@ def run_pipeline(config: PipelineConfig, on_stage: Callable[[str], Any] | None =
     for step in config.select:
         stage(
             f"select:{step.name or step.method}",
-            lambda s=step: select(run, s.method, s.size, seed=s.seed, name=s.name, allow_smaller=s.allow_smaller),
+            lambda s=step: select(
+                run, s.method, s.size, seed=s.seed, name=s.name,
+                allow_smaller=s.allow_smaller, default_filter=s.default_filter,
+            ),
         )
     return result
 

@@ -1,0 +1,119 @@
+"""An engine in front of the response cache: only misses reach the model, and the model starts only if needed.
+
+A fully cached rerun therefore never starts a llama.cpp server, opens a socket or imports torch.
+Identical requests within one batch are sent once and the answer is given to each of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+
+from naturalthoughts.engines.base import NOT_SENT, ChatRequest, ChatResult, Engine, ResultCallback, StopCheck
+from naturalthoughts.engines.cache import ResponseCache
+from naturalthoughts.engines.config import EngineConfig
+
+
+@dataclass
+class UsageStats:
+    """What the engine did so far: sent requests (not cache hits) and their cost."""
+
+    requests_sent: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    errors: int = 0  # sent requests that ended in an error (they are not cached; a rerun retries them)
+    latency_s_total: float = 0.0
+    not_sent: int = 0  # requests left undispatched because should_stop said so
+
+    def record(self, result: ChatResult) -> None:
+        if result.error == NOT_SENT:
+            self.not_sent += 1
+            return
+        self.requests_sent += 1
+        self.errors += result.error is not None
+        self.prompt_tokens += result.prompt_tokens or 0
+        self.completion_tokens += result.completion_tokens or 0
+        self.latency_s_total += result.latency_s
+
+
+class CachedEngine(Engine):
+    """Answers from ``cache`` where it can; sends the rest (and every key in ``refresh``) to the configured engine."""
+
+    name = "cached"
+
+    def __init__(self, config: EngineConfig, cache: ResponseCache, refresh: Collection[str] = ()) -> None:
+        self.config = config
+        self.cache = cache
+        self.refresh = frozenset(refresh)
+        self.stats = UsageStats()
+        self._identity: str | None = None
+        self._inner: Engine | None = None
+        self._lock = threading.Lock()
+
+    def model_identity(self) -> str:
+        if self._identity is None:
+            from naturalthoughts.engines import engine_identity
+
+            self._identity = engine_identity(self.config)
+        return self._identity
+
+    @property
+    def started(self) -> bool:
+        """Whether the inner engine exists (False after a fully cached run)."""
+        return self._inner is not None
+
+    def inner(self) -> Engine:
+        """The real engine, created on first use."""
+        with self._lock:
+            if self._inner is None:
+                from naturalthoughts.engines import create_engine
+
+                self._inner = create_engine(self.config)
+            return self._inner
+
+    def keys(self, requests: Sequence[ChatRequest]) -> list[str]:
+        identity = self.model_identity()
+        return [ResponseCache.key(identity, request) for request in requests]
+
+    def generate(
+        self,
+        requests: Sequence[ChatRequest],
+        on_result: ResultCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> list[ChatResult]:
+        keys = self.keys(requests)
+        hits = self.cache.get_many(key for key in keys if key not in self.refresh)
+        results: list[ChatResult | None] = [None] * len(requests)
+        waiting: dict[str, list[int]] = {}  # key -> every index asking for it, in order of first appearance
+        for index, key in enumerate(keys):
+            if key in hits:
+                self.stats.cache_hits += 1
+                results[index] = replace(hits[key])
+                if on_result is not None:
+                    on_result(index, results[index])
+            else:
+                waiting.setdefault(key, []).append(index)
+        if not waiting:
+            return results  # type: ignore[return-value]  # every slot was filled from the cache
+
+        unique_keys = list(waiting)
+
+        def store_and_forward(position: int, result: ChatResult) -> None:
+            key = unique_keys[position]
+            self.cache.put(key, result)  # errors are refused by the cache itself
+            self.stats.record(result)
+            for copy_number, index in enumerate(waiting[key]):
+                results[index] = result if copy_number == 0 else replace(result)
+                if on_result is not None:
+                    on_result(index, results[index])
+
+        self.inner().generate([requests[waiting[key][0]] for key in unique_keys], store_and_forward, should_stop)
+        return [result if result is not None else ChatResult(error=NOT_SENT) for result in results]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._inner is not None:
+                self._inner.close()
+                self._inner = None

@@ -1,0 +1,170 @@
+"""``engine: transformers`` — a Hugging Face checkpoint in this process, batched ``generate`` on CPU or GPU.
+
+Prompts are rendered with the tokenizer's chat template and padded on the left so a batch of
+different lengths decodes together. Requests sharing sampling parameters are batched (``generate``
+takes one generation config per call), longest prompts first so padding stays small. ``json_mode``
+is not enforced here (no constrained decoding); ``seed`` seeds torch before each batch, so sampled
+outputs are reproducible for the same batch composition only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from naturalthoughts.engines.base import (
+    NOT_SENT,
+    ChatRequest,
+    ChatResult,
+    Engine,
+    ResultCallback,
+    SamplingParams,
+    StopCheck,
+)
+from naturalthoughts.engines.config import TransformersEngineConfig
+from naturalthoughts.engines.identity import checkpoint_identity
+from naturalthoughts.errors import ConfigError
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def generation_kwargs(params: SamplingParams) -> dict[str, Any]:
+    """``model.generate`` arguments for ``params`` (temperature 0 means greedy decoding)."""
+    kwargs: dict[str, Any] = {"max_new_tokens": params.max_tokens}
+    if params.temperature > 0:
+        kwargs.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
+    else:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+    if params.stop:
+        kwargs["stop_strings"] = list(params.stop)
+    return kwargs
+
+
+def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """``text`` up to the first stop string (excluded, as OpenAI servers do) and whether one was found."""
+    positions = [position for stop in stops if (position := text.find(stop)) >= 0]
+    return (text[: min(positions)], True) if positions else (text, False)
+
+
+class TransformersEngine(Engine):
+    name = "transformers"
+
+    def __init__(self, config: TransformersEngineConfig) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.config = config
+        self._identity = self.identity(config)
+        self.device = resolve_device(config.device)
+        dtype: Any = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
+        revision = None if Path(config.model).is_dir() else config.revision
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(config.model, revision=revision)
+            self.model = AutoModelForCausalLM.from_pretrained(config.model, revision=revision, dtype=dtype)
+        except OSError as exc:
+            raise ConfigError(
+                f"transformers could not load model '{config.model}': {exc}. "
+                "Give a local checkpoint folder, or a Hub id on a machine with network access."
+            ) from None
+        self.model.to(self.device).eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else [eos if eos is not None else self.tokenizer.eos_token_id]
+        self._end_ids = {token for token in [*eos_ids, self.tokenizer.pad_token_id] if token is not None}
+
+    @staticmethod
+    def identity(config: TransformersEngineConfig) -> str:
+        return f"transformers:{checkpoint_identity(config.model, config.revision)}:{config.dtype}"
+
+    def model_identity(self) -> str:
+        return self._identity
+
+    def generate(
+        self,
+        requests: Sequence[ChatRequest],
+        on_result: ResultCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> list[ChatResult]:
+        results: list[ChatResult | None] = [None] * len(requests)
+        stopped = False
+        for batch in self._batches(requests):
+            stopped = stopped or bool(should_stop and should_stop())
+            answers = [ChatResult(error=NOT_SENT)] * len(batch) if stopped else self._run_batch(requests, batch)
+            for index, result in zip(batch, answers, strict=True):
+                results[index] = result
+                if on_result is not None:
+                    on_result(index, result)
+        return results  # type: ignore[return-value]  # every index belongs to exactly one batch
+
+    def _batches(self, requests: Sequence[ChatRequest]) -> list[list[int]]:
+        """Indices grouped by sampling parameters, longest prompt first, cut into batch_size pieces."""
+        groups: dict[SamplingParams, list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(request.params, []).append(index)
+        batches = []
+        for indices in groups.values():
+            indices.sort(key=lambda i: -sum(len(m.get("content") or "") for m in requests[i].messages))
+            size = self.config.batch_size
+            batches.extend(indices[start : start + size] for start in range(0, len(indices), size))
+        return batches
+
+    def _run_batch(self, requests: Sequence[ChatRequest], batch: list[int]) -> list[ChatResult]:
+        import torch
+
+        params = requests[batch[0]].params
+        try:
+            prompts = [
+                self.tokenizer.apply_chat_template(
+                    [dict(m) for m in requests[i].messages], add_generation_prompt=True, tokenize=False
+                )
+                for i in batch
+            ]
+            inputs = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            inputs = inputs.to(self.device)
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            started = time.monotonic()
+            with torch.inference_mode():
+                output = self.model.generate(
+                    **inputs,
+                    **generation_kwargs(params),
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    tokenizer=self.tokenizer,
+                )
+            latency = time.monotonic() - started
+        except (RuntimeError, ValueError) as exc:  # e.g. out of memory, prompt longer than the model allows
+            return [ChatResult(error=f"transformers generate failed: {type(exc).__name__}: {exc}")] * len(batch)
+        prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
+        new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
+        return [
+            self._to_result(tokens, int(prompt_tokens), params, latency)
+            for tokens, prompt_tokens in zip(new_tokens, prompt_lengths, strict=True)
+        ]
+
+    def _to_result(self, tokens: list[int], prompt_tokens: int, params: SamplingParams, latency: float) -> ChatResult:
+        end = next((position for position, token in enumerate(tokens) if token in self._end_ids), None)
+        generated = tokens if end is None else tokens[: end + 1]  # the end-of-sequence token counts as generated
+        text = self.tokenizer.decode(tokens if end is None else tokens[:end], skip_special_tokens=True)
+        text, hit_stop = cut_at_stop(text, params.stop)
+        finish = "stop" if end is not None or hit_stop or len(tokens) < params.max_tokens else "length"
+        return ChatResult(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(generated),
+            latency_s=latency,
+        )

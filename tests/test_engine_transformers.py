@@ -1,0 +1,80 @@
+"""The transformers engine on a tiny random Llama with the SmolLM2 tokenizer (CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from naturalthoughts.engines import (
+    NOT_SENT,
+    ChatRequest,
+    SamplingParams,
+    TransformersEngineConfig,
+    create_engine,
+    engine_identity,
+)
+from naturalthoughts.engines.transformers_local import TransformersEngine, cut_at_stop
+from naturalthoughts.errors import ConfigError
+
+
+def ask(content: str, **params: object) -> ChatRequest:
+    return ChatRequest(
+        messages=({"role": "user", "content": content},),
+        params=SamplingParams(**{"max_tokens": 6, "temperature": 0.0, **params}),
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_engine(tiny_llama_dir: Path) -> TransformersEngine:
+    engine = create_engine(TransformersEngineConfig(model=str(tiny_llama_dir), device="cpu", batch_size=4))
+    assert isinstance(engine, TransformersEngine)
+    return engine
+
+
+def test_batched_generation_matches_one_at_a_time(tiny_engine: TransformersEngine) -> None:
+    """Left padding is right: a prompt decodes the same alone and beside longer and shorter prompts."""
+    requests = [ask("Hi"), ask("Tell me about the history of the Roman empire in detail."), ask("2+2?")]
+    batched = tiny_engine.generate(requests)
+    alone = [tiny_engine.generate([request])[0] for request in requests]
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert len({r.text for r in batched}) == 3  # the outputs depend on the prompt, so the comparison means something
+    for request, result in zip(requests, batched, strict=True):
+        assert result.ok and result.finish_reason in ("stop", "length")
+        assert result.completion_tokens is not None and 0 < result.completion_tokens <= 6
+        prompt = tiny_engine.tokenizer.apply_chat_template(
+            list(request.messages), add_generation_prompt=True, tokenize=False
+        )
+        assert result.prompt_tokens == len(tiny_engine.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert batched[1].prompt_tokens > batched[0].prompt_tokens  # type: ignore[operator]
+
+
+def test_sampling_with_a_seed_repeats(tiny_engine: TransformersEngine) -> None:
+    request = ask("Pick a word.", temperature=1.0, top_p=0.95, seed=7, max_tokens=5)
+    first, second = tiny_engine.generate([request]), tiny_engine.generate([request])
+    assert first[0].text == second[0].text and first[0].completion_tokens == 5
+
+
+def test_should_stop_and_streaming(tiny_engine: TransformersEngine) -> None:
+    requests = [ask("a", max_tokens=2), ask("b", max_tokens=3)]  # different params: two batches
+    seen: list[int] = []
+    results = tiny_engine.generate(requests, on_result=lambda i, _r: seen.append(i), should_stop=lambda: bool(seen))
+    assert sorted(seen) == [0, 1]
+    assert results[0].ok and results[1].error == NOT_SENT
+
+
+def test_identity_follows_the_checkpoint(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    config = TransformersEngineConfig(model=str(tiny_llama_dir))
+    assert engine_identity(config) == engine_identity(config)
+    assert engine_identity(config).startswith(f"transformers:{tiny_llama_dir.name}@")
+    assert engine_identity(TransformersEngineConfig(model="org/model")) == "transformers:org/model@main:auto"
+
+
+def test_missing_checkpoint_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="could not load model"):
+        create_engine(TransformersEngineConfig(model=str(tmp_path / "nothing-here")))
+
+
+def test_cut_at_stop() -> None:
+    assert cut_at_stop("one, two. three", [".", ","]) == ("one", True)
+    assert cut_at_stop("one", ["x"]) == ("one", False)
