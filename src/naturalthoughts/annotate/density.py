@@ -1,0 +1,30 @@
+"""``strategy_density``: distinct strategies per 1,000 reasoning tokens (both strategy annotators use it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def strategy_density(n_strategies: int | None, reasoning_tokens: int | None) -> float | None:
+    """Null when either side is unknown or the reasoning has no tokens (a ratio over 0 tokens means nothing)."""
+    if n_strategies is None or not reasoning_tokens:
+        return None
+    return 1000.0 * n_strategies / reasoning_tokens
+
+
+def strategy_columns(per_row: list[dict[str, int] | None], reasoning_tokens: list[Any]) -> dict[str, list[Any]]:
+    """The four strategy columns from per-row ``{strategy: count}`` (None = not annotated)."""
+    strategies, counts, distinct, density = [], [], [], []
+    for row, tokens in zip(per_row, reasoning_tokens, strict=True):
+        if row is None:
+            strategies.append(None)
+            counts.append(None)
+            distinct.append(None)
+            density.append(None)
+            continue
+        used = [name for name, count in row.items() if count > 0]
+        strategies.append(used)
+        counts.append([{"strategy": name, "count": row[name]} for name in used])
+        distinct.append(len(used))
+        density.append(strategy_density(len(used), tokens))
+    return {"strategies": strategies, "strategy_counts": counts, "n_strategies": distinct, "strategy_density": density}
