@@ -17,7 +17,7 @@ def main() -> int:
     failed = []
     for script in SCRIPTS:
         print(f"\n===== {script} =====", flush=True)
-        if subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], check=False).returncode:
+        if subprocess.run([sys.executable, str(HERE / script)], check=False).returncode:
             failed.append(script)
     if failed:
         print(f"failed: {', '.join(failed)}")
