@@ -1,0 +1,85 @@
+"""Split a teacher response into R1's two parts: the reasoning and the final answer.
+
+Rules (in order):
+
+1. The server returned a separate reasoning field (vLLM/DeepSeek ``reasoning_content``): that is
+   the reasoning, the message text is the answer, and the closing tag counts as present when the
+   answer is non-empty (the server only moves text after ``</think>`` into the content).
+2. The text contains ``</think>``: the reasoning is everything before the *last* closing tag
+   (without a leading ``<think>``; R1's chat template often opens the tag itself, so it may be
+   absent), the answer is everything after it.
+3. The text opens ``<think>`` but never closes it (typically cut at ``max_tokens``): it is all
+   reasoning, the answer is empty.
+4. No tags at all: the text is the answer, the reasoning is empty, and the closing tag is missing.
+
+A response is *complete* when the closing tag is present, the server finished with ``stop`` and
+the answer is non-empty. Only complete responses are used for training (the paper keeps only
+complete R1 responses).
+
+Token counts: the server reports one ``completion_tokens`` figure for the whole reply. It is split
+between reasoning and answer in proportion to their lengths in characters (tokenizer-free, so the
+split costs nothing and needs no model files); the two counts always sum to ``completion_tokens``.
+``nt annotate`` recounts both with a named tokenizer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+OPEN_TAG = re.compile(r"<\s*think\s*>", re.IGNORECASE)
+CLOSE_TAG = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedResponse:
+    reasoning: str
+    answer: str
+    closed: bool  # the reasoning was closed (</think> seen, or the server separated it)
+
+    def complete(self, finish_reason: str | None) -> bool:
+        return self.closed and finish_reason == "stop" and bool(self.answer.strip())
+
+
+def parse_response(text: str | None, server_reasoning: str | None = None) -> ParsedResponse:
+    text = text or ""
+    if server_reasoning:
+        reasoning, answer = server_reasoning, text
+        # Some servers leave a stray closing tag at the start of the content.
+        if CLOSE_TAG.search(answer):
+            extra, answer = _split_at_last_close(answer)
+            reasoning = f"{reasoning}{extra}" if extra.strip() else reasoning
+        return ParsedResponse(reasoning.strip(), answer.strip(), closed=bool(answer.strip()))
+    if CLOSE_TAG.search(text):
+        reasoning, answer = _split_at_last_close(text)
+        return ParsedResponse(_strip_open(reasoning).strip(), answer.strip(), closed=True)
+    opened = OPEN_TAG.search(text)
+    if opened:
+        return ParsedResponse(text[opened.end() :].strip(), "", closed=False)
+    return ParsedResponse("", text.strip(), closed=False)
+
+
+def _split_at_last_close(text: str) -> tuple[str, str]:
+    last = None
+    for last in CLOSE_TAG.finditer(text):  # noqa: B007 - we want the final match
+        pass
+    assert last is not None
+    return text[: last.start()], text[last.end() :]
+
+
+def _strip_open(reasoning: str) -> str:
+    opened = OPEN_TAG.search(reasoning)
+    if opened and not reasoning[: opened.start()].strip():
+        return reasoning[opened.end() :]
+    return reasoning
+
+
+def split_tokens(completion_tokens: int | None, reasoning: str, answer: str) -> tuple[int | None, int | None]:
+    """Split the server's completion count between reasoning and answer by character share."""
+    if completion_tokens is None:
+        return None, None
+    total_chars = len(reasoning) + len(answer)
+    if total_chars == 0:
+        return completion_tokens, 0
+    reasoning_tokens = round(completion_tokens * len(reasoning) / total_chars)
+    return reasoning_tokens, completion_tokens - reasoning_tokens
