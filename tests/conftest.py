@@ -12,11 +12,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from naturalthoughts.rundir import RunDir  # noqa: E402
+from naturalthoughts.rundir import RunDir
 
 pytest_plugins = ["engine_fixtures"]
 

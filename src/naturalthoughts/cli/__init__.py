@@ -51,10 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        from naturalthoughts.console import err_console
-
-        err_console.print("[yellow]interrupted: finished work is saved; run the same command to resume.[/]")
-        sys.exit(130)
+        _interrupted()
     except SystemExit:
         raise
     except Exception as exc:  # click usage errors etc.
@@ -63,6 +60,13 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, click.exceptions.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+        if isinstance(exc, click.exceptions.Abort):  # click's wrapping of Ctrl-C
+            _interrupted()
         raise
+
+
+def _interrupted() -> None:
+    from naturalthoughts.console import err_console
+
+    err_console.print("[yellow]interrupted: finished work is saved; run the same command to resume.[/]")
+    sys.exit(130)

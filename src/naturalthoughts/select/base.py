@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from naturalthoughts.config import StrictModel
-from naturalthoughts.select.pool import Pool
+
+if TYPE_CHECKING:  # the pool pulls in pandas; methods only need its type
+    from naturalthoughts.select.pool import Pool
 
 Rows = np.ndarray  # int64 indices into the pool
 Inner = Callable[[Rows], Rows]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import write_text
@@ -13,6 +13,9 @@ from naturalthoughts.errors import BadInputError, MissingInputError
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.select.base import Rows
 from naturalthoughts.select.pool import Pool
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 COMPARE_CSV = "compare.csv"
@@ -63,6 +66,8 @@ def selection_names(run: RunDir) -> list[str]:
 
 
 def selection_rows(run: RunDir, pool: Pool, name: str) -> Rows:
+    import pandas as pd  # lazy: keeps `nt` start-up light
+
     path = run.selection(name)
     if not path.exists():
         known = ", ".join(selection_names(run)) or "none yet"
@@ -80,6 +85,8 @@ def compare(run: RunDir | str, names: Sequence[str] | None = None, write_csv: bo
 
     Also written to ``selections/compare.csv`` unless ``write_csv`` is false.
     """
+    import pandas as pd  # lazy: keeps `nt` start-up light
+
     run = RunDir(run) if not isinstance(run, RunDir) else run
     pool = Pool.load(run)
     names = list(names) if names else selection_names(run)

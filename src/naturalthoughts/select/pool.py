@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -75,6 +74,8 @@ class Pool:
 
     @classmethod
     def load(cls, run: RunDir) -> Pool:
+        import pandas as pd  # lazy: keeps `nt` start-up light
+
         table = run.read("traces", columns=["trace_id", "question_id"])
         trace_id = table["trace_id"].combine_chunks()
         if pc.count_distinct(trace_id).as_py() != len(trace_id):
@@ -90,6 +91,8 @@ class Pool:
     # ---- joining ------------------------------------------------------------------------------------------
     def _index_of(self, ids: pa.Array, table: str, key: str, keys: pa.Array) -> np.ndarray:
         """For each value of ``keys`` (pool order), the row of ``ids`` holding it, or -1."""
+        import pandas as pd  # lazy: keeps `nt` start-up light
+
         cache_key = f"_index:{table}"
         if cache_key in self._cache:
             return self._cache[cache_key]  # type: ignore[return-value]
@@ -213,6 +216,8 @@ class Pool:
         Read one row group at a time into a preallocated matrix, so memory peaks near the matrix itself
         (1.5 GB for a million 384-d vectors) rather than the matrix plus the whole Arrow column.
         """
+        import pandas as pd  # lazy: keeps `nt` start-up light
+
         key = "embeddings"
         if key not in self._cache:
             file = pq.ParquetFile(self.run.embeddings)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-import faiss
 import numpy as np
 from pydantic import Field
 
@@ -71,6 +70,8 @@ def kmeans_plus_plus(points: np.ndarray, k: int, rng: np.random.Generator, per_c
 def faiss_threads(work: float) -> Iterator[None]:
     """One OpenMP thread for small jobs: on a busy machine faiss's threads spin-wait on each other and a
     k-means that needs 20 ms with one thread takes seconds with two."""
+    import faiss  # heavy: imported when a semantic selection actually runs
+
     before = faiss.omp_get_max_threads()
     if work < SMALL_JOB_FLOPS:
         faiss.omp_set_num_threads(1)
@@ -87,6 +88,8 @@ def cluster(matrix: np.ndarray, rows: Rows, k: int, params: SemanticParams, ctx:
         return np.zeros(len(rows), dtype=np.int64)
     budget = max(k * params.max_points_per_centroid, MIN_TRAINING_POINTS)
     train_rows = rows if len(rows) <= budget else np.sort(ctx.rng.choice(rows, size=budget, replace=False))
+    import faiss
+
     kmeans = faiss.Kmeans(
         matrix.shape[1], k, niter=params.niter, seed=ctx.seed, spherical=True, verbose=False,
         max_points_per_centroid=len(train_rows) // k + 1, min_points_per_centroid=1,  # sampled above
