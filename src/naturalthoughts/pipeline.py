@@ -86,8 +86,14 @@ def run_pipeline(config: PipelineConfig, on_stage: Callable[[str], Any] | None =
 
 
 def _summarise(outcome: object) -> str:
-    """A one-line summary of a stage's result object (its counts, when it has them)."""
+    """A one-line summary of a stage's result: its counts, or what a selection chose."""
+    if hasattr(outcome, "selected") and hasattr(outcome, "eligible"):
+        return f"{outcome.selected} selected of {outcome.eligible} eligible → {outcome.path}"
     counts = getattr(outcome, "counts", None)
-    if isinstance(counts, dict):
-        return ", ".join(f"{k} {v}" for k, v in counts.items())
-    return str(outcome) if outcome is not None else "done"
+    counts = counts() if callable(counts) else counts
+    parts = [f"{k} {v}" for k, v in (counts or {}).items() if not isinstance(v, dict)]
+    if isinstance(getattr(outcome, "rows", None), int):
+        parts.append(f"rows {outcome.rows}")
+    if getattr(outcome, "domain_accuracy", None) is not None:
+        parts.append(f"domain accuracy {outcome.domain_accuracy:.1%} (vs the source's labels)")
+    return ", ".join(parts) or "done"

