@@ -109,7 +109,7 @@ def test_server_stops_when_the_process_exits() -> None:
 
 def test_ctrl_c_during_generate_stops_the_server() -> None:
     script = (
-        "import os, signal, threading, httpx\n"
+        "import os, signal, httpx\n"
         "from naturalthoughts.engines import *\n"
         "config = LlamaCppEngineConfig(n_parallel=1, n_ctx=1024, n_threads=1)\n"
         "long = ChatRequest(messages=({'role': 'user', 'content': 'Write a very long story.'},),\n"
@@ -117,9 +117,12 @@ def test_ctrl_c_during_generate_stops_the_server() -> None:
         "try:\n"
         "    with create_engine(config) as engine:\n"
         "        url = engine.server_url\n"
-        "        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
-        "        engine.generate([long] * 4)\n"
-        "    print('finished')\n"
+        # Ctrl-C once the first reply is in, i.e. while the second request is in flight (a fixed
+        # timer raced the server under load).
+        "        interrupt = lambda index, result: os.kill(os.getpid(), signal.SIGINT)\n"
+        "        short = ChatRequest(messages=long.messages, params=SamplingParams(max_tokens=4))\n"
+        "        results = engine.generate([short] + [long] * 3, on_result=interrupt)\n"
+        "    print('finished', [r.error for r in results])\n"
         "except KeyboardInterrupt:\n"
         "    try:\n"
         "        httpx.get(url + '/health', timeout=2)\n"
