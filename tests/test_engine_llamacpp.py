@@ -110,6 +110,9 @@ def test_server_stops_when_the_process_exits() -> None:
 def test_ctrl_c_during_generate_stops_the_server() -> None:
     script = (
         "import os, signal, httpx\n"
+        # A child inherits ignored/blocked signals from the test runner's state; Ctrl-C must reach this one.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})\n"
         "from naturalthoughts.engines import *\n"
         "config = LlamaCppEngineConfig(n_parallel=1, n_ctx=1024, n_threads=1)\n"
         "long = ChatRequest(messages=({'role': 'user', 'content': 'Write a very long story.'},),\n"
@@ -122,7 +125,8 @@ def test_ctrl_c_during_generate_stops_the_server() -> None:
         "        interrupt = lambda index, result: os.kill(os.getpid(), signal.SIGINT)\n"
         "        short = ChatRequest(messages=long.messages, params=SamplingParams(max_tokens=4))\n"
         "        results = engine.generate([short] + [long] * 3, on_result=interrupt)\n"
-        "    print('finished', [r.error for r in results])\n"
+        "    sigign = [l.strip() for l in open('/proc/self/status') if l.startswith(('SigIgn', 'SigBlk'))]\n"
+        "    print('finished', [r.error for r in results], sigign)\n"
         "except KeyboardInterrupt:\n"
         "    try:\n"
         "        httpx.get(url + '/health', timeout=2)\n"
