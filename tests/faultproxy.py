@@ -11,6 +11,8 @@ arrival, then ``default``), or from a ``decide(arrival_number, request_json)`` f
 - ``malformed``: 200 with a body that is not JSON
 - ``truncated``: 200 whose body stops short of its Content-Length, then the connection closes
 - ``echo_auth``: 401 whose body repeats the Authorization header (to prove clients scrub keys)
+- ``403``: Forbidden
+- ``canned``: 200 with a chat completion whose content is ``canned_text`` (a server that ignores a prefill)
 - ``redirect``: 307 to another loopback address (clients must not follow it)
 
 Only ``pass`` reaches the upstream, so ``forwarded`` counts requests the model really answered.
@@ -30,7 +32,20 @@ from typing import Any
 
 import httpx
 
-FAULTS = ("pass", "429", "500", "503", "reset", "stall", "malformed", "truncated", "echo_auth", "redirect")
+FAULTS = (
+    "pass",
+    "429",
+    "500",
+    "503",
+    "reset",
+    "stall",
+    "malformed",
+    "truncated",
+    "echo_auth",
+    "403",
+    "canned",
+    "redirect",
+)
 
 
 @dataclass
@@ -55,6 +70,7 @@ class FaultProxy:
         decide: Callable[[int, dict[str, Any]], str] | None = None,
         retry_after: float = 1.0,
         stall_s: float = 5.0,
+        canned_text: str = "A fresh answer.",
     ) -> None:
         self.upstream = upstream.rstrip("/")  # server root, e.g. http://127.0.0.1:PORT (no /v1)
         self.plan = list(plan or [])
@@ -62,6 +78,7 @@ class FaultProxy:
         self.decide = decide
         self.retry_after = retry_after
         self.stall_s = stall_s
+        self.canned_text = canned_text
         self.arrivals: list[Arrival] = []
         self.forwarded: list[Arrival] = []
         self._lock = threading.Lock()
@@ -153,6 +170,15 @@ class FaultProxy:
             return True
         if fault == "echo_auth":
             await self._respond(writer, 401, json.dumps({"error": headers.get("authorization", "")}).encode())
+            return True
+        if fault == "403":
+            await self._respond(writer, 403, b'{"error":"forbidden"}')
+            return True
+        if fault == "canned":
+            message = {"role": "assistant", "content": self.canned_text}
+            choice = {"index": 0, "finish_reason": "stop", "message": message}
+            reply = {"choices": [choice], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
+            await self._respond(writer, 200, json.dumps(reply).encode())
             return True
         if fault == "redirect":
             await self._respond(writer, 307, b"", {"Location": "http://127.0.0.2:9/v1/chat/completions"})

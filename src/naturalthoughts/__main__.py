@@ -1,3 +1,5 @@
+"""`python -m naturalthoughts` is `nt`."""
+
 from naturalthoughts.cli import main
 
 main()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,16 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def _file_mode() -> int:
+    """What ``open()`` would give a new file under the user's umask (mkstemp's own 0600 is too private)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
 
 
 @contextlib.contextmanager
@@ -26,6 +38,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, FILE_MODE)
     try:
         yield tmp
         with open(tmp, "rb") as fh:  # flush to disk before the rename makes it visible
@@ -63,3 +76,31 @@ def parquet_writer(target: str | os.PathLike[str], schema: pa.Schema, **kwargs: 
             yield writer
         finally:
             writer.close()
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``target``; on success it replaces ``target`` (the folder form of
+    :func:`atomic_path`: "the folder exists" means "it is complete"). The name ``.NAME.XXXX.tmp`` is the one the
+    runner sweeps away after a killed run."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, FILE_MODE | 0o111)  # mkdtemp's 0700 is too private for a shared run directory
+    try:
+        yield tmp
+        replace_dir(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put folder ``new`` at ``target``; an existing ``target`` is moved aside first, then deleted."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old.tmp")
+    os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)

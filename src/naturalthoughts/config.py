@@ -43,31 +43,84 @@ def validate(model: type[M], data: dict[str, Any], source: str = "configuration"
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
-def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_yaml(path: str | os.PathLike[str], allow_empty: bool = False) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: configuration file not found")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give a YAML file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8-sig")  # a BOM from an editor is not a YAML error
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
+    if data is None:
+        if allow_empty:
+            return {}
+        raise ConfigError(
+            f"{path}: the file is empty. Start from the bundled default: `nt run --show-config > {path.name}`"
+        )
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys to values")
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values (got {type(data).__name__})")
     return data
 
 
-def load_config(model: type[M], path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None) -> M:
-    """Load ``model`` from YAML at ``path`` (optional), then apply non-None ``overrides``.
+# The sections of a pipeline YAML. A stage command given a whole pipeline file reads its own section.
+PIPELINE_KEYS = frozenset(
+    {"run_dir", "sources", "ingest", "generate", "annotate", "select", "sft", "train", "eval", "report", "study"}
+)
 
-    Overrides use dotted keys (``{"generate.temperature": 0.7}``) so CLI options can reach nested sections.
-    """
-    data: dict[str, Any] = load_yaml(path) if path else {}
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Set dotted keys (``{"engine.model": "x"}``) in ``data``; ``None`` and ``[]`` mean "not given"."""
     for dotted, value in (overrides or {}).items():
-        if value is None:
+        if value is None or (isinstance(value, list) and not value):
             continue
         node = data
         *parents, leaf = dotted.split(".")
         for key in parents:
-            node = node.setdefault(key, {})
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
         node[leaf] = value
-    return validate(model, data, source=str(path) if path else "options")
+    return data
+
+
+def section_of(data: dict[str, Any], section: str | None, path: str | os.PathLike[str] | None = None) -> Any:
+    """``data[section]`` of a pipeline file, or the whole file when it is the section itself."""
+    if section is None:
+        return data
+    if section in data:
+        return data[section] if data[section] is not None else {}
+    if set(data) <= PIPELINE_KEYS:  # a pipeline file without this section: the defaults
+        return {}
+    return data
+
+
+def load_section(
+    model: type[M],
+    path: str | os.PathLike[str] | None,
+    section: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> M:
+    """The one config loader every command uses: YAML (a pipeline file's ``section``, or a file holding just the
+    section), then command-line overrides (dotted keys), validated by ``model`` with errors naming the key."""
+    data: Any = section_of(load_yaml(path), section, path) if path else {}
+    if not isinstance(data, dict):
+        where = f"section '{section}' of {path}" if section else str(path)
+        raise ConfigError(f"{where}: expected a mapping of keys to values (got {type(data).__name__})")
+    data = apply_overrides(dict(data), overrides)
+    source = (f"{path} (section {section})" if section and path else str(path)) if path else "options"
+    return validate(model, data, source=source)
+
+
+def load_config(model: type[M], path: str | os.PathLike[str] | None, overrides: dict[str, Any] | None = None) -> M:
+    """Load ``model`` from the whole YAML file at ``path`` (optional), then apply non-None dotted ``overrides``."""
+    return load_section(model, path, None, overrides)

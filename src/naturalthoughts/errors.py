@@ -1,4 +1,24 @@
-"""Errors a user can act on. The CLI prints them without a traceback and exits non-zero."""
+"""Errors a user can act on, one class per kind of failure, each with its documented exit code.
+
+The CLI prints an :class:`NTError` as one or two lines on stderr (no traceback unless ``--debug``) and exits with
+its code:
+
+====  ==================================================================================
+code  meaning
+====  ==================================================================================
+0     success (also: every stage was already up to date)
+1     internal error (a bug: run again with ``--debug`` and report the traceback)
+2     usage or configuration error (unknown option or key, bad value, missing argument)
+3     missing prerequisite (an earlier stage's output, a package, network for a Hub id)
+4     bad input (invalid rows, unreadable or empty files, too few eligible traces)
+5     needs the network (a Hub id on an offline machine)
+6     budget stop (cost or token budget reached; finished work is kept, rerun to resume)
+7     engine failure (most requests to the model failed)
+8     run directory busy (another ``nt`` process holds its lock)
+130   interrupted (SIGINT, Ctrl-C): finished work is kept, rerun the same command to resume
+143   terminated (SIGTERM): as 130
+====  ==================================================================================
+"""
 
 from __future__ import annotations
 
@@ -16,13 +36,13 @@ class ConfigError(NTError):
 
 
 class MissingInputError(NTError):
-    """A stage's input table is missing; the message names the command that produces it."""
+    """A stage's input is missing or stale; the message names the command that produces it."""
 
     exit_code = 3
 
 
 class BadInputError(NTError):
-    """Input rows are invalid; the message lists every bad row (file, line, reason)."""
+    """Input rows or files are invalid; the message names the file, line or row and the reason."""
 
     exit_code = 4
 
@@ -37,3 +57,32 @@ class BudgetExceeded(NTError):
     """A cost or token budget stopped the stage cleanly; a later run resumes."""
 
     exit_code = 6
+
+
+class EngineFailure(NTError):
+    """Most requests to a model failed; the message gives the commonest error and the endpoint."""
+
+    exit_code = 7
+
+
+class RunBusyError(NTError):
+    """Another process holds the run directory's lock."""
+
+    exit_code = 8
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so cleanup runs exactly as for Ctrl-C (exit code 143)."""
+
+
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Interrupted(NTError):
+    """SIGINT or SIGTERM reached a command: finished work is kept (exit code 130 or 143)."""
+
+    def __init__(self, terminated: bool = False) -> None:
+        self.exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        super().__init__(f"{what}: finished work is saved; run the same command again to resume.")

@@ -1,11 +1,18 @@
 """``manifest.json``: what each stage ran with, on what inputs, and what it produced.
 
-Every stage run appends one record under ``stages[<stage>]`` (latest last):
+Every stage run has one record under ``stages[<key>]`` (oldest first), written when the stage starts (status
+``running``) and rewritten when it ends:
 
-``config`` (resolved), ``inputs`` (path -> fingerprint), ``counts`` (row counts), ``started_at``,
-``finished_at``, ``status`` (``ok``/``failed``/``stopped``), ``version``, and for stages that call
-models ``usage`` (``requests_sent``, ``cache_hits``, ``prompt_tokens``, ``completion_tokens``,
-``cost_usd``). Writes are atomic and serialised with a file lock, so two stages can record at once.
+``id``, ``stage``, ``status`` (``running`` | ``done`` | ``stopped`` (a budget ended it early) | ``failed`` |
+``interrupted`` (SIGINT) | ``terminated`` (SIGTERM) | ``killed`` (the process died without a word; found by the
+next run)), ``version``, ``pid``, ``started_at``, ``finished_at``, ``seconds``, ``config`` (resolved),
+``config_sha256`` (of the config without its volatile fields), ``inputs`` and ``outputs`` (path -> fingerprint),
+``counts``, ``usage`` (requests sent, cache hits, errors, tokens, cost, seconds) and the stage's own extras.
+
+A fingerprint is ``{"bytes", "sha256", "by"}``: the content digest and the id of the record that wrote the file
+(so a stage whose input was rewritten by a newer run of its producer reruns even when the bytes are equal).
+Paths inside the run directory are recorded relative to it, so a run directory can be moved.
+Writes are atomic and serialised with a file lock.
 """
 
 from __future__ import annotations
@@ -16,129 +23,166 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from naturalthoughts import __version__
 from naturalthoughts.atomic import write_json
 
+FINISHED_OK = ("done",)
+_FULL_HASH_BYTES = 64 << 20  # files up to this size are hashed whole
+_WINDOW = 256 << 10  # bigger files: head, tail and evenly spaced windows of this size
+_WINDOWS = 32
 
-def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A cheap, stable fingerprint: size and sha256 of the first and last MiB plus size.
 
-    Hashing a multi-GB Parquet file in full on every stage would cost more than the stage.
+def file_digest(path: Path) -> str:
+    """sha256 of a file's content: whole up to 64 MiB, else size + head + tail + 32 evenly spaced windows.
+
+    Hashing a multi-GB Parquet file in full on every command would cost more than most stages; the sampled digest
+    changes with the footer (row counts, statistics, offsets) of any rewritten Parquet file.
     """
-    path = Path(path)
-    if not path.exists():
-        return {"path": str(path), "exists": False}
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        digest = hashlib.sha256()
-        for f in files:
-            digest.update(f"{f.relative_to(path)}:{_file_digest(f)}".encode())
-        return {"path": str(path), "files": len(files), "sha256": digest.hexdigest()}
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": _file_digest(path)}
-
-
-def _file_digest(path: Path, window: int = 1 << 20) -> str:
     size = path.stat().st_size
     digest = hashlib.sha256(str(size).encode())
     with open(path, "rb") as fh:
-        digest.update(fh.read(window))
-        if size > 2 * window:
-            fh.seek(-window, os.SEEK_END)
-        digest.update(fh.read(window))
+        if size <= _FULL_HASH_BYTES:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+            return digest.hexdigest()
+        edge = 16 * _WINDOW  # 4 MiB at each end: the Parquet footer lives at the end
+        step = (size - 2 * edge) // (_WINDOWS + 1)
+        spans = [(0, edge), *((edge + step * (i + 1), _WINDOW) for i in range(_WINDOWS)), (size - edge, edge)]
+        for offset, length in spans:
+            fh.seek(offset)
+            digest.update(fh.read(length))
     return digest.hexdigest()
 
 
-def _now() -> str:
+def _ignored(path: Path) -> bool:
+    """Temporary files of atomic writes and lock files are not content."""
+    return path.name.startswith(".") and (path.name.endswith(".tmp") or path.name.endswith(".lock"))
+
+
+def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``{"bytes", "sha256"}`` of a file, ``{"files", "bytes", "sha256"}`` of a folder, ``{"exists": False}``."""
+    path = Path(path)
+    if not path.exists():
+        return {"exists": False}
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not _ignored(p))
+        digest = hashlib.sha256()
+        total = 0
+        for f in files:
+            total += f.stat().st_size
+            digest.update(f"{f.relative_to(path)}:{file_digest(f)}\n".encode())
+        return {"files": len(files), "bytes": total, "sha256": digest.hexdigest()}
+    return {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+
+
+def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-@dataclass
-class StageRecord:
-    """Filled in by a stage while it runs; written to the manifest when the stage ends."""
-
-    stage: str
-    config: dict[str, Any]
-    inputs: dict[str, Any] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    usage: dict[str, Any] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-    started_at: str = field(default_factory=_now)
-    finished_at: str | None = None
-    status: str = "running"
-    version: str = __version__
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "stage": self.stage,
-            "status": self.status,
-            "version": self.version,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "config": self.config,
-            "inputs": self.inputs,
-            "counts": self.counts,
-        }
-        if self.usage:
-            out["usage"] = self.usage
-        out.update(self.extra)
-        return out
+def new_record_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
 class Manifest:
+    """Read and update ``manifest.json`` of one run directory."""
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.root = self.path.parent
 
+    # ---- reading ---------------------------------------------------------------------------------------------
     def load(self) -> dict[str, Any]:
         if not self.path.exists():
             return {"naturalthoughts_version": __version__, "stages": {}}
         return json.loads(self.path.read_text(encoding="utf-8"))
 
-    def records(self, stage: str) -> list[dict[str, Any]]:
-        return self.load()["stages"].get(stage, [])
+    def records(self, key: str) -> list[dict[str, Any]]:
+        return self.load()["stages"].get(key, [])
 
-    def latest(self, stage: str) -> dict[str, Any] | None:
-        records = self.records(stage)
-        return records[-1] if records else None
+    def latest(self, key: str, statuses: tuple[str, ...] | None = None) -> dict[str, Any] | None:
+        """The newest record of ``key`` (with one of ``statuses``, if given)."""
+        for record in reversed(self.records(key)):
+            if statuses is None or record.get("status") in statuses:
+                return record
+        return None
 
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        """How ``path`` is named in records: relative to the run directory when inside it."""
+        path = Path(path)
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path.resolve())
+
+    def producer(
+        self, path: str | os.PathLike[str], sha256: str | None, data: dict[str, Any] | None = None
+    ) -> str | None:
+        """The id of the newest finished record that wrote ``path`` with this content, if any."""
+        if sha256 is None:
+            return None
+        name = self.relative(path)
+        best: tuple[str, str] | None = None
+        for records in (data or self.load())["stages"].values():
+            for record in records:
+                if record.get("status") not in ("done", "stopped"):
+                    continue
+                out = (record.get("outputs") or {}).get(name)
+                if out and out.get("sha256") == sha256:
+                    stamp = record.get("finished_at") or ""
+                    if best is None or stamp >= best[0]:
+                        best = (stamp, record["id"])
+        return best[1] if best else None
+
+    def fingerprints(self, paths: list[Path], with_producer: bool = True) -> dict[str, Any]:
+        data = self.load() if with_producer else None
+        out: dict[str, Any] = {}
+        for path in paths:
+            fp = fingerprint(path)
+            if with_producer:
+                fp["by"] = self.producer(path, fp.get("sha256"), data)
+            out[self.relative(path)] = fp
+        return out
+
+    # ---- writing ---------------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[dict[str, Any]]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "w") as lock:
+        with open(self.path.parent / ".manifest.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
+                data = self.load()
+                yield data
+                data["naturalthoughts_version"] = __version__
+                write_json(data, self.path)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def append(self, record: StageRecord) -> None:
-        with self._locked():
-            data = self.load()
-            data["naturalthoughts_version"] = __version__
-            data["stages"].setdefault(record.stage, []).append(record.to_dict())
-            write_json(data, self.path)
+    def put(self, record: dict[str, Any]) -> None:
+        """Add ``record`` or replace the record with the same ``id``."""
+        with self._locked() as data:
+            records = data["stages"].setdefault(record["stage"], [])
+            for i, existing in enumerate(records):
+                if existing.get("id") == record["id"]:
+                    records[i] = record
+                    break
+            else:
+                records.append(record)
 
-    @contextlib.contextmanager
-    def stage(
-        self, stage: str, config: dict[str, Any], inputs: list[str | os.PathLike[str]] = ()
-    ) -> Iterator[StageRecord]:
-        """Record one stage run. The record is written whether the stage succeeds, fails or stops."""
-        record = StageRecord(stage=stage, config=config)
-        record.inputs = {str(p): fingerprint(p) for p in inputs}
-        try:
-            yield record
-            record.status = "ok" if record.status == "running" else record.status
-        except KeyboardInterrupt:
-            record.status = "interrupted"
-            raise
-        except BaseException as exc:
-            record.status = "failed"
-            record.extra["error"] = f"{type(exc).__name__}: {exc}"[:2000]
-            raise
-        finally:
-            record.finished_at = _now()
-            self.append(record)
+    def mark_killed(self, alive_pid: int) -> list[str]:
+        """Records still ``running`` from another process (which must be dead: we hold the run lock) -> ``killed``."""
+        killed: list[str] = []
+        if not self.path.exists():
+            return killed
+        with self._locked() as data:
+            for key, records in data["stages"].items():
+                for record in records:
+                    if record.get("status") == "running" and record.get("pid") != alive_pid:
+                        record["status"] = "killed"
+                        record["error"] = "the process ended without recording an outcome (killed or crashed)"
+                        killed.append(key)
+        return killed

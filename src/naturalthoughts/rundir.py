@@ -76,6 +76,19 @@ class RunDir:
         return self.root / "report.html"
 
     @property
+    def report_data(self) -> Path:
+        """The trace browser's side files (text chunks loaded on demand by report.html)."""
+        return self.root / "report_data"
+
+    @property
+    def study_dir(self) -> Path:
+        return self.root / "study"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
     def manifest(self) -> Path:
         return self.root / "manifest.json"
 
@@ -99,3 +112,33 @@ class RunDir:
 
     def read(self, table: str, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.require(table), columns=columns)
+
+    def traces_fingerprint(self) -> str:
+        """A content hash of every response in ``traces.parquet``, independent of row order.
+
+        Annotations and selections record it; when it no longer matches, what they were computed from has
+        changed (``nt generate --retry``, a new temperature) and they are stale. It reads two narrow columns
+        (``trace_id``, ``response_hash``); files written before ``response_hash`` existed hash their text columns.
+        """
+        return traces_fingerprint(self.require("traces"))
+
+
+TRACE_CONTENT_COLUMNS = ("reasoning", "answer", "finish_reason", "error")
+
+
+def traces_fingerprint(path: Path) -> str:
+    import hashlib
+
+    import pyarrow.compute as pc
+
+    names = pq.read_schema(path).names
+    columns = ["trace_id", "response_hash"] if "response_hash" in names else ["trace_id", *TRACE_CONTENT_COLUMNS]
+    table = pq.read_table(path, columns=[c for c in columns if c in names])
+    table = table.take(pc.sort_indices(table, [("trace_id", "ascending")]))
+    digest = hashlib.sha256()
+    for name in table.column_names:
+        column = table.column(name).combine_chunks().cast(pa.string()).fill_null("\x00")
+        digest.update(name.encode())
+        for buffer in (column.buffers()[1], column.buffers()[2]):  # offsets and UTF-8 data
+            digest.update(memoryview(buffer) if buffer is not None else b"")
+    return digest.hexdigest()[:32]

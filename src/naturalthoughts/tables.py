@@ -35,6 +35,7 @@ REJECTED = pa.schema(
         _f("reason", pa.string(), "what is wrong, in words"),
         _f("question", pa.string(), "the question text when it could be read"),
         _f("matched", pa.string(), "kept question id (duplicates) or benchmark:item id (contaminated)"),
+        _f("raw", pa.string(), "invalid rows: the line (JSONL, CSV) or row as JSON (JSON, Parquet) as read; else null"),
     ]
 )
 
@@ -47,12 +48,31 @@ TRACES = pa.schema(
         _f("reasoning", pa.string(), "text inside <think>...</think> or the server's reasoning field"),
         _f("answer", pa.string(), "text after </think>"),
         _f("finish_reason", pa.string(), "stop | length | error | ..."),
-        _f("complete", pa.bool_(), "closing tag present, finished by stop, non-empty answer"),
-        _f("reasoning_tokens", pa.int64(), "tokens in the reasoning (teacher tokenizer or server count)"),
-        _f("answer_tokens", pa.int64(), "tokens in the answer"),
-        _f("prompt_tokens", pa.int64(), "prompt tokens reported by the server"),
+        _f("complete", pa.bool_(), "closing tag present, finished by stop, non-empty reasoning and answer"),
+        _f("forced", pa.bool_(), "the toolkit closed the reasoning (thinking budget spent), not the model"),
+        _f(
+            "reasoning_tokens",
+            pa.int64(),
+            "tokens in the reasoning: the server's count of the reasoning phase under a thinking budget, else "
+            "completion_tokens split by character share (nt annotate recounts with a named tokenizer)",
+        ),
+        _f("answer_tokens", pa.int64(), "tokens in the answer, counted as reasoning_tokens is"),
+        _f(
+            "completion_tokens",
+            pa.int64(),
+            "the server's count of every token it generated for the response (both phases under a thinking budget)",
+        ),
+        _f("reasoning_phase_tokens", pa.int64(), "server count of the reasoning phase; null without a thinking budget"),
+        _f("answer_phase_tokens", pa.int64(), "server count of the answer phase; null without a thinking budget"),
+        _f("prompt_tokens", pa.int64(), "prompt tokens reported by the server (summed over phases)"),
         _f("latency_s", pa.float64(), "seconds from request to full response"),
         _f("error", pa.string(), "why the request failed; null on success"),
+        _f(
+            "response_hash",
+            pa.string(),
+            "first 16 hex of sha256 of the JSON [text, reasoning, finish_reason, error] of the response the row "
+            "was built from (RunDir.traces_fingerprint hashes it to detect stale annotations and selections)",
+        ),
     ]
 )
 
@@ -83,6 +103,7 @@ ANNOTATIONS = pa.schema(
     [
         _f("trace_id", pa.string(), "traces.trace_id", nullable=False),
         _f("question_id", pa.string(), "questions.id", nullable=False),
+        _f("response_hash", pa.string(), "traces.response_hash of the trace this row was last annotated against"),
         _f("domain", pa.string(), "one of the 13 SuperGPQA domains"),
         _f("field", pa.string(), "a field beneath the domain (naturalthoughts.annotate.taxonomy)"),
         _f("domain_method", pa.string(), "which annotator decided: llm:MODEL | zero-shot:EMBEDDER"),
@@ -90,20 +111,42 @@ ANNOTATIONS = pa.schema(
         _f("strategies", pa.list_(pa.string()), "distinct meta-reasoning strategies in the trace (docs/strategies.md)"),
         _f("strategy_counts", pa.list_(STRATEGY_COUNT), "each strategy with how often it occurs"),
         _f("n_strategies", pa.int32(), "number of distinct strategies"),
-        _f("strategy_density", pa.float64(), "distinct strategies per 1,000 reasoning tokens"),
+        _f(
+            "strategy_density",
+            pa.float64(),
+            "strategy occurrences (sum of strategy_counts, not distinct strategies) per 1,000 reasoning_tokens",
+        ),
         _f("strategies_method", pa.string(), "lexical | llm:MODEL"),
         _f("strategies_error", pa.string(), "why strategies are null"),
         _f("verbosity", pa.float64(), "rambling score 0 (tight) .. 10 (rambling)"),
-        _f("verbosity_method", pa.string(), "llm:MODEL | proxy:compression"),
+        _f("verbosity_method", pa.string(), "llm:MODEL | proxy:trigram-repetition"),
         _f("verbosity_error", pa.string(), "why verbosity is null"),
-        _f("reasoning_tokens", pa.int64(), "tokens in the reasoning, counted with `tokenizer`"),
-        _f("answer_tokens", pa.int64(), "tokens in the answer, counted with `tokenizer`"),
-        _f("tokenizer", pa.string(), "the tokenizer that counted the lengths"),
+        _f("reasoning_tokens", pa.int64(), "tokens in the reasoning, counted as `tokenizer` says"),
+        _f("answer_tokens", pa.int64(), "tokens in the answer (text after the reasoning), counted as `tokenizer` says"),
+        _f(
+            "response_tokens",
+            pa.int64(),
+            "tokens in the whole response (reasoning + answer + thinking tags), counted as `tokenizer` says; "
+            "the server's completion_tokens when `tokenizer` is server:completion_tokens",
+        ),
+        _f(
+            "tokenizer",
+            pa.string(),
+            "what counted the three lengths: a tokenizer (the teacher's own by default, e.g. SmolLM2-135M-Instruct), "
+            "server:completion_tokens (the teacher's server; reasoning/answer split per phase or by characters) or "
+            "approx:chars/4",
+        ),
         _f("correct", pa.bool_(), "answer matches the reference; null when there is no reference"),
         _f("correct_method", pa.string(), "math-verify | exact | llm:MODEL"),
         _f("correct_error", pa.string(), "why correctness is null despite a reference"),
-        _f("disagree", pa.bool_(), "the teacher's and the second model's final answers disagree"),
-        _f("disagree_raw", pa.string(), "the judge's raw output"),
+        _f("disagree", pa.bool_(), "the teacher's and the second final answer disagree (the judge's verdict)"),
+        _f(
+            "disagree_method",
+            pa.string(),
+            "where the second answer came from: pool:other_answer (MODEL) (the paper's cross-model signal) | "
+            "self:second-sample (MODEL, T, seed) (the teacher sampled again) | engine:second-answer (MODEL, T, seed)",
+        ),
+        _f("disagree_raw", pa.string(), "the judge's raw reply (JSON {\"same_final_answer\": bool})"),
         _f("disagree_judge", pa.string(), "judge model identity"),
         _f("disagree_error", pa.string(), "why disagree is null"),
     ]
@@ -122,6 +165,108 @@ def embeddings_schema(dim: int) -> pa.Schema:
     )
 
 
+CHAT_MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
+
+# sft/NAME/train.parquet: a Hugging Face dataset of `messages` (load_dataset("parquet", data_files=...)).
+SFT_EXAMPLES = pa.schema(
+    [
+        _f("trace_id", pa.string(), "traces.trace_id the example was built from", nullable=False),
+        _f("question_id", pa.string(), "questions.id", nullable=False),
+        _f("rank", pa.int64(), "the trace's rank in the selection"),
+        _f("mode", pa.string(), "system-2 (<think> reasoning </think> answer) | system-1 (empty block, answer)"),
+        _f("instruction", pa.string(), "mode instruction in the system message: think | no-think | adaptive (none)"),
+        _f("messages", pa.list_(CHAT_MESSAGE), "chat turns: [system instruction], user question, assistant target"),
+        _f("tokens", pa.int64(), "tokens of the whole example under the student's chat template"),
+        _f("completion_tokens", pa.int64(), "trained tokens: the assistant turn with its end-of-turn tokens"),
+        _f("reasoning_tokens", pa.int64(), "reasoning tokens (student tokenizer; length:T decides on it)"),
+    ]
+)
+
+# sft/NAME/dropped.parquet: selected traces that did not become examples, and why.
+SFT_DROPPED = pa.schema(
+    [
+        _f("trace_id", pa.string(), "traces.trace_id", nullable=False),
+        _f("reason", pa.string(), "incomplete | too_long | no_question"),
+        _f("tokens", pa.int64(), "tokens of the full (System-2) example, for too_long; else null"),
+    ]
+)
+
+# models/NAME/loss.parquet: one row per logged optimizer step (the report plots it).
+LOSS_LOG = pa.schema(
+    [
+        _f("step", pa.int64(), "optimizer step (continues across a resume)", nullable=False),
+        _f("epoch", pa.float64(), "fractional epoch"),
+        _f("loss", pa.float64(), "mean loss per trained token over the logging interval"),
+        _f("learning_rate", pa.float64(), "learning rate at the step"),
+        _f("grad_norm", pa.float64(), "gradient norm before clipping"),
+        _f("tokens", pa.int64(), "cumulative tokens seen (no padding: batches are padding-free)"),
+        _f("mean_token_accuracy", pa.float64(), "share of trained tokens predicted exactly"),
+        _f("elapsed_s", pa.float64(), "training wall time up to the step, summed over resumed sessions"),
+        _f("session", pa.int32(), "0 for the first run, +1 for each resume from a checkpoint"),
+    ]
+)
+
+# eval/NAME/samples.parquet: one row per (benchmark, item, mode, thinking budget, seed) of `nt eval`.
+EVAL_SAMPLES = pa.schema(
+    [
+        _f("model", pa.string(), "the evaluated model's name (the eval:NAME key)", nullable=False),
+        _f("engine", pa.string(), "engine:model identity that answered (part of every cache key)"),
+        _f("benchmark", pa.string(), "benchmark name (naturalthoughts.benchmarks.REGISTRY)", nullable=False),
+        _f("item_id", pa.string(), "the benchmark's item id", nullable=False),
+        _f("seed", pa.int64(), "sampling seed; one repeat per seed (GPQA-Diamond: its own option order)"),
+        _f("mode", pa.string(), "think | no-think | adaptive (naturalthoughts.text.modes)", nullable=False),
+        _f("budget", pa.int64(), "thinking budget in tokens (reasoning closed there, then answered); null: none"),
+        _f("subset", pa.string(), "MATH-500 level, MMLU subject, MMLU-Pro category, GPQA domain...; else null"),
+        _f("prompt", pa.string(), "the user turn as sent (the mode instruction is the system turn)"),
+        _f("prefill", pa.string(), "text the assistant turn was started with (think: <think>, no-think: empty block)"),
+        _f("output", pa.string(), "the whole assistant turn: prefill + generated text"),
+        _f("reasoning_tokens", pa.int64(), "tokens of the reasoning (see docs/evaluation.md for the count used)"),
+        _f("answer_tokens", pa.int64(), "tokens after </think>"),
+        _f("completion_tokens", pa.int64(), "the server's count of generated tokens (all phases)"),
+        _f("prompt_tokens", pa.int64(), "prompt tokens reported by the server"),
+        _f("extracted", pa.string(), "the answer read from the final answer; null: extraction failed"),
+        _f("extraction", pa.string(), "the rule that found it (boxed, answer-anchor, ..., unclosed-thinking)"),
+        _f("valid", pa.bool_(), "false for an option letter outside the question's range (graded wrong)"),
+        _f("gold", pa.string(), "the gold answer as graded (GPQA-Diamond: its letter in this seed's order)"),
+        _f("correct", pa.bool_(), "graded correct; null when the request failed or the judge gave no verdict"),
+        _f("guess_correct", pa.bool_(), "MMLU-Pro official cascade only: its random guess for a failed extraction"),
+        _f("judge_output", pa.string(), "open-ended only: the judge's raw reply"),
+        _f("finish_reason", pa.string(), "stop | length (truncated) | ..."),
+        _f("forced", pa.bool_(), "the thinking budget closed the reasoning (not the model)"),
+        _f("contaminated", pa.bool_(), "the item shares word n-grams with the run's questions.parquet"),
+        _f("error", pa.string(), "why the request failed (a rerun retries it); null on success"),
+        _f("latency_s", pa.float64(), "seconds from request to full response (as first answered, cache or not)"),
+    ]
+)
+
+# eval/NAME/summary.parquet: one row per (benchmark, subset, mode, budget); subset null = the whole benchmark.
+EVAL_SUMMARY = pa.schema(
+    [
+        _f("model", pa.string(), "the evaluated model's name", nullable=False),
+        _f("benchmark", pa.string(), "benchmark name", nullable=False),
+        _f("subset", pa.string(), "null for the whole benchmark; MATH-500: level 1..5"),
+        _f("mode", pa.string(), "think | no-think | adaptive", nullable=False),
+        _f("budget", pa.int64(), "thinking budget in tokens; null: none"),
+        _f("items", pa.int64(), "distinct items"),
+        _f("seeds", pa.int64(), "repeats per item (distinct seeds)"),
+        _f("samples", pa.int64(), "graded samples (failed requests excluded)"),
+        _f("accuracy", pa.float64(), "mean over seeds of the seed's accuracy (0..1); extraction failures are wrong"),
+        _f("accuracy_stderr", pa.float64(), "standard error of the mean over seeds; null with one seed"),
+        _f("accuracy_with_guess", pa.float64(), "MMLU-Pro official cascade: accuracy if failed extractions guessed"),
+        _f("mean_tokens", pa.float64(), "mean reasoning + answer tokens per sample"),
+        _f("mean_reasoning_tokens", pa.float64(), "mean reasoning tokens per sample"),
+        _f("mean_answer_tokens", pa.float64(), "mean answer tokens per sample"),
+        _f("truncation_rate", pa.float64(), "share of samples with finish_reason length"),
+        _f("extraction_failure_rate", pa.float64(), "share of samples with no extracted answer (unclosed included)"),
+        _f("unclosed_rate", pa.float64(), "share of samples whose thinking never closed (no answer)"),
+        _f("invalid_rate", pa.float64(), "share of samples answering an impossible option letter"),
+        _f("forced_rate", pa.float64(), "share of samples whose reasoning the thinking budget closed"),
+        _f("errors", pa.int64(), "failed requests (not graded; a rerun retries them)"),
+        _f("judge_failures", pa.int64(), "open-ended: samples the judge gave no readable verdict for"),
+        _f("contaminated_items", pa.int64(), "items sharing word n-grams with the run's questions"),
+    ]
+)
+
 # The tables as documented in docs/architecture.md (regenerate with `python -m naturalthoughts.tables`).
 DOCUMENTED = {
     "questions.parquet": QUESTIONS,
@@ -130,6 +275,11 @@ DOCUMENTED = {
     "annotations.parquet": ANNOTATIONS,
     "embeddings.parquet": embeddings_schema(384),
     "selections/NAME.parquet": SELECTION,
+    "sft/NAME/train.parquet": SFT_EXAMPLES,
+    "sft/NAME/dropped.parquet": SFT_DROPPED,
+    "models/NAME/loss.parquet": LOSS_LOG,
+    "eval/NAME/samples.parquet": EVAL_SAMPLES,
+    "eval/NAME/summary.parquet": EVAL_SUMMARY,
 }
 
 

@@ -1,17 +1,25 @@
 """The ``nt`` command line: a thin layer over the Python API in ``naturalthoughts.<stage>``.
 
-Each command lives in its own module here and only parses options, calls the stage's API and
-prints the result. Registering a command is one line in :func:`build_app`.
+Each command lives in its own module here and only parses options, runs the stage through the runner and prints
+the result. Registering a command is one line in :func:`build_app`. The error policy lives here, once: every
+expected failure is one or two lines on stderr with a documented exit code (``naturalthoughts.errors``); a
+traceback only with ``--debug`` (or ``NT_DEBUG=1``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
-from naturalthoughts.errors import NTError
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok · 1 internal error · 2 usage or config error · 3 missing prerequisite · 4 bad input · "
+    "5 needs network · 6 budget stop · 7 engine failure · 8 run directory busy · 130 interrupted · 143 terminated."
+)
 
 
 def _offline_defaults() -> None:
@@ -22,51 +30,131 @@ def _offline_defaults() -> None:
 
 
 def build_app() -> typer.Typer:
-    from naturalthoughts.cli import annotate, doctor, generate, ingest, later, run, select
+    from naturalthoughts.cli import (
+        annotate,
+        doctor,
+        eval,
+        export,
+        generate,
+        ingest,
+        report,
+        run,
+        select,
+        sft_data,
+        study,
+        train,
+    )
 
     app = typer.Typer(
         name="nt",
         help="NaturalThoughts: turn a pool of questions into a sample-efficient reasoning-distillation "
-        "dataset and a distilled student.\n\nStages: ingest → generate → annotate → select → train → eval "
-        "→ report. Each reads and writes tables in a run directory (--run DIR).",
+        "dataset and a distilled student.\n\nStages: ingest → generate → annotate → select → sft-data → train → "
+        "eval → report. Each reads and writes tables in a run directory (--run DIR); a stage whose inputs and "
+        "config have not changed since its last successful run is skipped (up to date; --force reruns it).",
+        epilog=EXIT_CODES_HELP + " Add --debug to any command for a traceback.",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    for module in (ingest, generate, annotate, select, later, run, doctor):
+    stages = (ingest, generate, annotate, select, sft_data, train, eval, report, export)
+    for module in (*stages, run, study, doctor):
         module.register(app)
+    panels = {"run": "Pipeline", "study": "Pipeline", "doctor": "Tools"}
+    for info in app.registered_commands:
+        info.callback = _interrupts_as_errors(info.callback)
+        info.rich_help_panel = panels.get(info.name or "", "Stages")  # one panel per kind, in pipeline order
     return app
+
+
+def _interrupts_as_errors(callback: Callable[..., Any] | None) -> Callable[..., Any] | None:
+    """typer turns a KeyboardInterrupt into a silent exit code 130; raise our own error instead, so the message
+    is printed (and SIGTERM keeps its own code, 143)."""
+    if callback is None:
+        return None
+
+    @functools.wraps(callback)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        from naturalthoughts.errors import Interrupted, Terminated
+
+        try:
+            return callback(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(terminated=isinstance(exc, Terminated)) from exc
+
+    return command
 
 
 def main(argv: list[str] | None = None) -> None:
     _offline_defaults()
-    app = build_app()
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("NT_DEBUG", "") not in ("", "0")
+    args = [a for a in args if a != "--debug"]
     try:
-        app(args=argv, prog_name="nt", standalone_mode=False)
-    except NTError as exc:
-        from naturalthoughts.console import err_console
-
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _interrupted()
+        code = build_app()(args=args, prog_name="nt", standalone_mode=False)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors etc.
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):  # click's wrapping of Ctrl-C
-            _interrupted()
-        raise
+    except BaseException as exc:
+        if debug and not isinstance(exc, KeyboardInterrupt):
+            raise
+        sys.exit(exit_code_for(exc, debug))
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
-def _interrupted() -> None:
-    from naturalthoughts.console import err_console
+def exit_code_for(exc: BaseException, debug: bool = False) -> int:
+    """Print ``exc`` the way the user should see it and return the exit code."""
+    from naturalthoughts.console import print_error
+    from naturalthoughts.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, NTError, Terminated
 
-    err_console.print("[yellow]interrupted: finished work is saved; run the same command to resume.[/]")
-    sys.exit(130)
+    click_exceptions = _click_exceptions()
+    if isinstance(exc, click_exceptions["Abort"]) and isinstance(exc.__context__, KeyboardInterrupt):
+        exc = exc.__context__  # click wraps Ctrl-C (and our SIGTERM exception) in Abort
+    if isinstance(exc, NTError):
+        print_error(str(exc))
+        return exc.exit_code
+    if isinstance(exc, Terminated):
+        print_error("terminated (SIGTERM): finished work is saved; run the same command again to resume.", "yellow")
+        return EXIT_TERMINATED
+    if isinstance(exc, (KeyboardInterrupt, *click_exceptions["Abort"])):
+        print_error("interrupted: finished work is saved; run the same command again to resume.", "yellow")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, click_exceptions["Exit"]):
+        return int(getattr(exc, "exit_code", 0) or 0)
+    if isinstance(exc, click_exceptions["ClickException"]):
+        message = exc.format_message()
+        ctx = getattr(exc, "ctx", None)
+        hint = f"\nTry '{ctx.command_path} --help' for help." if ctx is not None else ""
+        print_error(f"{message}{hint}")
+        return 2
+    print_error(
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        "This is a bug in naturalthoughts. Run the same command with --debug for the traceback and report it."
+    )
+    return 1
+
+
+def _click_exceptions() -> dict[str, tuple[type[BaseException], ...]]:
+    """typer vendors click (``typer._click``); a plain ``click`` may be installed too. Catch both."""
+    modules = []
+    try:
+        import typer._click.exceptions as vendored
+
+        modules.append(vendored)
+    except ImportError:  # older typer: plain click
+        pass
+    try:
+        import click.exceptions as plain
+
+        modules.append(plain)
+    except ImportError:
+        pass
+    out: dict[str, tuple[type[BaseException], ...]] = {}
+    for name in ("Abort", "Exit", "ClickException"):
+        out[name] = tuple(getattr(m, name) for m in modules if hasattr(m, name))
+    import typer.exceptions
+
+    out["Exit"] = (*out["Exit"], typer.exceptions.Exit)
+    out["Abort"] = (*out["Abort"], typer.exceptions.Abort)
+    return out

@@ -1,4 +1,7 @@
-"""Split a teacher response into R1's two parts: the reasoning and the final answer.
+"""The thinking block: split a response into R1's two parts, the reasoning and the final answer.
+
+This is the one place that knows the tags. Generation, annotation, SFT data and evaluation all split with
+:func:`parse_response` (or :func:`final_answer`, which evaluation uses: an unclosed block means no answer).
 
 Rules (in order):
 
@@ -12,8 +15,8 @@ Rules (in order):
    reasoning, the answer is empty.
 4. No tags at all: the text is the answer, the reasoning is empty, and the closing tag is missing.
 
-A response is *complete* when the closing tag is present, the server finished with ``stop`` and
-the answer is non-empty. Only complete responses are used for training (the paper keeps only
+A response is *complete* when the closing tag is present, the reasoning and the answer are both
+non-empty, and the server finished with ``stop``. Only complete responses are used for training (the paper keeps only
 complete R1 responses).
 
 Token counts: the server reports one ``completion_tokens`` figure for the whole reply. It is split
@@ -27,6 +30,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
 OPEN_TAG = re.compile(r"<\s*think\s*>", re.IGNORECASE)
 CLOSE_TAG = re.compile(r"<\s*/\s*think\s*>", re.IGNORECASE)
 
@@ -38,7 +43,7 @@ class ParsedResponse:
     closed: bool  # the reasoning was closed (</think> seen, or the server separated it)
 
     def complete(self, finish_reason: str | None) -> bool:
-        return self.closed and finish_reason == "stop" and bool(self.answer.strip())
+        return self.closed and finish_reason == "stop" and bool(self.answer.strip()) and bool(self.reasoning.strip())
 
 
 def parse_response(text: str | None, server_reasoning: str | None = None) -> ParsedResponse:
@@ -83,3 +88,14 @@ def split_tokens(completion_tokens: int | None, reasoning: str, answer: str) -> 
         return completion_tokens, 0
     reasoning_tokens = round(completion_tokens * len(reasoning) / total_chars)
     return reasoning_tokens, completion_tokens - reasoning_tokens
+
+
+def final_answer(text: str | None) -> str | None:
+    """The text after the last closing tag; the whole text when there is no thinking block at all; None when a
+    block was opened and never closed (a truncated reasoning has no answer: the NeMo-Skills convention)."""
+    text = text or ""
+    if CLOSE_TAG.search(text):
+        return _split_at_last_close(text)[1].strip()
+    if OPEN_TAG.search(text):
+        return None
+    return text.strip()

@@ -1,0 +1,431 @@
+"""The one runner every stage goes through (``nt <stage>``, ``nt run``, ``nt study``, notebooks).
+
+For each stage it:
+
+1. fingerprints the declared inputs (content digest plus the record that wrote them) and the config;
+2. **skips** the stage when its last successful record has the same config fingerprint and inputs and its
+   outputs still exist unchanged (``up to date``), unless forced;
+3. otherwise writes a ``running`` record, runs the stage, and rewrites the record as ``done`` / ``stopped`` /
+   ``failed`` / ``interrupted`` / ``terminated`` with times, counts, usage and output fingerprints.
+
+The runner also owns the run directory while it works: an OS file lock (``RUN/.nt.lock``, released by the kernel
+if the process dies) so a second writer fails at once naming the holder's PID (or waits with ``wait=True``);
+the cleanup of temporary files left by a killed run; ``killed`` records for runs that died without a word;
+SIGINT and SIGTERM turned into exceptions (:class:`~naturalthoughts.errors.Terminated` for SIGTERM); and the
+run's log file ``RUN/logs/nt.log``. It refuses an input whose producer ran on files that changed since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from naturalthoughts import __version__
+from naturalthoughts.errors import MissingInputError, RunBusyError, Terminated
+from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
+from naturalthoughts.progress import Reporter
+from naturalthoughts.rundir import RunDir
+from naturalthoughts.stage import Stage, StageContext, StageResult
+
+Status = Literal["ran", "up to date", "stopped"]
+LOCK_NAME = ".nt.lock"
+
+
+@dataclass
+class StageOutcome:
+    """What happened to one stage: it ran (``result`` set), was up to date, or was stopped by a budget."""
+
+    key: str
+    status: Status
+    reason: str  # why it ran ("config changed: temperature") or why it was skipped
+    record: dict[str, Any]
+    result: StageResult | None = None
+
+    @property
+    def value(self) -> Any:
+        """The stage's own rich result (None when the stage was up to date)."""
+        return self.result.value if self.result is not None else None
+
+    @property
+    def summary(self) -> str:
+        if self.result is not None and self.result.summary:
+            return self.result.summary
+        return self.record.get("summary") or ", ".join(
+            f"{k} {v:,}" for k, v in (self.record.get("counts") or {}).items()
+        )
+
+
+# ---- the run-directory lock ------------------------------------------------------------------------------------
+
+_held: dict[Path, tuple[int, int]] = {}  # lock path -> (fd, depth): re-entrant within one process
+_held_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def run_lock(root: Path, wait: bool = False, on_wait: Any = None) -> Iterator[bool]:
+    """Hold ``root/.nt.lock`` exclusively; yields True when this call took it (False when re-entered)."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = (root / LOCK_NAME).resolve()
+    with _held_guard:
+        if path in _held:
+            fd, depth = _held[path]
+            _held[path] = (fd, depth + 1)
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield False
+        finally:
+            with _held_guard:
+                fd, depth = _held[path]
+                _held[path] = (fd, depth - 1)
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            if not wait:
+                raise RunBusyError(
+                    f"{root} is in use by another nt process (PID {holder or 'unknown'}): wait for it to finish, "
+                    "or pass --wait to queue behind it."
+                ) from None
+            if on_wait is not None:
+                on_wait(holder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with _held_guard:
+            _held[path] = (fd, 1)
+        try:
+            yield True
+        finally:
+            with _held_guard:
+                _held.pop(path, None)
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode().strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def remove_stale_temporaries(root: Path) -> list[Path]:
+    """Delete the temporary files of atomic writes (``.NAME.XXXX.tmp``) that a killed process left behind."""
+    removed = []
+    for path in root.rglob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if path.is_dir():
+                import shutil
+
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
+
+
+# ---- signals ---------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def interrupt_signals() -> Iterator[None]:
+    """While inside: SIGINT raises KeyboardInterrupt and SIGTERM raises :class:`Terminated` in the main thread, so
+    cleanup runs the same way for both.
+
+    SIGINT is set explicitly because a process started in the background by a non-interactive shell inherits it
+    *ignored* (POSIX), and then ``kill -INT`` would be silently swallowed and the work would look successful.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
+
+    previous_term = signal.signal(signal.SIGTERM, on_sigterm)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+# ---- the runner ------------------------------------------------------------------------------------------------
+
+
+def run_logger(run: RunDir) -> logging.Logger:
+    """``naturalthoughts.run.<dir>``: timestamped lines appended to ``RUN/logs/nt.log``."""
+    logs = run.root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    target = (logs / "nt.log").resolve()
+    logger = logging.getLogger(f"naturalthoughts.run.{target}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == target for h in logger.handlers):
+        handler = logging.FileHandler(target, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        logger.addHandler(handler)
+    return logger
+
+
+@dataclass
+class Runner:
+    """Runs stages in one run directory. Use as a context manager: it holds the run lock while open.
+
+    ``force`` reruns every stage (True) or the named stage keys / names; ``wait`` queues behind another process
+    holding the lock instead of failing; ``reporter`` draws progress (default: a bar on a terminal, lines
+    otherwise; always the log file).
+    """
+
+    run: RunDir | str | os.PathLike[str]
+    force: bool | Sequence[str] = False
+    wait: bool = False
+    reporter: Reporter | None = None
+    outcomes: list[StageOutcome] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.run = self.run if isinstance(self.run, RunDir) else RunDir(self.run)
+        self.manifest = Manifest(self.run.manifest)
+        self._stack: contextlib.ExitStack | None = None
+        self.log: logging.Logger | None = None
+
+    def __enter__(self) -> Runner:
+        if self.run.root.exists() and not self.run.root.is_dir():
+            from naturalthoughts.errors import ConfigError
+
+            raise ConfigError(f"--run {self.run.root}: is a file, not a run directory")
+        stack = contextlib.ExitStack()
+        try:
+            _ensure_writable(self.run.root)
+            took = stack.enter_context(run_lock(self.run.root, self.wait, self._say_waiting))
+            stack.enter_context(interrupt_signals())
+            self.log = run_logger(self.run)
+            if took:
+                removed = remove_stale_temporaries(self.run.root)
+                killed = self.manifest.mark_killed(os.getpid())
+                if removed:
+                    self.log.info("removed %d temporary file(s) left by an earlier, killed run", len(removed))
+                for key in killed:
+                    self.log.info("%s: an earlier run of this stage died without recording an outcome", key)
+            if self.reporter is None:
+                self.reporter = Reporter(log=self.log)
+            elif self.reporter.log is None:
+                self.reporter.log = self.log
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+
+    def _say_waiting(self, holder: int | None) -> None:
+        from naturalthoughts.console import err_console
+
+        err_console.print(
+            f"waiting for the nt process (PID {holder or 'unknown'}) that holds {self.run.root} ...",
+            markup=False,
+            highlight=False,
+        )
+
+    # ---- deciding -----------------------------------------------------------------------------------------------
+    def _forced(self, stage: Stage) -> bool:
+        if isinstance(self.force, bool):
+            return self.force
+        return stage.key in self.force or stage.name in self.force
+
+    def staleness(self, stage: Stage, inputs: dict[str, Any]) -> str | None:
+        """Why ``stage`` must run, or None when its last successful record still describes its outputs."""
+        last = self.manifest.latest(stage.key, ("done",))
+        if last is None:
+            return "never ran" if not self.manifest.records(stage.key) else "no successful run yet"
+        if last.get("config_sha256") != stage.config_fingerprint():
+            changed = _changed_keys(last.get("config") or {}, stage.recorded_config(), stage.volatile)
+            return "config changed" + (f": {', '.join(changed[:6])}" if changed else "")
+        if last.get("inputs") != inputs:
+            before = last.get("inputs") or {}
+            changed = [name for name in sorted(set(before) | set(inputs)) if before.get(name) != inputs.get(name)]
+            return "input changed: " + ", ".join(changed[:4])
+        outputs = stage.outputs(self.run)
+        if not outputs:
+            return "declares no outputs"
+        recorded = last.get("outputs") or {}
+        for path in outputs:
+            name = self.manifest.relative(path)
+            if not path.exists():
+                return f"output {name} is missing"
+            current = fingerprint(path)
+            if {k: recorded.get(name, {}).get(k) for k in current} != current:
+                return f"output {name} changed since it was written"
+        return None
+
+    def check_upstream(self, inputs: dict[str, Any]) -> None:
+        """Refuse inputs whose producer ran on files that have changed since (e.g. traces generated from an older
+        questions.parquet after a re-ingest): joining them would silently mix two pools."""
+        data = self.manifest.load()
+        records = {r.get("id"): r for rs in data["stages"].values() for r in rs}
+        for name, fp in inputs.items():
+            producer = records.get(fp.get("by"))
+            if producer is None:
+                continue
+            for upstream, recorded in (producer.get("inputs") or {}).items():
+                path = Path(upstream) if Path(upstream).is_absolute() else self.run.root / upstream
+                current = fingerprint(path)
+                if current.get("sha256") != recorded.get("sha256"):
+                    stage = producer["stage"].split(":", 1)[0]
+                    raise MissingInputError(
+                        f"{name} was made by `{producer['stage']}` from an older {upstream} (it changed since): "
+                        f"run `nt {stage} --run {self.run.root}` again first, or `nt run` for the whole pipeline."
+                    )
+
+    # ---- running ------------------------------------------------------------------------------------------------
+    def run_all(self, stages: Sequence[Stage]) -> list[StageOutcome]:
+        """Check every stage first (bad config fails before any work), then run them in order."""
+        for stage in stages:
+            stage.check(self.run)
+        return [self.run_stage(stage) for stage in stages]
+
+    def run_stage(self, stage: Stage) -> StageOutcome:
+        assert self._stack is not None, "use the Runner as a context manager (with Runner(run) as runner: ...)"
+        assert self.reporter is not None and self.log is not None
+        run = self.run
+        stage.check(run)
+        inputs = self.manifest.fingerprints(stage.inputs(run))
+        self.check_upstream(inputs)
+        reason = "forced (--force)" if self._forced(stage) else self.staleness(stage, inputs)
+        if reason is None:
+            last = self.manifest.latest(stage.key, ("done",)) or {}
+            self.log.info("%s: up to date (last run %s)", stage.key, last.get("finished_at"))
+            outcome = StageOutcome(stage.key, "up to date", f"up to date (last run {last.get('finished_at')})", last)
+            self.outcomes.append(outcome)
+            return outcome
+        self.log.info("%s: running (%s)", stage.key, reason)
+        history = self.manifest.records(stage.key)
+        record: dict[str, Any] = {
+            "id": new_record_id(),
+            "stage": stage.key,
+            "status": "running",
+            "version": __version__,
+            "pid": os.getpid(),
+            "reason": reason,
+            "started_at": now(),
+            "finished_at": None,
+            "config": stage.recorded_config(),
+            "config_sha256": stage.config_fingerprint(),
+            "inputs": inputs,
+        }
+        self.manifest.put(record)
+        ctx = StageContext(
+            run=run,
+            progress=self.reporter,
+            log=self.log,
+            previous=self.manifest.latest(stage.key, ("done",)),
+            history=history,
+        )
+        started = time.monotonic()
+        try:
+            result = stage.run(ctx)
+        except BaseException as exc:
+            record["status"] = _status_of(exc)
+            record["error"] = (str(exc) or type(exc).__name__)[:2000]
+            self._finish(record, started, None, stage)
+            self.log.info("%s: %s (%s)", stage.key, record["status"], record["error"])
+            raise
+        record["status"] = "stopped" if result.stopped else "done"
+        if result.stopped:
+            record["stopped"] = result.stopped
+        self._finish(record, started, result, stage)
+        self.log.info(
+            "%s: %s in %.1f s%s",
+            stage.key,
+            record["status"],
+            record["seconds"],
+            f" ({result.summary})" if result.summary else "",
+        )
+        outcome = StageOutcome(stage.key, "stopped" if result.stopped else "ran", reason, record, result)
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _finish(self, record: dict[str, Any], started: float, result: StageResult | None, stage: Stage) -> None:
+        record["finished_at"] = now()
+        record["seconds"] = round(time.monotonic() - started, 3)
+        if result is not None:
+            record["counts"] = dict(result.counts)
+            record["usage"] = result.usage.as_dict()
+            record["summary"] = result.summary
+            written = list(dict.fromkeys([*stage.outputs(self.run), *result.outputs]))
+            record["outputs"] = self.manifest.fingerprints([p for p in written if p.exists()], with_producer=False)
+            for key, value in result.extra.items():
+                record.setdefault(key, value)
+        self.manifest.put(record)
+
+
+def _status_of(exc: BaseException) -> str:
+    if isinstance(exc, Terminated):
+        return "terminated"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return "failed"
+
+
+def _changed_keys(
+    before: dict[str, Any], after: dict[str, Any], volatile: frozenset[str], prefix: str = ""
+) -> list[str]:
+    """Dotted names of the config values that differ (for the "why it reruns" message)."""
+    changed: list[str] = []
+    for key in sorted(set(before) | set(after)):
+        if not prefix and key in volatile:
+            continue
+        a, b = before.get(key), after.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed.extend(_changed_keys(a, b, frozenset(), f"{prefix}{key}."))
+        elif a != b:
+            changed.append(f"{prefix}{key}")
+    return changed
+
+
+def _ensure_writable(root: Path) -> None:
+    from naturalthoughts.errors import ConfigError
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--run {root}: cannot create the run directory ({exc.strerror})") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise ConfigError(f"--run {root}: the run directory is not writable by this user")
+
+
+def run_one(
+    stage: Stage,
+    run: RunDir | str | os.PathLike[str],
+    *,
+    force: bool | Sequence[str] = False,
+    wait: bool = False,
+    reporter: Reporter | None = None,
+) -> StageOutcome:
+    """Run one stage through a :class:`Runner` (the notebook shortcut behind ``ingest()``, ``generate()``...)."""
+    with Runner(run, force=force, wait=wait, reporter=reporter) as runner:
+        return runner.run_stage(stage)

@@ -1,0 +1,158 @@
+"""The stage contract: what every pipeline stage declares and returns.
+
+A stage is a small class beside its package's code (``naturalthoughts/<stage>/stage.py``):
+
+- ``name`` and ``config_model``: the manifest key and the pydantic model of its config;
+- ``inputs(run)`` / ``outputs(run)``: the run-directory files it reads and writes (declared, so the runner can
+  fingerprint them and decide whether the stage is up to date);
+- ``check(run)``: cheap validation that needs no earlier stage's output (``nt run`` checks every stage before the
+  first one runs, so a bad selection expression fails before hours of generation);
+- ``run(ctx)``: the work; returns a :class:`StageResult` (counts, usage, files written).
+
+A stage knows nothing of the command line and never writes the manifest itself: :mod:`naturalthoughts.runner`
+does that, skips a stage whose inputs, config and outputs match its last successful record, and turns
+interrupts into ``interrupted`` / ``terminated`` records. Notebooks use the same path::
+
+    from naturalthoughts.runner import Runner
+    with Runner("runs/demo") as runner:
+        outcome = runner.run(GenerateStage(GenerateConfig(temperature=0.7)))
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    import logging
+
+    from naturalthoughts.progress import Reporter
+    from naturalthoughts.rundir import RunDir
+
+
+@dataclass
+class Usage:
+    """What a stage spent on models: requests actually sent (cache hits are free), tokens, cost, wall time."""
+
+    requests_sent: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{name: getattr(self, name) + getattr(other, name) for name in _USAGE_FIELDS})
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["cost_usd"] = round(self.cost_usd, 6)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
+        data = data or {}
+        return cls(**{name: data[name] for name in _USAGE_FIELDS if name in data})
+
+
+_USAGE_FIELDS = ("requests_sent", "cache_hits", "errors", "prompt_tokens", "completion_tokens", "cost_usd", "seconds")
+
+
+@dataclass
+class StageResult:
+    """The uniform result of one stage run.
+
+    ``counts`` are row counts worth a glance (``{"kept": 140, "duplicates": 3}``); ``summary`` is the one line
+    ``nt run`` prints; ``extra`` goes into the manifest record as is; ``stopped`` names a budget that ended the
+    stage early (recorded as status ``stopped``: the stage is not up to date and the next run resumes it);
+    ``value`` is the stage's own rich result (an ``IngestResult``, a ``SelectionResult``...) for the CLI.
+    """
+
+    counts: dict[str, int] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    outputs: list[Path] = field(default_factory=list)
+    summary: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    stopped: str | None = None
+    value: Any = None
+
+
+@dataclass
+class StageContext:
+    """What the runner hands a stage: the run directory, progress, a logger and a stop check.
+
+    ``progress`` draws a bar on a terminal and writes a line every few seconds otherwise (and always to the run's
+    log file). ``should_stop()`` becomes true when the user asked the command to stop gracefully; engines check it
+    before each dispatch. ``previous`` is the stage's last successful manifest record (None if it never ran), for
+    stages that resume or account for earlier spend.
+    """
+
+    run: RunDir
+    progress: Reporter
+    log: logging.Logger
+    should_stop: Callable[[], bool] = lambda: False
+    previous: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)  # every earlier record of this stage, oldest first
+
+
+class Stage(abc.ABC):
+    """One pipeline stage. Subclasses set ``name`` and ``config_model`` and implement the four methods."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+    # What the stage reads and writes, as run-directory path patterns for the docs ("traces.parquet",
+    # "selections/{name}.parquet"); inputs() and outputs() give the actual paths of one instance.
+    reads: ClassVar[tuple[str, ...]] = ()
+    writes: ClassVar[tuple[str, ...]] = ()
+    # Config fields that cannot change what the stage writes (progress display, concurrency, budgets...): they are
+    # recorded in the manifest but left out of the fingerprint that decides whether the stage is up to date.
+    volatile: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: BaseModel | None = None, **args: Any) -> None:
+        self.config = config if config is not None else self.config_model()
+        # Arguments that are not part of the config model but change the outputs (ingest's sources, annotate's
+        # --only, a selection's name): recorded and fingerprinted beside the config.
+        self.args = args
+
+    @property
+    def key(self) -> str:
+        """The manifest key: the stage name, or ``name:instance`` for stages that run once per item."""
+        return self.name
+
+    def recorded_config(self) -> dict[str, Any]:
+        """The resolved config as written in the manifest (JSON-ready)."""
+        return {**self.config.model_dump(mode="json"), **_jsonable(self.args)}
+
+    def config_fingerprint(self) -> str:
+        """sha256 of the recorded config without the volatile fields."""
+        data = {k: v for k, v in self.recorded_config().items() if k not in self.volatile}
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def check(self, run: RunDir) -> None:  # noqa: B027 - optional hook
+        """Validate what can be validated before any stage runs; raise an NTError naming the problem."""
+
+    @abc.abstractmethod
+    def inputs(self, run: RunDir) -> list[Path]:
+        """Files this stage reads (inside or outside the run directory)."""
+
+    @abc.abstractmethod
+    def outputs(self, run: RunDir) -> list[Path]:
+        """Files or folders this stage writes. A stage with no declared outputs is never up to date."""
+
+    @abc.abstractmethod
+    def run(self, ctx: StageContext) -> StageResult:
+        """Do the work; raise an NTError for anything the user can act on."""
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

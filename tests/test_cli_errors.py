@@ -1,0 +1,132 @@
+"""The CLI's error policy, through the real `nt` in a subprocess: exit codes, one-line messages, no tracebacks,
+interrupts that keep finished work, a locked run directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from naturalthoughts.cli import exit_code_for
+from naturalthoughts.manifest import Manifest
+
+NT = [sys.executable, "-m", "naturalthoughts"]
+ENV = {**os.environ, "COLUMNS": "200", "NT_PROGRESS": "lines", "NT_PROGRESS_INTERVAL": "0.2"}
+
+
+def nt(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*NT, *args], capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+def assert_clean_failure(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == code, output
+    assert "Traceback" not in output, output
+    for needle in needles:
+        assert needle in output, output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["select", "--run", "r", "--size", "abc"], "'--size'"),
+        (["ingest", "--run", "r", "--no-such-option", "builtin:sample"], "--no-such-option"),
+        (["ingest", "--run", "r"], "SOURCE"),
+        (["generate", "--run", "r", "--retry", "everything"], "'--retry'"),
+    ],
+    ids=["non-integer", "unknown-option", "missing-argument", "bad-choice"],
+)
+def test_usage_errors_are_one_message_and_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
+    proc = subprocess.run([*NT, *args], capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=60)
+    assert_clean_failure(proc, 2, needle, "--help")
+
+
+def test_missing_prerequisite_names_the_command(tmp_path: Path) -> None:
+    proc = nt("annotate", "--run", str(tmp_path / "run"))
+    assert_clean_failure(proc, 3, "nt generate --run")
+
+
+def test_brackets_in_paths_and_yaml_errors_are_printed_as_they_are(tmp_path: Path) -> None:
+    missing = tmp_path / "data[1].jsonl"
+    assert_clean_failure(nt("ingest", str(missing), "--run", str(tmp_path / "r")), 3, "data[1].jsonl")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("generate:\n  temperature: [0.6\n")
+    proc = nt("run", str(bad), "--run", str(tmp_path / "r"))
+    assert_clean_failure(proc, 2, "bad.yaml: not valid YAML (line")
+
+
+def test_an_empty_config_file_is_an_error_not_a_silent_default(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("\n")
+    assert_clean_failure(nt("run", str(empty), "--run", str(tmp_path / "r")), 2, "empty", "--show-config")
+
+
+def test_a_run_path_that_is_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "run"
+    target.write_text("x")
+    assert_clean_failure(nt("ingest", "builtin:sample", "--run", str(target)), 2, "is a file")
+
+
+def test_internal_errors_name_the_bug_and_debug_gives_the_traceback() -> None:
+    assert exit_code_for(RuntimeError("list index out of range")) == 1
+    proc = subprocess.run(
+        [*NT, "--debug", "ingest", "/nonexistent/x.jsonl", "--run", "/nonexistent/run"],
+        capture_output=True, text=True, env=ENV, timeout=60,
+    )
+    assert proc.returncode != 0  # --debug re-raises: the traceback is the point
+    assert "Traceback" in proc.stderr
+
+
+def _big_pool(path: Path, rows: int = 400_000) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(rows):
+            fh.write(json.dumps({"question": f"What is {i} plus {i * 7 % 1013} in base ten, shown step by step?",
+                                 "reference_answer": str(i + i * 7 % 1013)}) + "\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code", "status"), [(signal.SIGINT, 130, "interrupted"),
+                                                     (signal.SIGTERM, 143, "terminated")])
+def test_interrupting_ingest_exits_with_the_signal_code_and_leaves_no_temporaries(
+    tmp_path: Path, sig: signal.Signals, code: int, status: str
+) -> None:
+    pool = tmp_path / "pool.jsonl"
+    _big_pool(pool)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    for line in proc.stderr:  # wait until rows are flowing
+        if "ingest:" in line and "rows" in line and "started" not in line:
+            break
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, out + err
+    assert "Traceback" not in err
+    assert "run the same command again to resume" in err
+    assert Manifest(run / "manifest.json").records("ingest")[-1]["status"] == status
+    assert not list(run.rglob(".*.tmp")), "temporary files left behind"
+    assert not (run / "questions.parquet").exists()  # nothing half-written under the final name
+
+
+@pytest.mark.slow
+def test_a_second_writer_fails_at_once_naming_the_pid(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.jsonl"
+    _big_pool(pool)
+    run = tmp_path / "run"
+    first = subprocess.Popen([*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        for line in first.stderr:
+            if "ingest: started" in line:
+                break
+        second = nt("ingest", str(pool), "--run", str(run))
+        assert first.poll() is None  # the second did not wait for the first to finish
+        assert_clean_failure(second, 8, f"PID {first.pid}", "--wait")
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=60)
