@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import signal
 import sqlite3
 import subprocess
@@ -33,11 +35,71 @@ def answer(text: str = "4", finish: str = "stop") -> ChatResult:
         ChatRequest(messages=BASE.messages, params=SamplingParams(max_tokens=32, stop=("\n",))),
         ChatRequest(messages=BASE.messages, params=BASE.params, sample=1),
         ChatRequest(messages=BASE.messages, params=BASE.params, json_mode=True),
+        ChatRequest(messages=BASE.messages, params=BASE.params, prefill="<think>\n"),
+        ChatRequest(messages=BASE.messages, params=BASE.params, prefill=""),
+        ChatRequest(messages=BASE.messages, params=BASE.params, json_schema={"type": "object"}),
     ],
-    ids=["content", "system", "max_tokens", "temperature", "top_p", "seed", "stop", "sample", "json_mode"],
+    ids=[
+        "content",
+        "system",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "seed",
+        "stop",
+        "sample",
+        "json_mode",
+        "prefill",
+        "empty_prefill",
+        "json_schema",
+    ],
 )
 def test_key_changes_with_every_input(changed: ChatRequest) -> None:
     assert ResponseCache.key("m", changed) != ResponseCache.key("m", BASE)
+
+
+def test_schema_name_and_schema_content_are_in_the_key() -> None:
+    schema = ChatRequest(messages=BASE.messages, json_schema={"type": "object"})
+    renamed = ChatRequest(messages=BASE.messages, json_schema={"type": "object"}, json_schema_name="x")
+    other = ChatRequest(messages=BASE.messages, json_schema={"type": "array"})
+    assert len({ResponseCache.key("m", r) for r in (schema, renamed, other)}) == 3
+
+
+def test_keys_of_requests_without_the_newer_fields_are_unchanged() -> None:
+    """A cache filled before prefill and json_schema existed must still answer the same requests."""
+    before = {
+        "identity": "m",
+        "messages": [{"role": "user", "content": "What is 2+2?"}],
+        "params": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 32, "seed": None, "stop": []},
+        "sample": 0,
+        "json_mode": False,
+    }
+    canonical = json.dumps(before, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert ResponseCache.key("m", BASE) == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def test_thinking_fields_round_trip(tmp_path: Path) -> None:
+    forced = ChatResult(text="<think>\nx\n</think>\n\ny", finish_reason="stop", forced=True, reasoning_tokens=8)
+    forced.answer_tokens = 2
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        cache.put("forced", forced)
+        cache.put("plain", answer())
+        got, plain = cache.get("forced"), cache.get("plain")
+    assert got is not None and (got.forced, got.reasoning_tokens, got.answer_tokens) == (True, 8, 2)
+    assert plain is not None and plain.forced is None and plain.reasoning == "adding"
+
+
+def test_request_dict_round_trip() -> None:
+    request = ChatRequest(
+        messages=BASE.messages,
+        params=SamplingParams(max_tokens=8, stop=("</think>",), seed=2),
+        sample=3,
+        prefill="<think>\n",
+        json_schema={"type": "object"},
+        json_schema_name="verdict",
+    )
+    assert ChatRequest.from_dict(json.loads(json.dumps(request.as_dict()))) == request
+    assert ChatRequest.from_dict(BASE.as_dict()) == BASE and "prefill" not in BASE.as_dict()
 
 
 def test_key_is_stable_and_depends_on_the_model() -> None:

@@ -12,10 +12,13 @@ from naturalthoughts.engines import (
     CachedEngine,
     ChatRequest,
     ChatResult,
+    Engine,
+    EngineConfig,
     LlamaCppEngineConfig,
     OpenAIEngineConfig,
     ResponseCache,
     SamplingParams,
+    create_engine,
     engine_identity,
 )
 
@@ -113,6 +116,25 @@ def test_should_stop_leaves_requests_unsent_and_uncached(
         assert [r.error == NOT_SENT for r in results] == [False, False, True, True, True, True]
         assert engine.stats.requests_sent == 2 and engine.stats.not_sent == 4 and engine.stats.errors == 0
         assert len(cache) == 2
+
+
+def test_engine_factory_builds_the_inner_engine_on_the_first_miss_only(
+    llamacpp_openai_config: OpenAIEngineConfig, tmp_path: Path
+) -> None:
+    built: list[OpenAIEngineConfig] = []
+
+    def factory(config: EngineConfig) -> Engine:
+        built.append(config)  # type: ignore[arg-type]
+        return create_engine(config)
+
+    requests = questions(2, "factory")
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        with CachedEngine(llamacpp_openai_config, cache, engine_factory=factory) as engine:
+            assert engine.generate(requests) and engine.generate(requests[:1] + questions(1, "factory-more"))
+            assert built == [llamacpp_openai_config] and engine.started  # one engine for both calls
+        rerun = CachedEngine(llamacpp_openai_config, cache, engine_factory=factory)
+        assert all(r.cached for r in rerun.generate(requests)) and not rerun.started
+    assert len(built) == 1
 
 
 def test_model_identity_needs_no_engine(tmp_path: Path) -> None:

@@ -10,13 +10,19 @@ from pydantic import BaseModel
 
 from naturalthoughts.config import validate
 from naturalthoughts.engines import (
+    ENGINE_NAMES,
     ENGINES,
+    Engine,
     EngineConfig,
+    LlamaCppEngine,
     LlamaCppEngineConfig,
     OpenAIEngineConfig,
     TransformersEngineConfig,
+    VllmEngine,
     VllmEngineConfig,
+    engine_class,
 )
+from naturalthoughts.engines.config import ENGINE_CONFIGS
 from naturalthoughts.errors import ConfigError
 
 
@@ -45,8 +51,21 @@ def test_unknown_keys_and_engines_are_errors() -> None:
         validate(Holder, {"engine": {"engine": "tgi"}})
 
 
-def test_registry_covers_every_config() -> None:
-    assert set(ENGINES) == {"llamacpp", "openai", "transformers", "vllm"}
+def test_registry_is_read_from_the_config_union() -> None:
+    assert ENGINE_NAMES == ("llamacpp", "openai", "transformers", "vllm")
+    assert tuple(ENGINES) == ENGINE_NAMES
+    configs = {config.model_fields["engine"].default: config for config in ENGINE_CONFIGS}
+    assert set(configs) == set(ENGINE_NAMES)
+    for name, engine in ENGINES.items():
+        assert issubclass(engine, Engine) and engine_class(configs[name]) is engine
+    assert ENGINES["llamacpp"] is LlamaCppEngine and ENGINES["vllm"] is VllmEngine
+
+
+def test_prefill_mode_is_validated() -> None:
+    with pytest.raises(ConfigError, match="prefill"):
+        validate(Holder, {"engine": {"engine": "openai", "base_url": "http://h/v1", "model": "m", "prefill": "vllm"}})
+    config = validate(Holder, {"engine": {"engine": "openai", "base_url": "h", "model": "m"}}).engine
+    assert isinstance(config, OpenAIEngineConfig) and config.prefill == "auto"
 
 
 def test_importing_engines_stays_light() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from naturalthoughts.engines import (
     SamplingParams,
     create_engine,
 )
+from naturalthoughts.engines.openai_compat import GIVE_UP_AFTER
+from naturalthoughts.errors import ConfigError
 
 # The timeout leaves real requests plenty of room on a busy shared machine (2 cores, many processes).
 FAST_FAILURE = {"timeout_s": 120.0, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
@@ -156,17 +159,100 @@ def test_client_errors_are_not_retried_and_redirects_not_followed(llamacpp_engin
     assert len(proxy.arrivals) == 1 and not proxy.forwarded
 
 
-def test_api_key_is_sent_but_never_shown(llamacpp_engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("fault", "status"), [("echo_auth", 401), ("403", 403)])
+def test_api_key_is_sent_but_never_shown(
+    fault: str, status: int, llamacpp_engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = "sk-test-5e3b9c-do-not-leak"
     monkeypatch.setenv("NT_TEST_API_KEY", secret)
-    with FaultProxy(llamacpp_engine.server_url, plan=["echo_auth"]) as proxy:
+    with FaultProxy(llamacpp_engine.server_url, plan=[fault]) as proxy:
         config = proxied_config(proxy, llamacpp_engine, api_key_env="NT_TEST_API_KEY", max_retries=3)
         with create_engine(config) as engine:
-            [result] = engine.generate(make_requests(1, tag="auth-"))
+            [result] = engine.generate(make_requests(1, tag=f"auth-{status}-"))
             assert secret not in repr(engine.__dict__.get("config"))
     assert proxy.arrivals[0].headers["authorization"] == f"Bearer {secret}"  # the key was really used
-    assert result.error is not None and result.error.startswith("HTTP 401")
-    assert "NT_TEST_API_KEY" in result.error  # tells the user which variable to check
-    assert secret not in result.error
+    assert len(proxy.arrivals) == 1  # an auth failure is not retried
+    assert result.error is not None and result.error.startswith(f"HTTP {status}")
+    assert "$NT_TEST_API_KEY is set" in result.error  # which variable to check, and that it is set
+    assert secret not in result.error  # the 401 body echoes the header: the client scrubs it
     assert secret not in config.model_dump_json() and secret not in repr(config)
     assert os.environ["NT_TEST_API_KEY"] == secret
+
+
+def refused_base_url() -> str:
+    """A loopback port nothing listens on (bound then closed), so connecting is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def test_refused_connection_gives_up_after_one_quick_retry() -> None:
+    # With max_retries 6 and a 30 s backoff, the ordinary policy would spend minutes per request.
+    base_url = refused_base_url()
+    config = OpenAIEngineConfig(
+        base_url=base_url, model="m", api_key_env=None, concurrency=1, max_retries=6, backoff_base_s=30.0
+    )
+    with create_engine(config) as engine:
+        results = engine.generate(make_requests(8, tag="refused-"))
+    assert all(r.error is not None and f"cannot connect to {base_url}" in r.error for r in results)
+    tried, skipped = results[:GIVE_UP_AFTER], results[GIVE_UP_AFTER:]
+    assert all("gave up after 2 attempts" in (r.error or "") for r in tried)  # one retry, not six
+    assert all("not sent" in (r.error or "") for r in skipped)  # the endpoint is down: the rest fail at once
+
+
+def test_missing_key_is_named_and_said_unset_and_the_rest_are_not_sent(
+    llamacpp_engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NT_TEST_MISSING_KEY", raising=False)
+    with FaultProxy(llamacpp_engine.server_url, default="echo_auth") as proxy:
+        config = proxied_config(proxy, llamacpp_engine, api_key_env="NT_TEST_MISSING_KEY", concurrency=1)
+        with create_engine(config) as engine:
+            results = engine.generate(make_requests(6, tag="no-key-"))
+    assert all((r.error or "").startswith("HTTP 401") for r in results)
+    assert "$NT_TEST_MISSING_KEY is not set" in (results[0].error or "")
+    assert len(proxy.arrivals) == GIVE_UP_AFTER  # every request would be refused alike: the rest were not sent
+    assert "authorization" not in proxy.arrivals[0].headers
+
+
+def test_prefill_on_a_server_that_cannot_continue_is_a_config_error_before_sending(
+    llamacpp_engine: LlamaCppEngine,
+) -> None:
+    [request] = make_requests(1, tag="prefill-none-")
+    prefilled = ChatRequest(request.messages, prefill="<think>\n")
+    with (
+        FaultProxy(llamacpp_engine.server_url) as proxy,
+        create_engine(proxied_config(proxy, llamacpp_engine, prefill="none")) as engine,
+        pytest.raises(ConfigError, match="unable to continue an assistant message"),
+    ):
+        engine.generate([make_requests(1, tag="fine-")[0], prefilled])
+    assert proxy.arrivals == []  # checked before anything was sent, the plain request included
+
+
+def test_auto_prefill_says_so_when_the_server_answers_a_new_turn(llamacpp_engine: LlamaCppEngine) -> None:
+    [request] = make_requests(1, tag="new-turn-")
+    prefilled = ChatRequest(request.messages, request.params, prefill="<think>\n")
+    with FaultProxy(llamacpp_engine.server_url, default="canned", canned_text="A fresh answer.") as proxy:
+        with (
+            create_engine(proxied_config(proxy, llamacpp_engine)) as auto,
+            pytest.raises(ConfigError, match="did not continue the pre-filled assistant message"),
+        ):
+            auto.generate([prefilled])
+        # Told explicitly that the server continues without echoing, the client trusts the text as it is.
+        with create_engine(proxied_config(proxy, llamacpp_engine, prefill="assistant_message")) as explicit:
+            [result] = explicit.generate([prefilled])
+    assert result.text == "A fresh answer."
+
+
+def test_continue_final_message_mode_sends_what_vllm_reads(llamacpp_engine: LlamaCppEngine) -> None:
+    [request] = make_requests(1, tag="vllm-style-")
+    prefilled = ChatRequest(request.messages, request.params, prefill="<think>\n")
+    with (
+        FaultProxy(llamacpp_engine.server_url, default="canned", canned_text="reasoning goes on") as proxy,
+        create_engine(proxied_config(proxy, llamacpp_engine, prefill="continue_final_message")) as engine,
+    ):
+        [result] = engine.generate([prefilled])
+    body = proxy.arrivals[0].body
+    assert body["messages"][-1] == {"role": "assistant", "content": "<think>\n"}
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert result.text == "reasoning goes on"  # vLLM returns the continuation only: nothing is stripped

@@ -63,6 +63,16 @@ def test_should_stop_and_streaming(tiny_engine: TransformersEngine) -> None:
     assert results[0].ok and results[1].error == NOT_SENT
 
 
+def test_a_batch_that_cannot_be_rendered_is_error_rows_and_the_rest_is_answered(
+    tiny_engine: TransformersEngine,
+) -> None:
+    broken = ChatRequest(messages=({"role": "user", "content": None},), params=ask("x").params)  # type: ignore[dict-item]
+    requests = [ask("fine", max_tokens=3), broken, ask("also fine", max_tokens=3)]  # batches: [0, 2] and [1]
+    results = tiny_engine.generate(requests)
+    assert results[0].ok and results[2].ok
+    assert results[1].error is not None and results[1].error.startswith("transformers failed: ")
+
+
 def test_identity_follows_the_checkpoint(tiny_llama_dir: Path, tmp_path: Path) -> None:
     config = TransformersEngineConfig(model=str(tiny_llama_dir))
     assert engine_identity(config) == engine_identity(config)

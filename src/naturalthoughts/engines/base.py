@@ -4,14 +4,31 @@ A batch of :class:`ChatRequest` goes in; a :class:`ChatResult` per request comes
 with the text, the separate reasoning text when the server returns one, the finish reason, token
 counts, latency, and an error string when the request failed (engines never raise for one failed
 request: the caller records the error row and a rerun retries it).
+
+The dispatch loop lives here, once: :meth:`Engine.generate` checks ``should_stop`` before each
+dispatch, marks what was never dispatched ``NOT_SENT``, calls ``on_result`` as each request
+finishes and turns an exception of one request or batch into error results (a :class:`Dispatch`
+holds that bookkeeping). An engine implements only how it answers:
+
+- :class:`BatchedEngine` (in-process models): ``answer_batch(requests)``, with ``batches`` as the
+  hook that groups requests (by default consecutive pieces of ``batch_size``);
+- :class:`AsyncEngine` (HTTP endpoints): ``async answer_one(request, session)`` with ``concurrency``
+  requests in flight, and ``agenerate`` for callers that already run an event loop;
+- wrappers (the response cache, the thinking budget) implement :meth:`Engine.dispatch` and call
+  another engine's ``generate``.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+import asyncio
+import concurrent.futures
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from naturalthoughts.errors import ConfigError, NTError
 
 
 @dataclass(frozen=True)
@@ -34,12 +51,54 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One chat completion. ``sample`` distinguishes repeated samples of the same prompt."""
+    """One chat completion. ``sample`` distinguishes repeated samples of the same prompt.
+
+    ``prefill`` is the text the assistant turn starts with: the engine continues it, and the
+    result's ``text`` is the continuation only. ``json_schema`` constrains the reply to a JSON
+    schema where the engine can (llama.cpp, OpenAI-compatible servers, vLLM); ``json_schema_name``
+    is the name OpenAI-style APIs require beside it.
+    """
 
     messages: tuple[dict[str, str], ...]
     params: SamplingParams = field(default_factory=SamplingParams)
     sample: int = 0
     json_mode: bool = False  # ask the server for a JSON object (response_format) where supported
+    prefill: str | None = None
+    json_schema: dict[str, Any] | None = None
+    json_schema_name: str = "response"
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-able form (the cache key hashes it; :meth:`from_dict` reads it back).
+
+        The newer fields appear only when set, so the keys of requests that do not use them stay
+        what they were before those fields existed (existing caches keep working).
+        """
+        data: dict[str, Any] = {
+            "messages": [dict(message) for message in self.messages],
+            "params": self.params.as_dict(),
+            "sample": self.sample,
+            "json_mode": self.json_mode,
+        }
+        if self.prefill is not None:
+            data["prefill"] = self.prefill
+        if self.json_schema is not None:
+            data["json_schema"] = self.json_schema
+            data["json_schema_name"] = self.json_schema_name
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChatRequest:
+        params = dict(data.get("params") or {})
+        params["stop"] = tuple(params.get("stop") or ())
+        return cls(
+            messages=tuple(dict(message) for message in data["messages"]),
+            params=SamplingParams(**params),
+            sample=data.get("sample", 0),
+            json_mode=data.get("json_mode", False),
+            prefill=data.get("prefill"),
+            json_schema=data.get("json_schema"),
+            json_schema_name=data.get("json_schema_name", "response"),
+        )
 
 
 @dataclass
@@ -52,6 +111,10 @@ class ChatResult:
     latency_s: float = 0.0
     error: str | None = None
     cached: bool = False
+    # Set by the thinking budget (engines/thinking.py) only; None for a plain request.
+    forced: bool | None = None  # the toolkit closed a reasoning cut at the budget
+    reasoning_tokens: int | None = None  # tokens generated in the reasoning phase(s)
+    answer_tokens: int | None = None  # tokens generated in the answer phase
 
     @property
     def ok(self) -> bool:
@@ -61,6 +124,70 @@ class ChatResult:
 ResultCallback = Callable[[int, ChatResult], None]
 StopCheck = Callable[[], bool]
 NOT_SENT = "not sent: stopped before dispatch"
+
+T = TypeVar("T")
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from synchronous code, even when called inside a running loop (notebooks)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def failure_text(engine: str, exc: Exception) -> str:
+    return f"{engine} failed: {type(exc).__name__}: {exc}"
+
+
+class Dispatch:
+    """The bookkeeping of one ``generate`` call: results in request order, streaming, stopping.
+
+    ``stopped()`` asks ``should_stop`` before a dispatch and stays True once it said so;
+    ``deliver`` records a result and calls ``on_result`` (exactly once per request);
+    ``finish`` gives every request never delivered ``error=NOT_SENT`` (reporting it too).
+    """
+
+    def __init__(
+        self, requests: Sequence[ChatRequest], on_result: ResultCallback | None, should_stop: StopCheck | None
+    ) -> None:
+        self.requests = requests
+        self.should_stop = should_stop
+        self._on_result = on_result
+        self._results: list[ChatResult | None] = [None] * len(requests)
+        self._stopped = False
+
+    def stopped(self) -> bool:
+        self._stopped = self._stopped or bool(self.should_stop and self.should_stop())
+        return self._stopped
+
+    def deliver(self, index: int, result: ChatResult) -> None:
+        if self._results[index] is not None:
+            raise RuntimeError(f"request {index} was answered twice")  # an engine bug, never a user problem
+        self._results[index] = result
+        if self._on_result is not None:
+            self._on_result(index, result)
+
+    def deliver_batch(self, indices: Sequence[int], answer: Callable[[], list[ChatResult]], engine: str) -> None:
+        """Deliver ``answer()`` for ``indices``; an exception becomes an error result for each of them."""
+        try:
+            results = answer()
+            if len(results) != len(indices):
+                raise RuntimeError(f"{len(results)} results for {len(indices)} requests")
+        except NTError:
+            raise  # a configuration problem stops the stage with its message, it is not one failed request
+        except Exception as exc:
+            results = [ChatResult(error=failure_text(engine, exc)) for _ in indices]
+        for index, result in zip(indices, results, strict=True):
+            self.deliver(index, result)
+
+    def finish(self) -> list[ChatResult]:
+        for index, result in enumerate(self._results):
+            if result is None:
+                self.deliver(index, ChatResult(error=NOT_SENT))
+        return self._results  # type: ignore[return-value]  # every slot is filled now
 
 
 class Engine(abc.ABC):
@@ -73,6 +200,19 @@ class Engine(abc.ABC):
         """A string that changes whenever the model would answer differently (part of cache keys)."""
 
     @abc.abstractmethod
+    def dispatch(self, job: Dispatch) -> None:
+        """Answer ``job.requests``, handing each result to ``job.deliver``; check ``job.stopped()`` before each
+        dispatch. Requests left undelivered become ``NOT_SENT``."""
+
+    def continuation_problem(self) -> str | None:
+        """Why this engine cannot continue an assistant message (``ChatRequest.prefill``); None when it can."""
+        return None
+
+    def check_request(self, request: ChatRequest) -> None:
+        """Raise :class:`ConfigError` when this engine cannot honour ``request`` at all (checked before any is sent)."""
+        if request.prefill is not None and (problem := self.continuation_problem()):
+            raise ConfigError(problem)
+
     def generate(
         self,
         requests: Sequence[ChatRequest],
@@ -81,9 +221,14 @@ class Engine(abc.ABC):
     ) -> list[ChatResult]:
         """Answer every request; call ``on_result(index, result)`` as each one finishes.
 
-        ``should_stop`` is checked before each request is dispatched (budgets, Ctrl-C); requests
-        not dispatched come back with ``error=NOT_SENT`` so the caller can leave them for a rerun.
+        ``should_stop`` is checked before each dispatch (budgets, Ctrl-C); requests not dispatched
+        come back with ``error=NOT_SENT`` so the caller can leave them for a rerun.
         """
+        for request in requests:
+            self.check_request(request)
+        job = Dispatch(requests, on_result, should_stop)
+        self.dispatch(job)
+        return job.finish()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release servers, sockets, GPU memory."""
@@ -93,3 +238,88 @@ class Engine(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class BatchedEngine(Engine):
+    """An in-process model: implements :meth:`answer_batch`; the base feeds it batches and streams results."""
+
+    batch_size: int = 1
+
+    @abc.abstractmethod
+    def answer_batch(self, requests: list[ChatRequest]) -> list[ChatResult]:
+        """One result per request, in order. May raise: the whole batch then becomes error results."""
+
+    def batches(self, requests: Sequence[ChatRequest]) -> Iterable[list[int]]:
+        """Request indices grouped into batches (each index exactly once); consecutive pieces by default."""
+        size = max(1, self.batch_size)
+        return (list(range(start, min(start + size, len(requests)))) for start in range(0, len(requests), size))
+
+    def dispatch(self, job: Dispatch) -> None:
+        for batch in self.batches(job.requests):
+            if job.stopped():
+                return
+            job.deliver_batch(batch, lambda batch=batch: self.answer_batch([job.requests[i] for i in batch]), self.name)
+
+
+class AsyncEngine(Engine):
+    """An endpoint answered one request at a time with ``concurrency`` in flight (asyncio)."""
+
+    @property
+    @abc.abstractmethod
+    def concurrency(self) -> int:
+        """Requests in flight at once."""
+
+    def session(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """What one ``generate`` call shares between its requests (an HTTP client, a rate limiter)."""
+        return contextlib.nullcontext()
+
+    @abc.abstractmethod
+    async def answer_one(self, request: ChatRequest, session: Any) -> ChatResult:
+        """The result of one request. Should not raise for a failed request (if it does, that request errors)."""
+
+    def dispatch(self, job: Dispatch) -> None:
+        run_sync(self.adispatch(job))
+
+    async def agenerate(
+        self,
+        requests: Sequence[ChatRequest],
+        on_result: ResultCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> list[ChatResult]:
+        """The asyncio form of :meth:`generate`, for callers inside an event loop."""
+        for request in requests:
+            self.check_request(request)
+        job = Dispatch(requests, on_result, should_stop)
+        await self.adispatch(job)
+        return job.finish()
+
+    async def adispatch(self, job: Dispatch) -> None:
+        pending = iter(range(len(job.requests)))  # shared by the workers: each index is taken exactly once
+
+        async def worker(session: Any) -> None:
+            for index in pending:
+                if job.stopped():
+                    return
+                job.deliver(index, await self._guarded(self.answer_one(job.requests[index], session)))
+
+        async with self.session() as session:
+            workers = [asyncio.ensure_future(worker(session)) for _ in range(min(self.concurrency, len(job.requests)))]
+            if not workers:
+                return
+            try:
+                done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            finally:
+                for task in workers:  # one worker raised (a ConfigError) or we were cancelled: stop the others
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+
+    async def _guarded(self, answer: Awaitable[ChatResult]) -> ChatResult:
+        try:
+            return await answer
+        except NTError:
+            raise
+        except Exception as exc:
+            return ChatResult(error=failure_text(self.name, exc))

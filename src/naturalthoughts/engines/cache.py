@@ -1,7 +1,9 @@
 """A content-addressed response cache in SQLite, so reruns and resumed runs never pay twice.
 
 The key is the sha256 of the canonical JSON of the engine identity, the messages, the sampling
-parameters, the sample index and the JSON-mode flag: change any of them and the request is new.
+parameters, the sample index, the JSON-mode flag, and (when set) the prefill and the JSON schema with
+its name: change any of them and the request is new. Fields left unset are not part of the JSON, so
+keys written before those fields existed still match.
 
 Durability: the database runs in WAL mode and every :meth:`ResponseCache.put` is its own committed
 transaction, so a process killed with SIGKILL loses only the requests still in flight. Results
@@ -29,7 +31,17 @@ from naturalthoughts.engines.base import ChatRequest, ChatResult
 SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_S = 120.0
 _SQL_VARIABLES_PER_QUERY = 500  # SQLite caps bound parameters per statement
-_STORED_FIELDS = ("text", "reasoning", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s")
+_STORED_FIELDS = (
+    "text",
+    "reasoning",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+    "forced",
+    "reasoning_tokens",
+    "answer_tokens",
+)
 
 
 class ResponseCache:
@@ -55,13 +67,7 @@ class ResponseCache:
     @staticmethod
     def key(identity: str, request: ChatRequest) -> str:
         """The content address of ``request`` sent to the model named by ``identity``."""
-        payload = {
-            "identity": identity,
-            "messages": [dict(message) for message in request.messages],
-            "params": request.params.as_dict(),
-            "sample": request.sample,
-            "json_mode": request.json_mode,
-        }
+        payload = {"identity": identity, **request.as_dict()}
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -90,7 +96,9 @@ class ResponseCache:
         """Store ``result`` under ``key``, replacing any older one; errors are never stored (returns False)."""
         if result.error is not None:
             return False
-        stored = json.dumps({name: getattr(result, name) for name in _STORED_FIELDS}, ensure_ascii=False)
+        # None is every field's default, so it is left out (rows stay small; loading fills the defaults back).
+        fields = {name: value for name in _STORED_FIELDS if (value := getattr(result, name)) is not None}
+        stored = json.dumps(fields, ensure_ascii=False)
         with self._lock:
             self._connection().execute(
                 "INSERT OR REPLACE INTO responses (key, result, created_at) VALUES (?, ?, ?)",

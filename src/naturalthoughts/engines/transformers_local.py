@@ -2,9 +2,11 @@
 
 Prompts are rendered with the tokenizer's chat template and padded on the left so a batch of
 different lengths decodes together. Requests sharing sampling parameters are batched (``generate``
-takes one generation config per call), longest prompts first so padding stays small. ``json_mode``
-is not enforced here (no constrained decoding); ``seed`` seeds torch before each batch, so sampled
-outputs are reproducible for the same batch composition only.
+takes one generation config per call), longest prompts first so padding stays small. A prefill is
+continued (``chat_template.render_prompt``) and the result is the new text only. ``json_mode`` and
+``json_schema`` are not enforced here (no constrained decoding: callers validate and retry);
+``seed`` seeds torch before each batch, so sampled outputs are reproducible for the same batch
+composition only.
 """
 
 from __future__ import annotations
@@ -14,15 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from naturalthoughts.engines.base import (
-    NOT_SENT,
-    ChatRequest,
-    ChatResult,
-    Engine,
-    ResultCallback,
-    SamplingParams,
-    StopCheck,
-)
+from naturalthoughts.engines.base import BatchedEngine, ChatRequest, ChatResult, SamplingParams
+from naturalthoughts.engines.chat_template import render_prompt
 from naturalthoughts.engines.config import TransformersEngineConfig
 from naturalthoughts.engines.identity import checkpoint_identity
 from naturalthoughts.errors import ConfigError
@@ -52,13 +47,17 @@ def generation_kwargs(params: SamplingParams) -> dict[str, Any]:
     return kwargs
 
 
+def prompt_chars(request: ChatRequest) -> int:
+    return sum(len(m.get("content") or "") for m in request.messages) + len(request.prefill or "")
+
+
 def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     """``text`` up to the first stop string (excluded, as OpenAI servers do) and whether one was found."""
     positions = [position for stop in stops if (position := text.find(stop)) >= 0]
     return (text[: min(positions)], True) if positions else (text, False)
 
 
-class TransformersEngine(Engine):
+class TransformersEngine(BatchedEngine):
     name = "transformers"
 
     def __init__(self, config: TransformersEngineConfig) -> None:
@@ -66,6 +65,7 @@ class TransformersEngine(Engine):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.config = config
+        self.batch_size = config.batch_size
         self._identity = self.identity(config)
         self.device = resolve_device(config.device)
         dtype: Any = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
@@ -93,61 +93,37 @@ class TransformersEngine(Engine):
     def model_identity(self) -> str:
         return self._identity
 
-    def generate(
-        self,
-        requests: Sequence[ChatRequest],
-        on_result: ResultCallback | None = None,
-        should_stop: StopCheck | None = None,
-    ) -> list[ChatResult]:
-        results: list[ChatResult | None] = [None] * len(requests)
-        stopped = False
-        for batch in self._batches(requests):
-            stopped = stopped or bool(should_stop and should_stop())
-            answers = [ChatResult(error=NOT_SENT)] * len(batch) if stopped else self._run_batch(requests, batch)
-            for index, result in zip(batch, answers, strict=True):
-                results[index] = result
-                if on_result is not None:
-                    on_result(index, result)
-        return results  # type: ignore[return-value]  # every index belongs to exactly one batch
-
-    def _batches(self, requests: Sequence[ChatRequest]) -> list[list[int]]:
+    def batches(self, requests: Sequence[ChatRequest]) -> list[list[int]]:
         """Indices grouped by sampling parameters, longest prompt first, cut into batch_size pieces."""
         groups: dict[SamplingParams, list[int]] = {}
         for index, request in enumerate(requests):
             groups.setdefault(request.params, []).append(index)
         batches = []
         for indices in groups.values():
-            indices.sort(key=lambda i: -sum(len(m.get("content") or "") for m in requests[i].messages))
-            size = self.config.batch_size
+            indices.sort(key=lambda i: -prompt_chars(requests[i]))
+            size = self.batch_size
             batches.extend(indices[start : start + size] for start in range(0, len(indices), size))
         return batches
 
-    def _run_batch(self, requests: Sequence[ChatRequest], batch: list[int]) -> list[ChatResult]:
+    def answer_batch(self, requests: list[ChatRequest]) -> list[ChatResult]:
+        """One ``generate`` call for requests sharing their sampling parameters (see :meth:`batches`)."""
         import torch
 
-        params = requests[batch[0]].params
-        try:
-            prompts = [
-                self.tokenizer.apply_chat_template(
-                    [dict(m) for m in requests[i].messages], add_generation_prompt=True, tokenize=False
-                )
-                for i in batch
-            ]
-            inputs = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-            inputs = inputs.to(self.device)
-            if params.seed is not None:
-                torch.manual_seed(params.seed)
-            started = time.monotonic()
-            with torch.inference_mode():
-                output = self.model.generate(
-                    **inputs,
-                    **generation_kwargs(params),
-                    pad_token_id=self.tokenizer.pad_token_id,
-                    tokenizer=self.tokenizer,
-                )
-            latency = time.monotonic() - started
-        except (RuntimeError, ValueError) as exc:  # e.g. out of memory, prompt longer than the model allows
-            return [ChatResult(error=f"transformers generate failed: {type(exc).__name__}: {exc}")] * len(batch)
+        params = requests[0].params
+        prompts = [render_prompt(self.tokenizer, request) for request in requests]
+        inputs = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        inputs = inputs.to(self.device)
+        if params.seed is not None:
+            torch.manual_seed(params.seed)
+        started = time.monotonic()
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                **generation_kwargs(params),
+                pad_token_id=self.tokenizer.pad_token_id,
+                tokenizer=self.tokenizer,
+            )
+        latency = time.monotonic() - started
         prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
         return [

@@ -1,8 +1,11 @@
-"""``engine: vllm`` — vLLM's offline engine (``LLM.chat``) on local GPUs.
+"""``engine: vllm`` — vLLM's offline engine on local GPUs.
 
-Thin by design: the request -> ``SamplingParams`` and ``RequestOutput`` -> :class:`ChatResult`
-mappings are pure functions (tested without vLLM); the engine only feeds vLLM chunks of requests
-so ``should_stop`` can take effect and results stream out chunk by chunk. Needs
+Thin by design: the request -> prompt and ``SamplingParams`` mappings and the ``RequestOutput`` ->
+:class:`ChatResult` mapping are pure functions (tested without vLLM); the base class feeds vLLM
+chunks of requests so ``should_stop`` can take effect, results stream out chunk by chunk, and a
+chunk that fails becomes error results. Prompts are rendered here with the model's chat template
+(``chat_template.render_prompt``: a prefill is continued as is) and given to ``LLM.generate`` as
+token ids. ``json_schema`` and ``json_mode`` use vLLM's structured outputs. Needs
 ``pip install 'naturalthoughts[vllm]'`` and a CUDA GPU. To run vLLM as a server instead, use
 ``engine: openai`` against ``vllm serve`` (which also parses reasoning into its own field).
 """
@@ -10,17 +13,10 @@ so ``should_stop`` can take effect and results stream out chunk by chunk. Needs
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
-from naturalthoughts.engines.base import (
-    NOT_SENT,
-    ChatRequest,
-    ChatResult,
-    Engine,
-    ResultCallback,
-    StopCheck,
-)
+from naturalthoughts.engines.base import BatchedEngine, ChatRequest, ChatResult
+from naturalthoughts.engines.chat_template import render_prompt
 from naturalthoughts.engines.config import VllmEngineConfig
 from naturalthoughts.engines.identity import checkpoint_identity
 from naturalthoughts.errors import ConfigError
@@ -29,7 +25,7 @@ CHUNK_SIZE = 256  # requests handed to vLLM at once: large enough to keep the GP
 
 
 def sampling_kwargs(request: ChatRequest) -> dict[str, Any]:
-    """Keyword arguments for ``vllm.SamplingParams`` (``json_object`` is applied by the engine, see below)."""
+    """Keyword arguments for ``vllm.SamplingParams`` (``json_object`` / ``json_schema`` are applied by the engine)."""
     params = request.params
     kwargs: dict[str, Any] = {
         "n": 1,
@@ -41,13 +37,20 @@ def sampling_kwargs(request: ChatRequest) -> dict[str, Any]:
         kwargs["seed"] = params.seed
     if params.stop:
         kwargs["stop"] = list(params.stop)
-    if request.json_mode:
+    if request.json_schema is not None:
+        kwargs["json_schema"] = request.json_schema
+    elif request.json_mode:
         kwargs["json_object"] = True
     return kwargs
 
 
 def chat_messages(request: ChatRequest) -> list[dict[str, str]]:
     return [dict(message) for message in request.messages]
+
+
+def vllm_prompt(tokenizer: Any, request: ChatRequest) -> dict[str, list[int]]:
+    """The prompt as token ids (a vLLM ``TokensPrompt``): the template adds its own special tokens, so none here."""
+    return {"prompt_token_ids": tokenizer.encode(render_prompt(tokenizer, request), add_special_tokens=False)}
 
 
 def to_chat_result(output: Any, latency_s: float) -> ChatResult:
@@ -65,20 +68,24 @@ def to_chat_result(output: Any, latency_s: float) -> ChatResult:
     )
 
 
-def _make_sampling_params(vllm: Any, kwargs: dict[str, Any]) -> Any:
-    """Build ``vllm.SamplingParams``, turning ``json_object`` into whichever structured-output API this vLLM has."""
+def structured_output_kwargs(sampling_module: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with ``json_object`` / ``json_schema`` turned into whichever structured-output API this vLLM has."""
     kwargs = dict(kwargs)
-    if kwargs.pop("json_object", False):
-        sampling_module = vllm.sampling_params
-        if hasattr(sampling_module, "StructuredOutputsParams"):  # vLLM >= 0.10.2
-            kwargs["structured_outputs"] = sampling_module.StructuredOutputsParams(json_object=True)
-        else:
-            kwargs["guided_decoding"] = sampling_module.GuidedDecodingParams(json_object=True)
-    return vllm.SamplingParams(**kwargs)
+    schema = kwargs.pop("json_schema", None)
+    json_object = kwargs.pop("json_object", False)
+    if schema is None and not json_object:
+        return kwargs
+    constraint = {"json": schema} if schema is not None else {"json_object": True}
+    if hasattr(sampling_module, "StructuredOutputsParams"):  # vLLM >= 0.10.2
+        kwargs["structured_outputs"] = sampling_module.StructuredOutputsParams(**constraint)
+    else:
+        kwargs["guided_decoding"] = sampling_module.GuidedDecodingParams(**constraint)
+    return kwargs
 
 
-class VllmEngine(Engine):
+class VllmEngine(BatchedEngine):
     name = "vllm"
+    batch_size = CHUNK_SIZE
 
     def __init__(self, config: VllmEngineConfig) -> None:
         try:
@@ -102,6 +109,7 @@ class VllmEngine(Engine):
             enable_prefix_caching=config.enable_prefix_caching,
             **config.extra_llm_args,
         )
+        self.tokenizer = self.llm.get_tokenizer()
 
     @staticmethod
     def identity(config: VllmEngineConfig) -> str:
@@ -110,31 +118,18 @@ class VllmEngine(Engine):
     def model_identity(self) -> str:
         return self._identity
 
-    def generate(
-        self,
-        requests: Sequence[ChatRequest],
-        on_result: ResultCallback | None = None,
-        should_stop: StopCheck | None = None,
-    ) -> list[ChatResult]:
-        results: list[ChatResult] = []
-        for start in range(0, len(requests), CHUNK_SIZE):
-            chunk = requests[start : start + CHUNK_SIZE]
-            if should_stop and should_stop():
-                answers = [ChatResult(error=NOT_SENT) for _ in chunk]
-            else:
-                began = time.monotonic()
-                outputs = self.llm.chat(
-                    [chat_messages(request) for request in chunk],
-                    sampling_params=[_make_sampling_params(self._vllm, sampling_kwargs(r)) for r in chunk],
-                    use_tqdm=False,
-                )
-                latency = time.monotonic() - began
-                answers = [to_chat_result(output, latency) for output in outputs]
-            for offset, result in enumerate(answers):
-                results.append(result)
-                if on_result is not None:
-                    on_result(start + offset, result)
-        return results
+    def answer_batch(self, requests: list[ChatRequest]) -> list[ChatResult]:
+        sampling = self._vllm.sampling_params
+        began = time.monotonic()
+        outputs = self.llm.generate(
+            [vllm_prompt(self.tokenizer, request) for request in requests],
+            sampling_params=[
+                self._vllm.SamplingParams(**structured_output_kwargs(sampling, sampling_kwargs(r))) for r in requests
+            ],
+            use_tqdm=False,
+        )
+        latency = time.monotonic() - began
+        return [to_chat_result(output, latency) for output in outputs]
 
     def close(self) -> None:
         self.__dict__.pop("llm", None)
