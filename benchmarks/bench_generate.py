@@ -79,15 +79,18 @@ def loadgen(base_url: str, model: str, count: int, tokens: int) -> None:
 
 
 # ---- the driver ---------------------------------------------------------------------------------
-def run_child_measured(command: list[str]) -> tuple[str, float, float]:
-    """Run ``command``; return its stdout, wall seconds and its own peak RSS in MB.
+def run_child_measured(
+    command: list[str], env: dict[str, str] | None = None, allow_failure: bool = False
+) -> tuple[str, float, float]:
+    """Run ``command`` (in ``env``); return its stdout, wall seconds and its own peak RSS in MB (with
+    ``allow_failure``, a failed command returns ``FAILED: <its last stderr line>`` as its output).
 
     The peak is the child's VmHWM, sampled from /proc while it runs: ``wait4``'s ``ru_maxrss`` would
     report this (pyarrow-importing) driver's high-water mark, which Linux carries across fork and exec.
     """
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        process = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
         peak_kib = 0
         while process.poll() is None:
             peak_kib = max(peak_kib, _vm_hwm_kib(process.pid))
@@ -96,7 +99,10 @@ def run_child_measured(command: list[str]) -> tuple[str, float, float]:
         out.seek(0)
         err.seek(0)
         if process.returncode != 0:
-            raise SystemExit(f"{' '.join(command[:6])} failed ({process.returncode}):\n{err.read()[-3000:]}")
+            problem = err.read()[-3000:]
+            if allow_failure:
+                return f"FAILED: {(problem.strip().splitlines() or ['?'])[-1]}", wall, peak_kib / 1024
+            raise SystemExit(f"{' '.join(command[:6])} failed ({process.returncode}):\n{problem}")
         return out.read(), wall, peak_kib / 1024
 
 

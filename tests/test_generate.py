@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -23,7 +24,7 @@ import pytest
 from faultproxy import FaultProxy
 from naturalthoughts.atomic import write_parquet
 from naturalthoughts.cli import main
-from naturalthoughts.engines import LlamaCppEngine, OpenAIEngineConfig
+from naturalthoughts.engines import LlamaCppEngine, LlamaCppEngineConfig, OpenAIEngineConfig
 from naturalthoughts.generate import GenerateConfig, estimate, generate
 from naturalthoughts.manifest import Manifest
 from naturalthoughts.rundir import RunDir
@@ -82,6 +83,12 @@ def test_rows_per_question_and_sample_then_cached_rerun(
     assert [(r["question_id"], r["sample"]) for r in rows] == [(q, s) for q in ids for s in range(2)]
     assert len({r["trace_id"] for r in rows}) == 4
     assert all(r["error"] is None and r["teacher"] == result.teacher for r in rows)
+    # No thinking budget for a teacher other than the bundled model: one request per trace, no phases.
+    assert all(not r["forced"] and r["reasoning_phase_tokens"] is None for r in rows)
+    assert all(r["completion_tokens"] == r["reasoning_tokens"] + r["answer_tokens"] for r in rows)
+    # The hash addresses the content: equal hashes only for equal replies (two samples may coincide).
+    contents = {r["response_hash"]: (r["reasoning"], r["answer"], r["finish_reason"]) for r in rows}
+    assert len(contents) == len({(r["reasoning"], r["answer"], r["finish_reason"]) for r in rows})
     # 24 tokens is too few for SmolLM2 to close its thinking, so replies are cut and recorded as incomplete.
     assert all(r["finish_reason"] in {"stop", "length"} for r in rows)
     assert all(r["complete"] == (r["finish_reason"] == "stop" and bool(r["answer"])) or not r["complete"] for r in rows)
@@ -89,12 +96,13 @@ def test_rows_per_question_and_sample_then_cached_rerun(
     assert len(proxy.forwarded) == 4
     assert {a.body["seed"] for a in proxy.forwarded} == {7, 8}  # sample i is sent seed + i
     record = Manifest(run_dir.manifest).latest("generate")
-    assert record["status"] == "ok"
+    assert record["status"] == "done"
     assert record["counts"]["rows"] == 4 and record["counts"]["questions"] == 2
     assert record["usage"]["requests_sent"] == 4 and record["usage"]["cache_hits"] == 0
-    assert record["usage"]["completion_tokens"] == sum(r["reasoning_tokens"] + r["answer_tokens"] for r in rows)
+    assert record["usage"]["completion_tokens"] == sum(r["completion_tokens"] for r in rows)
 
-    again = generate(run_dir, config)
+    assert generate(run_dir, config).notes == ["up to date"]  # same questions and config: nothing runs
+    again = generate(run_dir, config, force=True)
     assert len(proxy.forwarded) == 4  # nothing new reached the server
     assert again.usage["cache_hits"] == 4 and again.usage["requests_sent"] == 0
     assert traces(run_dir) == rows
@@ -129,7 +137,7 @@ def test_retry_incomplete_resends_only_incomplete_rows(
     # Same settings again: the cached incomplete replies are bypassed (refreshed), not served.
     still = [r for r in traces(run_dir) if not r["complete"]]
     sent_before = len(proxy.forwarded)
-    generate(run_dir, config.model_copy(update={"retry": ["incomplete"], "max_tokens": 48}))
+    generate(run_dir, config.model_copy(update={"retry": ["incomplete"], "max_tokens": 48}), force=True)
     assert len(proxy.forwarded) - sent_before == len(still)
 
 
@@ -159,7 +167,7 @@ def _question(run: RunDir, question_id: str) -> str:
 
 
 @pytest.mark.slow
-def test_budget_stop_then_resume(
+def test_budget_stop_then_same_budget_sends_nothing_then_resume(
     run_dir: RunDir, llamacpp_openai_config: OpenAIEngineConfig, proxy: FaultProxy
 ) -> None:
     write_questions(run_dir, 6)
@@ -167,16 +175,32 @@ def test_budget_stop_then_resume(
     config = config_for(proxied(llamacpp_openai_config, proxy, concurrency=2), max_tokens=16, max_total_tokens=150)
     stopped = generate(run_dir, config)
     assert stopped.stopped and "token budget" in stopped.stopped
+    assert "request(s) in flight finished past the budget" in stopped.stopped  # it says what it overshot by
     rows = traces(run_dir)
     assert len(rows) == 6  # every question has a row: a response or "not sent"
     unsent = [r for r in rows if r["error"]]
     assert unsent and all(r["error"].startswith("not sent: token budget reached") for r in unsent)
-    assert stopped.usage["requests_sent"] == len(proxy.forwarded) == 6 - len(unsent)
+    # At most the requests in flight when the budget was reached (2) went past it.
+    sent = stopped.usage["requests_sent"]
+    assert sent == len(proxy.forwarded) == 6 - len(unsent) and sent <= 2 + 2
     assert Manifest(run_dir.manifest).latest("generate")["status"] == "stopped"
+
+    # The same budget again: the spend recorded by the stopped run counts, so nothing more is sent.
+    again = generate(run_dir, config)
+    assert len(proxy.forwarded) == sent and again.usage["requests_sent"] == 0
+    assert again.stopped and "earlier runs included" in again.stopped
+    assert again.usage["cache_hits"] == sent
+    # Finished responses are kept as they were; unsent rows stay unsent (their note names this run's spend).
+    rows_again = traces(run_dir)
+    assert [r for r in rows_again if not r["error"]] == [r for r in rows if not r["error"]]
+    assert [r["trace_id"] for r in rows_again if r["error"]] == [r["trace_id"] for r in unsent]
+
     resumed = generate(run_dir, config.model_copy(update={"max_total_tokens": None}))
     assert resumed.stopped is None and resumed.usage["requests_sent"] == len(unsent)
     assert resumed.usage["cache_hits"] == 6 - len(unsent)
     assert all(r["error"] is None for r in traces(run_dir))
+    statuses = [r["status"] for r in Manifest(run_dir.manifest).records("generate")]
+    assert statuses == ["stopped", "stopped", "done"]
 
 
 @pytest.mark.slow
@@ -210,6 +234,33 @@ def test_estimate_then_cli_run(
     assert "NT_TEST_NO_KEY" in json.dumps(record["config"])
 
 
+@pytest.mark.slow
+def test_thinking_budget_default_closes_traces_on_the_embedded_engine(run_dir: RunDir) -> None:
+    write_questions(run_dir, 4)
+    # The bundled model with no thinking settings: the default budget applies (SmolLM2 never closes </think>).
+    config = GenerateConfig(engine=LlamaCppEngineConfig(n_parallel=4, n_ctx=2048, n_threads=2), progress=False)
+    budget = config.thinking_budget()
+    assert budget.enabled and budget.budget and budget.answer_max_tokens
+    result = generate(run_dir, config)
+    rows = traces(run_dir)
+    assert len(rows) == 4 and all(r["error"] is None for r in rows)
+    # Every reasoning is closed (by the model or by the toolkit) and followed by an answer.
+    assert all(r["reasoning"] and r["answer"] for r in rows), rows
+    assert all(r["reasoning_phase_tokens"] <= budget.budget for r in rows)
+    assert all(r["answer_phase_tokens"] <= budget.answer_max_tokens for r in rows)
+    assert all(r["completion_tokens"] == r["reasoning_phase_tokens"] + r["answer_phase_tokens"] for r in rows)
+    assert all(r["answer"].startswith(budget.answer_cue) for r in rows if r["forced"])
+    assert sum(r["complete"] for r in rows) >= 2, [(r["finish_reason"], r["answer"]) for r in rows]
+    assert result.counts["forced"] == sum(r["forced"] for r in rows)
+    record = Manifest(run_dir.manifest).latest("generate")
+    assert record["config"]["thinking"]["budget"] == budget.budget  # the resolved default is recorded
+    assert record["usage"]["requests_sent"] >= 8  # two phases a trace (more when an empty reasoning was extended)
+    # Each phase was cached: a forced rerun sends nothing and rebuilds the same rows.
+    again = generate(run_dir, config, force=True)
+    assert again.usage["requests_sent"] == 0 and again.usage["cache_hits"] == 4
+    assert traces(run_dir) == rows
+
+
 def test_cli_help_and_bad_options(run_dir: RunDir, capsys: pytest.CaptureFixture) -> None:
     main(["generate", "--help"])
     help_text = capsys.readouterr().out
@@ -235,30 +286,77 @@ def _cache_rows(path: Path) -> int:
             return 0
 
 
+def _stage_temporaries(run: RunDir) -> list[Path]:
+    return sorted(run.root.glob(".traces.parquet.*.tmp"))
+
+
 @pytest.mark.slow
-def test_sigkill_mid_run_then_resume(run_dir: RunDir, llamacpp_openai_config: OpenAIEngineConfig) -> None:
-    total = 6
+def test_sigkill_mid_stream_loses_nothing_and_prints_progress_lines(
+    run_dir: RunDir, llamacpp_openai_config: OpenAIEngineConfig
+) -> None:
+    total = 8
     write_questions(run_dir, total)
+    config = run_dir.root / "generate.yaml"
+    config.write_text("chunk_size: 2\n", encoding="utf-8")  # four chunks, each written as soon as it is answered
     command = [
         sys.executable, "-c", "from naturalthoughts.cli import main; main()", "generate", "--run", str(run_dir.root),
-        "--base-url", llamacpp_openai_config.base_url, "--model", llamacpp_openai_config.model,
-        "--prompt-template", "think-tags", "--max-tokens", "24", "--concurrency", "2", "-q",
+        "--config", str(config), "--base-url", llamacpp_openai_config.base_url,
+        "--model", llamacpp_openai_config.model, "--prompt-template", "think-tags", "--max-tokens", "24",
+        "--concurrency", "2",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # stderr is a pipe, not a terminal: progress comes as plain lines, here every 0.2 s.
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NT_PROGRESS_INTERVAL": "0.2"}
+    env.pop("NT_PROGRESS", None)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600  # generous: the CI machine may be busy
-    while _cache_rows(run_dir.cache_db) < 2 and time.monotonic() < deadline and process.poll() is None:
+    while _cache_rows(run_dir.cache_db) < 3 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
-    assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+    assert process.poll() is None, process.stderr.read() if process.stderr else ""
+    (partial,) = _stage_temporaries(run_dir)
+    assert partial.stat().st_size > 4, "the first chunk's rows are already in the file (more than Parquet's magic)"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    progress = process.stderr.read() if process.stderr else ""
+    assert "generate: started, 8 traces" in progress
+    assert re.search(r"generate: \d/8 traces \(\d+\.\d%\) · .* tok/s · \d+ cached · 0 errors", progress), progress
     finished = _cache_rows(run_dir.cache_db)
-    assert 2 <= finished < total
-    assert not run_dir.traces.exists()
+    assert 3 <= finished < total
+    assert not run_dir.traces.exists()  # "the file exists" still means "it is complete"
+
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
+    assert re.search(r"generate: 8/8 traces .* done in", rerun.stderr), rerun.stderr
     record = Manifest(run_dir.manifest).latest("generate")
     assert record["usage"]["cache_hits"] >= finished  # nothing finished before the kill was lost
     assert record["usage"]["requests_sent"] == total - record["usage"]["cache_hits"] < total
     rows = traces(run_dir)
     assert len(rows) == total and all(r["error"] is None for r in rows)
+    assert [r["question_id"] for r in rows] == [f"q{i:03d}" for i in range(total)]
+    assert pq.ParquetFile(run_dir.traces).metadata.num_row_groups == 4
+    assert not _stage_temporaries(run_dir)  # the killed run's temporary file was cleaned up
+
+
+@pytest.mark.slow
+def test_cli_think_budget_turns_budget_forcing_on_for_any_teacher(
+    run_dir: RunDir, llamacpp_openai_config: OpenAIEngineConfig, proxy: FaultProxy, capsys: pytest.CaptureFixture
+) -> None:
+    write_questions(run_dir, 3)
+    engine = proxied(llamacpp_openai_config, proxy)
+    options = [
+        "generate", "--run", str(run_dir.root), "--base-url", engine.base_url, "--model", engine.model,
+        "--api-key-env", "NT_TEST_NO_KEY", "--max-tokens", "64", "-q",
+    ]  # fmt: skip
+    # Off by default for a teacher behind an endpoint: one request per trace, nothing forced.
+    with pytest.raises(SystemExit) as conflict:
+        main([*options, "--think-budget", "8", "--no-think-budget"])
+    assert conflict.value.code == 2 and "--no-think-budget" in capsys.readouterr().err
+    main([*options, "--think-budget", "8", "--answer-max-tokens", "8"])
+    rows = traces(run_dir)
+    assert all(r["error"] is None for r in rows)
+    # 8 reasoning tokens: a reasoning the model did not close itself was cut and closed by the toolkit; every trace
+    # took a reasoning request and an answer request (an empty reasoning is extended with "Wait" up to twice).
+    forced = [r for r in rows if r["forced"]]
+    assert forced and all(r["reasoning_phase_tokens"] <= 8 and r["answer_phase_tokens"] <= 8 for r in forced)
+    assert 2 * len(rows) <= len(proxy.forwarded) <= 4 * len(rows)
+    assert all(a.body["messages"][-1]["role"] == "assistant" for a in proxy.forwarded)  # the <think> prefill
+    assert Manifest(run_dir.manifest).latest("generate")["config"]["thinking"]["budget"] == 8

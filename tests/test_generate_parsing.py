@@ -1,7 +1,9 @@
-"""Pure parts of the generate stage: response parsing, token split, prompt templates, config, ledger, rows."""
+"""Pure parts of the generate stage: response parsing, token split, prompt templates, config, ledger, rows,
+budgets and failure thresholds."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,12 +18,14 @@ from naturalthoughts.engines import (
     LlamaCppEngineConfig,
     OpenAIEngineConfig,
     ResponseCache,
+    SamplingParams,
     engine_identity,
 )
+from naturalthoughts.engines.thinking import ThinkingBudget
 from naturalthoughts.errors import ConfigError
-from naturalthoughts.generate.config import GenerateConfig
-from naturalthoughts.generate.ledger import Ledger, Prices
-from naturalthoughts.generate.parsing import parse_response, split_tokens
+from naturalthoughts.generate.config import EMBEDDED_THINKING, GenerateConfig
+from naturalthoughts.generate.control import carried_spend
+from naturalthoughts.generate.ledger import Ledger, Prices, Spend
 from naturalthoughts.generate.plan import (
     Job,
     build_plan,
@@ -31,9 +35,11 @@ from naturalthoughts.generate.plan import (
     trace_id,
 )
 from naturalthoughts.generate.prompts import load_template
-from naturalthoughts.generate.traces import count_rows, trace_row, write_traces
+from naturalthoughts.generate.stage import GenerateStage
+from naturalthoughts.generate.traces import count_rows, row_tables, rows_to_table, trace_row, write_traces
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.tables import QUESTIONS, TRACES
+from naturalthoughts.text.think import parse_response, split_tokens
 
 
 @pytest.mark.parametrize(
@@ -103,6 +109,37 @@ def test_templates(tmp_path: Path) -> None:
         load_template("nonexistent-template")
 
 
+def test_thinking_budget_default_follows_the_teacher() -> None:
+    embedded = GenerateConfig()
+    assert embedded.thinking_budget(2048) == EMBEDDED_THINKING and EMBEDDED_THINKING.enabled
+    assert embedded.stop_sequences() == ("\n\n",)  # its answer is its first paragraph
+    small = embedded.thinking_budget(100)  # fitted into the completion cap, both phases in proportion
+    assert (small.budget, small.answer_max_tokens) == (50, 50)
+    own_gguf = GenerateConfig(engine=LlamaCppEngineConfig(model_path="/models/r1-distill.gguf"))
+    remote = GenerateConfig(engine=OpenAIEngineConfig(base_url="http://h/v1", model="m"))
+    assert not own_gguf.thinking_budget().enabled and not remote.thinking_budget().enabled
+    assert own_gguf.stop_sequences() == remote.stop_sequences() == ()
+    assert GenerateConfig(stop=["END"]).stop_sequences() == ("END",)
+    assert not GenerateConfig.model_validate({"thinking": {}}).thinking_budget().enabled  # turned off
+    chosen = GenerateConfig.model_validate({"engine": remote.engine.model_dump(), "thinking": {"budget": 900}})
+    assert chosen.thinking_budget().budget == 900
+
+
+def test_stage_fingerprint_ignores_what_cannot_change_traces() -> None:
+    base = GenerateStage(GenerateConfig(engine=OpenAIEngineConfig(base_url="http://h/v1", model="m")))
+    same = [
+        {"concurrency": 64, "chunk_size": 8, "max_cost": 5.0, "progress": False, "failure_share": 0.9},
+        {"engine": OpenAIEngineConfig(base_url="http://h/v1", model="m", concurrency=3, timeout_s=5)},
+    ]
+    for change in same:
+        assert GenerateStage(base.cfg.model_copy(update=change)).config_fingerprint() == base.config_fingerprint()
+    for change in ({"temperature": 0.1}, {"thinking": ThinkingBudget(budget=64)}, {"retry": ["failed"]}):
+        assert GenerateStage(base.cfg.model_copy(update=change)).config_fingerprint() != base.config_fingerprint()
+    embedded = GenerateStage(GenerateConfig(max_tokens=100))
+    recorded = embedded.recorded_config()  # the resolved budget and stop sequences are what is recorded
+    assert (recorded["thinking"]["budget"], recorded["stop"]) == (50, ["\n\n"])
+
+
 def test_config_defaults_and_unknown_keys() -> None:
     config = GenerateConfig()
     assert (config.temperature, config.top_p, config.max_tokens) == (0.6, 0.95, 16384)
@@ -124,21 +161,67 @@ def test_max_tokens_clamped_to_llamacpp_slot() -> None:
 def test_request_json_round_trip() -> None:
     request = ChatRequest(messages=({"role": "user", "content": "hé {x}"},), sample=3)
     assert request_from_json(request_to_json(request)) == request
+    phase = ChatRequest(messages=request.messages, prefill="<think>\n", params=SamplingParams(stop=("</think>",)))
+    assert request_from_json(request_to_json(phase)) == phase  # a thinking phase reaches Ray workers whole
 
 
 def test_ledger_budget_and_cost() -> None:
     ledger = Ledger(Prices(1.0, 2.0), max_cost=0.003)
-    ledger.record(ChatResult(text="x", prompt_tokens=1000, completion_tokens=500))
+    sent = ChatResult(text="x", prompt_tokens=1000, completion_tokens=500)
+    ledger.record_sent(sent)  # the model answered it...
+    ledger.record(sent)  # ...and it became a trace
     ledger.record(ChatResult(text="x", prompt_tokens=10**6, completion_tokens=10**6, cached=True))  # free
     ledger.record(ChatResult(error=NOT_SENT))
-    assert (ledger.requests_sent, ledger.cache_hits, ledger.not_sent) == (1, 1, 1)
+    ledger.record_sent(ChatResult(error=NOT_SENT))  # never reached the model: no spend, no request
+    assert (ledger.requests_sent, ledger.cache_hits, ledger.not_sent, ledger.done) == (1, 1, 1, 2)
     assert ledger.cost_usd == pytest.approx(0.002)
-    assert ledger.budget_reached() is None
-    ledger.record(ChatResult(text="y", prompt_tokens=1000, completion_tokens=0))
+    assert ledger.budget_reached() is None and ledger.overshoot() is None
+    ledger.record_sent(ChatResult(text="y", prompt_tokens=1000, completion_tokens=0))
     assert "cost budget" in (ledger.budget_reached() or "")
+    ledger.record_sent(ChatResult(text="z", prompt_tokens=10, completion_tokens=20))  # was in flight
+    assert ledger.overshoot() == "1 request(s) in flight finished past the budget (+30 tokens, $0.0001)"
     tokens = Ledger(max_total_tokens=10)
-    tokens.record(ChatResult(error="HTTP 500", prompt_tokens=None))
+    tokens.record_sent(ChatResult(error="HTTP 500", prompt_tokens=None))
     assert tokens.errors == 1 and tokens.budget_reached() is None
+
+
+def test_ledger_counts_spend_carried_from_earlier_runs() -> None:
+    ledger = Ledger(max_total_tokens=100, carried=Spend(prompt_tokens=60, completion_tokens=40, requests=2))
+    assert ledger.budget_reached() == "token budget reached (100 of 100 tokens (earlier runs included))"
+    assert Ledger(max_total_tokens=101, carried=Spend(60, 40, 0.0, 2)).budget_reached() is None
+
+
+def test_failure_threshold() -> None:
+    def ledger(sent: int, failed: int) -> Ledger:
+        out = Ledger()
+        for i in range(sent):
+            out.record_sent(ChatResult(error=f"HTTP 401 #{i % 2}") if i < failed else ChatResult(text="ok"))
+        return out
+
+    assert not ledger(0, 0).failing(0.5, 5)
+    assert ledger(3, 3).failing(0.5, 5)  # every one failed
+    assert not ledger(3, 2).failing(0.5, 5)  # a few sent: only "all of them" counts
+    assert not ledger(6, 3).failing(0.5, 5)  # half is not more than half
+    assert ledger(6, 4).failing(0.5, 5)
+    assert not ledger(6, 4).failing(0.7, 5)  # the share is configurable
+    assert ledger(6, 4).commonest_error() == ("HTTP 401 #0", 2)
+
+
+def test_carried_spend_reads_the_stopped_runs_of_this_budget() -> None:
+    config = GenerateConfig(max_total_tokens=500)
+    stopped = {"status": "stopped", "config_sha256": "f", "config": {"max_cost": None, "max_total_tokens": 500}}
+    usage = {"prompt_tokens": 300, "completion_tokens": 100, "cost_usd": 0.5, "requests_sent": 4}
+    history = [
+        {**stopped, "usage": usage},  # before the last finished run: not counted
+        {"status": "done", "config_sha256": "f", "config": {}},
+        {**stopped, "usage": usage},
+        {"status": "killed", "config_sha256": "f", "config": stopped["config"]},  # died without a usage record
+        {**stopped, "usage": {**usage, "requests_sent": 1}},
+    ]
+    assert carried_spend(history, config, "f") == Spend(600, 200, 1.0, 5)
+    assert carried_spend(history, config, "other config") == Spend()
+    assert carried_spend(history, config.model_copy(update={"max_total_tokens": 900}), "f") == Spend()
+    assert carried_spend(history, GenerateConfig(), "f") == Spend()  # no budget, nothing to carry
 
 
 def test_rows_table_and_counts(tmp_path: Path) -> None:
@@ -162,12 +245,46 @@ def test_rows_table_and_counts(tmp_path: Path) -> None:
         "incomplete": 1,
         "errors": 1,
         "not_sent": 1,
+        "forced": 0,
     }
+    assert rows[0]["completion_tokens"] == 10 and rows[0]["reasoning_phase_tokens"] is None
+    assert rows[0]["response_hash"] == hashlib.sha256(b'["<think>r</think>a",null,"stop",null]').hexdigest()[:16]
+    assert len({row["response_hash"] for row in rows}) == 4
     path = write_traces(rows, tmp_path / "traces.parquet")
     table = pq.read_table(path)
     assert table.schema.equals(TRACES, check_metadata=False)
     assert table.column("trace_id").to_pylist() == [job.trace_id for job in jobs]
     assert trace_id("q0", 0, teacher) != trace_id("q0", 1, teacher) != trace_id("q0", 0, "other")
+
+
+def test_rows_become_arrow_columns_exactly() -> None:
+    job = Job(trace_id("q0", 0, "t"), "q0", 0, ChatRequest(messages=()))
+    rows = [
+        trace_row(job, "t", ChatResult(text="<think>çà → 数</think>ok ✓", finish_reason="stop", completion_tokens=3)),
+        trace_row(job, "t", ChatResult(error="HTTP 401: key ✗", latency_s=0.25)),
+    ] * 600
+    tables = list(row_tables(rows))
+    assert [t.num_rows for t in tables] == [1024, 176]  # one Parquet row group each
+    assert [row for table in tables for row in table.to_pylist()] == rows
+    assert rows_to_table([]).schema.equals(TRACES)
+
+
+def test_thinking_budget_row_uses_the_phase_counts() -> None:
+    job = Job(trace_id("q0", 0, "t"), "q0", 0, ChatRequest(messages=()))
+    result = ChatResult(
+        text="<think>\nlong musing\n</think>\n\nFinal Answer: 4",
+        finish_reason="stop",
+        prompt_tokens=300,
+        completion_tokens=170,
+        forced=True,
+        reasoning_tokens=160,
+        answer_tokens=10,
+    )
+    row = trace_row(job, "t", result)
+    assert row["complete"] and row["forced"] and row["answer"] == "Final Answer: 4"
+    assert (row["reasoning_tokens"], row["answer_tokens"], row["completion_tokens"]) == (160, 10, 170)
+    assert (row["reasoning_phase_tokens"], row["answer_phase_tokens"]) == (160, 10)
+    assert count_rows([row], 1).forced == 1
 
 
 def test_cache_keys_change_with_model_prompt_and_sampling(run_dir: RunDir) -> None:

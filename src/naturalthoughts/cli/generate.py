@@ -8,9 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from naturalthoughts.errors import ConfigError
-
-ENGINES = ("llamacpp", "openai", "transformers", "vllm")
+from naturalthoughts.cli.common import ConfigOption, ForceOption, QuietOption, WaitOption, engine_names, engine_section
 
 
 class Retry(StrEnum):
@@ -23,43 +21,18 @@ class Executor(StrEnum):
     ray = "ray"
 
 
-def engine_section(data: dict[str, Any], engine: str | None, model: str | None, base_url: str | None) -> dict:
-    """The ``engine`` section after command-line options: switching engines drops the other engine's keys."""
-    section = dict(data.get("engine") or {})
-    if engine is None and base_url is not None:
-        engine = "openai"  # a base URL only makes sense for an HTTP endpoint
-    if engine is not None and engine not in ENGINES:
-        raise ConfigError(f"--engine {engine}: choose one of {', '.join(ENGINES)}")
-    if engine is not None and section.get("engine", "llamacpp") != engine:
-        section = {"engine": engine}
-    kind = section.get("engine", "llamacpp")
-    if model is not None:
-        section["model_path" if kind == "llamacpp" else "model"] = model
-    if base_url is not None:
-        if kind != "openai":
-            raise ConfigError(f"--base-url is for --engine openai, not {kind}")
-        section["base_url"] = base_url
-    return section
-
-
 def build_config(config_path: Path | None, options: dict[str, Any], engine: dict[str, str | None]) -> Any:
-    from naturalthoughts.config import load_yaml, validate
+    """The generate section of ``config_path`` (or the file itself), then the engine options, then the rest."""
+    from naturalthoughts.config import apply_overrides, load_yaml, section_of, validate
     from naturalthoughts.generate.config import GenerateConfig
 
-    data: dict[str, Any] = load_yaml(config_path) if config_path else {}
-    data = dict(data.get("generate", data))  # accept a whole pipeline config or a generate section
+    data: dict[str, Any] = dict(section_of(load_yaml(config_path), "generate") if config_path else {})
     section = engine_section(data, **engine)
     if section:
         data["engine"] = section
-    for key, value in options.items():
-        if value is None or value == []:
-            continue
-        *parents, leaf = key.split(".")
-        node = data
-        for parent in parents:
-            node = node.setdefault(parent, {})
-        node[leaf] = value
-    return validate(GenerateConfig, data, source=str(config_path) if config_path else "options")
+    data = apply_overrides(data, options)
+    source = f"{config_path} (section generate)" if config_path else "options"
+    return validate(GenerateConfig, data, source=source)
 
 
 def _print_estimate(result: Any, config: Any) -> None:
@@ -122,11 +95,9 @@ def register(app: typer.Typer) -> None:
     @app.command("generate", no_args_is_help=True)
     def generate_cmd(
         run: Annotated[Path, typer.Option("--run", help="Run directory holding questions.parquet.")],
-        config: Annotated[
-            Path | None, typer.Option("--config", help="YAML: a generate section or a whole pipeline config.")
-        ] = None,
+        config: ConfigOption = None,
         engine: Annotated[
-            str | None, typer.Option(help="llamacpp (embedded default), openai, transformers or vllm.")
+            str | None, typer.Option(help=f"{' | '.join(engine_names())} (default llamacpp: the embedded model).")
         ] = None,
         model: Annotated[
             str | None, typer.Option(help="Model name (openai), checkpoint (transformers/vllm) or GGUF (llamacpp).")
@@ -156,6 +127,22 @@ def register(app: typer.Typer) -> None:
         max_total_tokens: Annotated[
             int | None, typer.Option(help="Stop sending at this many tokens; rerun to resume.")
         ] = None,
+        think_budget: Annotated[
+            int | None,
+            typer.Option(
+                help="Thinking budget (s1-style budget forcing): cut the reasoning at N tokens, close it, then "
+                "generate the answer. Default: on (128) for the bundled model, off for every other teacher."
+            ),
+        ] = None,
+        think_min: Annotated[
+            int | None, typer.Option(help="With a budget: replace an early </think> by 'Wait' until N tokens.")
+        ] = None,
+        answer_max_tokens: Annotated[
+            int | None, typer.Option(help="With a budget: token limit of the answer phase.")
+        ] = None,
+        no_think_budget: Annotated[
+            bool, typer.Option("--no-think-budget", help="No thinking budget, also for the bundled model.")
+        ] = False,
         retry: Annotated[
             list[Retry] | None,
             typer.Option(help="Regenerate only incomplete and/or failed rows of traces.parquet (repeatable)."),
@@ -167,7 +154,9 @@ def register(app: typer.Typer) -> None:
         executor: Annotated[Executor | None, typer.Option(help="local (default) or ray.")] = None,
         ray_address: Annotated[str | None, typer.Option(help="Ray cluster address; omit for a local Ray.")] = None,
         ray_workers: Annotated[int | None, typer.Option(help="Ray actors, each with its own engine.")] = None,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+        force: ForceOption = False,
+        wait: WaitOption = False,
+        quiet: QuietOption = False,
     ) -> None:
         """Teacher traces for every question in questions.parquet → traces.parquet (R1 style: reasoning inside
         <think>…</think>, then the answer).
@@ -176,8 +165,10 @@ def register(app: typer.Typer) -> None:
         only what was in flight; run the same command again to finish. A reply cut at --max-tokens is kept as
         incomplete and is only regenerated with --retry incomplete.
         """
+        from naturalthoughts.cli.common import raise_if_stopped, run_stage
+        from naturalthoughts.errors import ConfigError
         from naturalthoughts.generate import estimate as estimate_fn
-        from naturalthoughts.generate import generate as generate_fn
+        from naturalthoughts.generate.stage import GenerateStage
 
         options = {
             "engine.api_key_env": api_key_env,
@@ -199,13 +190,22 @@ def register(app: typer.Typer) -> None:
             "ray.workers": ray_workers,
             "progress": False if quiet else None,
         }
+        budget_given = any(v is not None for v in (think_budget, think_min, answer_max_tokens))
+        if no_think_budget and budget_given:
+            raise ConfigError("--no-think-budget turns the thinking budget off: drop --think-budget/--think-min")
+        options.update(
+            {
+                "thinking": {} if no_think_budget else None,
+                "thinking.budget": think_budget,
+                "thinking.min_tokens": think_min,
+                "thinking.answer_max_tokens": answer_max_tokens,
+            }
+        )
         cfg = build_config(config, options, {"engine": engine, "model": model, "base_url": base_url})
         if estimate:
             _print_estimate(estimate_fn(run, cfg, sample_size=estimate_size, quiet=quiet), cfg)
             return
-        result = generate_fn(run, cfg, quiet=quiet)
-        _print_result(result)
-        if result.stopped:
-            from naturalthoughts.errors import BudgetExceeded
-
-            raise BudgetExceeded(f"{result.stopped}: stopped cleanly; run the same command again to resume.")
+        outcome = run_stage(GenerateStage(cfg), run, force=force, wait=wait, quiet=quiet)
+        if outcome.value is not None:
+            _print_result(outcome.value)
+        raise_if_stopped(outcome, f"nt generate --run {run}")

@@ -8,8 +8,18 @@ from pydantic import Field
 
 from naturalthoughts.config import StrictModel
 from naturalthoughts.engines.config import EngineConfig, LlamaCppEngineConfig
+from naturalthoughts.engines.thinking import ThinkingBudget
 
 RetryKind = Literal["incomplete", "failed"]
+
+# What the bundled SmolLM2-135M gets by default. Asked to think in tags it almost never closes </think> (2 of 143
+# builtin:sample traces complete at 256 tokens), so its reasoning is pre-filled with <think>, cut at the budget and
+# closed by the toolkit with the answer cue, and its answer gets a phase of its own that ends at the first blank
+# line: left to run, a fifth of its answers ramble past 320 tokens. The same 256 tokens as the old default, split
+# between the phases.
+# Measured on builtin:sample (complete traces, time): see benchmarks/README.md, "thinking budget".
+EMBEDDED_THINKING = ThinkingBudget(budget=128, answer_max_tokens=128, answer_cue="Final Answer:\n")
+EMBEDDED_ANSWER_STOP = ("\n\n",)
 
 
 class RayOptions(StrictModel):
@@ -53,19 +63,83 @@ class GenerateConfig(StrictModel):
         "{question}, or 'auto' (think-tags for the embedded llamacpp engine, r1 otherwise).",
     )
     system_prompt: str | None = Field(default=None, description="Optional system turn before the user turn.")
+    stop: list[str] | None = Field(
+        default=None,
+        description="Stop sequences (under a thinking budget they end the answer phase; the reasoning phase ends at "
+        "the closing tag). None: a blank line for the embedded default with its default thinking budget (the "
+        "small model's answer is its first paragraph), none for every other teacher.",
+    )
+    thinking: ThinkingBudget | None = Field(
+        default=None,
+        description="A thinking budget (s1-style budget forcing: the reasoning is cut at `budget` tokens, closed by "
+        "the toolkit and answered in a second phase; traces it closed have forced = true). None (the default): on "
+        f"for the bundled embedded model (budget {EMBEDDED_THINKING.budget}, answer "
+        f"{EMBEDDED_THINKING.answer_max_tokens} tokens, within max_tokens, cue 'Final Answer:'), off for every other "
+        "teacher (a model that reasons natively gets no budget). "
+        "`thinking: {}` turns it off.",
+    )
     price_input_per_million: float = Field(default=0.0, ge=0, description="USD per million prompt tokens.")
     price_output_per_million: float = Field(default=0.0, ge=0, description="USD per million completion tokens.")
     max_cost: float | None = Field(
-        default=None, gt=0, description="Stop sending once this run has spent this many USD; a rerun resumes."
+        default=None,
+        gt=0,
+        description="Stop sending once this many USD are spent. Spend recorded by earlier stopped runs with the same "
+        "config and budget counts too, so a rerun with the same budget sends nothing more; raise it to continue.",
     )
     max_total_tokens: int | None = Field(
-        default=None, gt=0, description="Stop sending once this run has used this many tokens (prompt + completion)."
+        default=None,
+        gt=0,
+        description="Stop sending once this many tokens (prompt + completion) are used; counted as max_cost is.",
     )
     retry: list[RetryKind] = Field(
         default_factory=list,
         description="Regenerate only these rows of the existing traces.parquet and keep every other row: "
         "'incomplete' (cut at max_tokens, no closing tag, empty answer) and/or 'failed' (errors, not sent).",
     )
+    chunk_size: int = Field(
+        default=1024,
+        ge=1,
+        description="Requests answered and written to traces.parquet at a time: questions are read, sent and "
+        "written a chunk at a time, so memory stays flat at any pool size.",
+    )
+    failure_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="The stage fails (exit 7) when more than this share of the requests it sent failed, once at "
+        "least failure_min_sent were sent; with fewer, only when every one failed. The traces are written first.",
+    )
+    failure_min_sent: int = Field(default=5, ge=1, description="See failure_share.")
     executor: Literal["local", "ray"] = Field(default="local", description="'ray' runs on a Ray cluster.")
     ray: RayOptions = Field(default_factory=RayOptions)
-    progress: bool = Field(default=True, description="Show the live progress display (stderr).")
+    progress: bool = Field(
+        default=True, description="Show progress (generate() and estimate(); through the runner its reporter decides)."
+    )
+
+    def embedded_default(self) -> bool:
+        """Whether the bundled model runs with the thinking defaults made for it (no ``thinking`` given)."""
+        engine = self.engine
+        return self.thinking is None and isinstance(engine, LlamaCppEngineConfig) and engine.model_path is None
+
+    def thinking_budget(self, max_tokens: int | None = None) -> ThinkingBudget:
+        """The thinking budget this run uses: ``thinking`` when given, else the default for the teacher.
+
+        The embedded default is fitted into ``max_tokens`` (the completion cap after clamping): when its reasoning
+        budget and answer limit add up to more, both shrink in proportion.
+        """
+        if self.thinking is not None:
+            return self.thinking
+        if not self.embedded_default():
+            return ThinkingBudget()  # off: the teacher reasons in its own way
+        cap = max_tokens if max_tokens is not None else self.max_tokens
+        budget, answer = EMBEDDED_THINKING.budget or cap, EMBEDDED_THINKING.answer_max_tokens or cap
+        if budget + answer > cap:
+            budget = max(1, cap * budget // (budget + answer))
+            answer = max(1, cap - budget)
+        return EMBEDDED_THINKING.model_copy(update={"budget": budget, "answer_max_tokens": answer})
+
+    def stop_sequences(self) -> tuple[str, ...]:
+        """The stop sequences every request carries (see ``stop``)."""
+        if self.stop is not None:
+            return tuple(self.stop)
+        return EMBEDDED_ANSWER_STOP if self.embedded_default() else ()

@@ -1,18 +1,26 @@
-"""The spend ledger: tokens, time and cost of one ``nt generate`` run, and the budget that stops it.
+"""The spend ledger: tokens, time and cost of one ``nt generate`` run, the budget that stops it, and its failures.
 
-Only requests actually sent to the model count toward spend and budgets; cache hits are free.
-Budgets are per run: a run stops dispatching new requests once its spend reaches ``max_cost`` or
-``max_total_tokens``; requests already in flight finish and are kept (so a run can overshoot by
-at most the requests in flight), and a later run resumes from the cache with a fresh budget.
+Only requests actually sent to the model count toward spend and budgets (each phase of a trace under a thinking
+budget is one request, counted as it returns, so a budget sees the spend of every phase); cache hits are free.
+Traces are counted apart (:meth:`Ledger.record`): answered, of which from the cache, or not sent. A run stops
+dispatching new requests once its spend reaches ``max_cost`` or ``max_total_tokens``; requests already in flight
+finish and are kept, so a run overshoots by at most the requests in flight, and the ledger says by how much.
+
+Budgets span reruns: ``carried`` is the spend that earlier runs stopped by the same budget recorded in the
+manifest, so a rerun with the same budget sends nothing more (raise the budget, or drop it, to continue).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from naturalthoughts.engines.base import NOT_SENT, ChatResult
+from naturalthoughts.stage import Usage
+
+_DISTINCT_ERRORS = 64  # error messages tallied one by one; the rest are counted as "other" (memory stays flat)
 
 
 @dataclass(frozen=True)
@@ -24,11 +32,26 @@ class Prices:
         return (prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million) / 1e6
 
 
+@dataclass(frozen=True)
+class Spend:
+    """Tokens and money spent (by this run, or carried over from earlier runs)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    requests: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
 @dataclass
 class Ledger:
     prices: Prices = field(default_factory=Prices)
     max_cost: float | None = None
     max_total_tokens: int | None = None
+    carried: Spend = field(default_factory=Spend)
     requests_sent: int = 0
     cache_hits: int = 0
     not_sent: int = 0
@@ -37,24 +60,37 @@ class Ledger:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     started: float = field(default_factory=time.monotonic)
+    error_messages: Counter[str] = field(default_factory=Counter)
+    at_budget: Spend | None = None  # this run's spend when the budget was first reached
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, result: ChatResult) -> None:
-        """Account for one finished request (hit, sent, failed or not sent)."""
+        """Account for one finished trace: answered (from the cache or not) or not sent."""
         with self._lock:
             if result.error == NOT_SENT:
                 self.not_sent += 1
                 return
             self.done += 1
-            if result.cached:
-                self.cache_hits += 1
-                return
+            self.cache_hits += result.cached
+
+    def record_sent(self, result: ChatResult) -> None:
+        """Account for one request the model really answered (under a thinking budget: each phase of a trace)."""
+        if result.error == NOT_SENT:
+            return
+        with self._lock:
             self.requests_sent += 1
             if result.error is not None:
                 self.errors += 1
+                message = result.error[:500]
+                if message not in self.error_messages and len(self.error_messages) >= _DISTINCT_ERRORS:
+                    message = "other errors"
+                self.error_messages[message] += 1
             self.prompt_tokens += result.prompt_tokens or 0
             self.completion_tokens += result.completion_tokens or 0
+            if self.at_budget is None and self._over_budget() is not None:
+                self.at_budget = self.spend()
 
+    # ---- spend ---------------------------------------------------------------------------------------------
     @property
     def cost_usd(self) -> float:
         return self.prices.cost(self.prompt_tokens, self.completion_tokens)
@@ -62,6 +98,9 @@ class Ledger:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    def spend(self) -> Spend:
+        return Spend(self.prompt_tokens, self.completion_tokens, self.cost_usd, self.requests_sent)
 
     @property
     def elapsed_s(self) -> float:
@@ -72,16 +111,52 @@ class Ledger:
         elapsed = self.elapsed_s
         return self.completion_tokens / elapsed if elapsed > 0 else 0.0
 
-    def budget_reached(self) -> str | None:
-        """Why the run must stop sending, or None while within budget."""
-        if self.max_cost is not None and self.cost_usd >= self.max_cost:
-            return f"cost budget reached (${self.cost_usd:.4f} of ${self.max_cost:.4f})"
-        if self.max_total_tokens is not None and self.total_tokens >= self.max_total_tokens:
-            return f"token budget reached ({self.total_tokens:,} of {self.max_total_tokens:,} tokens)"
+    # ---- budget --------------------------------------------------------------------------------------------
+    def _over_budget(self) -> str | None:
+        cost = self.carried.cost_usd + self.cost_usd
+        tokens = self.carried.total_tokens + self.total_tokens
+        earlier = " (earlier runs included)" if self.carried.requests else ""
+        if self.max_cost is not None and cost >= self.max_cost:
+            return f"cost budget reached (${cost:.4f} of ${self.max_cost:.4f}{earlier})"
+        if self.max_total_tokens is not None and tokens >= self.max_total_tokens:
+            return f"token budget reached ({tokens:,} of {self.max_total_tokens:,} tokens{earlier})"
         return None
 
+    def budget_reached(self) -> str | None:
+        """Why the run must stop sending, or None while within budget."""
+        with self._lock:
+            return self._over_budget()
+
+    def overshoot(self) -> str | None:
+        """What the requests in flight when the budget was reached spent past it, in words (None if nothing)."""
+        if self.at_budget is None:
+            return None
+        after = self.requests_sent - self.at_budget.requests
+        if not after:
+            return None
+        tokens = self.total_tokens - self.at_budget.total_tokens
+        cost = self.cost_usd - self.at_budget.cost_usd
+        money = f", ${cost:.4f}" if self.prices.input_per_million or self.prices.output_per_million else ""
+        return f"{after} request(s) in flight finished past the budget (+{tokens:,} tokens{money})"
+
+    # ---- failures ------------------------------------------------------------------------------------------
+    def failing(self, share: float, min_sent: int) -> bool:
+        """Whether the requests sent so far mostly failed: all of them, or more than ``share`` of at least
+        ``min_sent``."""
+        with self._lock:
+            sent, errors = self.requests_sent, self.errors
+        if not sent or not errors:
+            return False
+        return errors == sent or (sent >= min_sent and errors > share * sent)
+
+    def commonest_error(self) -> tuple[str, int]:
+        with self._lock:
+            if not self.error_messages:
+                return "", 0
+            return self.error_messages.most_common(1)[0]
+
     def usage(self) -> dict[str, float | int]:
-        """The manifest's ``usage`` record."""
+        """The usage of this run (the figures ``nt generate`` prints)."""
         return {
             "requests_sent": self.requests_sent,
             "cache_hits": self.cache_hits,
@@ -93,3 +168,25 @@ class Ledger:
             "wall_time_s": round(self.elapsed_s, 3),
             "completion_tokens_per_s": round(self.completion_tokens_per_s, 2),
         }
+
+    def stage_usage(self) -> Usage:
+        """The usage the runner records in the manifest."""
+        return Usage(
+            requests_sent=self.requests_sent,
+            cache_hits=self.cache_hits,
+            errors=self.errors,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cost_usd=self.cost_usd,
+            seconds=self.elapsed_s,
+        )
+
+    def stats(self) -> str:
+        """The progress line's statistics: requests sent, tokens/s, cache hits, errors and spend."""
+        text = (
+            f"{self.requests_sent:,} sent · {self.completion_tokens_per_s:,.0f} tok/s · {self.cache_hits:,} cached · "
+            f"{self.errors:,} errors"
+        )
+        if self.prices.input_per_million or self.prices.output_per_million:
+            text += f" · ${self.cost_usd:,.4f}"
+        return text

@@ -1,10 +1,11 @@
-"""The work of one ``nt generate`` run: a request per (question, sample), in questions.parquet order."""
+"""The work of one ``nt generate`` run: a request per (question, sample), in questions.parquet order, in chunks."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -28,12 +29,50 @@ class Job:
 
 @dataclass(frozen=True)
 class Plan:
+    """What one run will send, without the jobs themselves: :meth:`chunks` reads questions and yields jobs."""
+
     teacher: str
     template: PromptTemplate
     max_tokens: int  # after clamping to the engine's context
     clamp_note: str | None  # said once when max_tokens was clamped
-    jobs: list[Job]
     questions: int
+    source: Path  # questions.parquet
+    params: tuple[SamplingParams, ...]  # one per sample
+
+    @property
+    def samples(self) -> int:
+        return len(self.params)
+
+    @property
+    def total(self) -> int:
+        """Jobs in the plan: one per (question, sample)."""
+        return self.questions * self.samples
+
+    def chunks(self, size: int) -> Iterator[list[Job]]:
+        """Every job in plan order (questions.parquet order, then sample), ``size`` at a time.
+
+        Questions are read in record batches, so the whole pool never sits in memory.
+        """
+        # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset and pandas (~0.3 s, ~40 MB), which a
+        # fully cached rerun cannot afford.
+        questions = pq.ParquetFile(self.source)
+        pending: list[Job] = []
+        for batch in questions.iter_batches(batch_size=max(size // self.samples, 1), columns=["id", "question"]):
+            for question_id, question in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+                messages = self.template.messages(question)
+                for sample, params in enumerate(self.params):
+                    request = ChatRequest(messages=messages, params=params, sample=sample)
+                    pending.append(Job(trace_id(question_id, sample, self.teacher), question_id, sample, request))
+                    if len(pending) >= size:
+                        yield pending
+                        pending = []
+        if pending:
+            yield pending
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The whole plan as one list (small pools and tests; a stage streams :meth:`chunks`)."""
+        return [job for chunk in self.chunks(4096) for job in chunk]
 
 
 def trace_id(question_id: str, sample: int, teacher: str) -> str:
@@ -64,49 +103,29 @@ def effective_max_tokens(config: GenerateConfig) -> tuple[int, str | None]:
 
 def sampling_params(config: GenerateConfig, max_tokens: int, sample: int) -> SamplingParams:
     seed = None if config.seed is None else config.seed + sample
-    return SamplingParams(temperature=config.temperature, top_p=config.top_p, max_tokens=max_tokens, seed=seed)
+    return SamplingParams(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_tokens=max_tokens,
+        seed=seed,
+        stop=config.stop_sequences(),
+    )
 
 
 def build_plan(run: RunDir, config: GenerateConfig, identity: Callable[[object], str]) -> Plan:
-    """Every (question, sample) job; ``identity`` names the teacher (``engines.engine_identity``)."""
-    # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset and pandas (~0.3 s, ~40 MB), which a
-    # fully cached rerun cannot afford.
-    questions = pq.ParquetFile(run.require("questions")).read(columns=["id", "question"])
+    """The plan for ``run``'s questions; ``identity`` names the teacher (``engines.engine_identity``)."""
+    source = run.require("questions")
     template = load_template(config.prompt_template, config.engine, config.system_prompt)
-    teacher = identity(config.engine)
     max_tokens, note = effective_max_tokens(config)
-    params = [sampling_params(config, max_tokens, sample) for sample in range(config.samples)]
-    jobs = []
-    for question_id, question in zip(
-        questions.column("id").to_pylist(), questions.column("question").to_pylist(), strict=True
-    ):
-        messages = template.messages(question)
-        for sample in range(config.samples):
-            request = ChatRequest(messages=messages, params=params[sample], sample=sample)
-            jobs.append(Job(trace_id(question_id, sample, teacher), question_id, sample, request))
-    return Plan(teacher, template, max_tokens, note, jobs, questions.num_rows)
+    params = tuple(sampling_params(config, max_tokens, sample) for sample in range(config.samples))
+    rows = pq.ParquetFile(source).metadata.num_rows
+    return Plan(identity(config.engine), template, max_tokens, note, rows, source, params)
 
 
 def request_to_json(request: ChatRequest) -> str:
     """A request as JSON, to ship it to another process (Ray workers)."""
-    return json.dumps(
-        {
-            "messages": list(request.messages),
-            "params": request.params.as_dict(),
-            "sample": request.sample,
-            "json_mode": request.json_mode,
-        },
-        ensure_ascii=False,
-    )
+    return json.dumps(request.as_dict(), ensure_ascii=False)
 
 
 def request_from_json(text: str) -> ChatRequest:
-    data = json.loads(text)
-    params = data["params"]
-    params["stop"] = tuple(params.get("stop") or ())
-    return ChatRequest(
-        messages=tuple(data["messages"]),
-        params=SamplingParams(**params),
-        sample=data["sample"],
-        json_mode=data["json_mode"],
-    )
+    return ChatRequest.from_dict(json.loads(text))

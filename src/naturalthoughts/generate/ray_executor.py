@@ -1,40 +1,31 @@
-"""``executor: ray`` — generation spread over a Ray cluster through Ray Data.
+"""``executor: ray`` — generation spread over a Ray cluster by a pool of engine actors.
 
 How it maps onto a cluster (see docs/scaling.md):
 
 - The driver (where ``nt generate`` runs) owns the response cache. It answers hits itself and
   ships only the misses to Ray, so cache and resume semantics are exactly those of the local
-  executor: :class:`RayCachedEngine` is a :class:`CachedEngine` whose inner engine is Ray. One
+  executor: a :class:`CachedEngine` whose engine factory builds the Ray pool (:func:`ray_engine_factory`). One
   writer means SQLite never has to be shared across machines (SQLite on a network filesystem is
-  unsafe); results are committed as their batch streams back to the driver.
-- The misses become a Ray Dataset in plan order, cut into blocks of ``batch_size`` requests, so the
-  shards are deterministic. ``map_batches`` runs an actor pool of ``workers`` actors; each actor holds
-  its own engine, built once: one vLLM engine per GPU (``num_gpus_per_worker: 1``), an embedded
-  llama.cpp server per actor, or an HTTP client to a shared endpoint (``engine: openai``).
+  unsafe); results are committed as their batch comes back to the driver.
+- ``workers`` actors are started once, on the first miss, and kept for the whole run (the stage sends
+  its plan a chunk at a time; each actor builds its engine once: one vLLM engine per GPU
+  (``num_gpus_per_worker: 1``), an embedded llama.cpp server per actor, or an HTTP client to a shared
+  endpoint (``engine: openai``)). The misses of a chunk are cut into batches of ``batch_size`` requests
+  in plan order (deterministic shards); each idle actor takes the next batch.
 - A killed run loses at most the batches in flight (``workers`` x ``batch_size`` requests); budgets
-  are checked as each batch returns, so a budget stop can overshoot by the batches in flight.
+  are checked before each batch is handed out, so a budget stop can overshoot by the batches in flight.
+  An actor that dies turns its batch into error rows (a rerun retries them), not a crash.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from collections.abc import Collection, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from naturalthoughts.engines import (
-    NOT_SENT,
-    CachedEngine,
-    ChatRequest,
-    ChatResult,
-    Engine,
-    EngineConfig,
-    ResponseCache,
-    ResultCallback,
-    StopCheck,
-    engine_identity,
-)
+from naturalthoughts.engines import ChatResult, Engine, EngineConfig, engine_identity
+from naturalthoughts.engines.base import Dispatch
 from naturalthoughts.errors import ConfigError
 from naturalthoughts.generate.config import RayOptions
 from naturalthoughts.generate.plan import request_from_json, request_to_json
@@ -43,16 +34,13 @@ from naturalthoughts.generate.plan import request_from_json, request_to_json
 def import_ray() -> Any:
     try:
         import ray
-        import ray.data  # Ray Data is the part we need
     except ImportError:
-        raise ConfigError(
-            "--executor ray needs Ray Data: pip install 'naturalthoughts[ray]' (ray[data]==2.60.0)"
-        ) from None
+        raise ConfigError("--executor ray needs Ray: pip install 'naturalthoughts[ray]' (ray[data]==2.60.0)") from None
     return ray
 
 
 class EngineWorker:
-    """A Ray Data actor: builds its engine once, then answers batches of serialised requests."""
+    """A Ray actor: builds its engine once, then answers batches of serialised requests."""
 
     def __init__(self, engine_config: dict[str, Any]) -> None:
         from pydantic import TypeAdapter
@@ -62,19 +50,13 @@ class EngineWorker:
         config = TypeAdapter(EngineConfig).validate_python(engine_config)
         self.engine = create_engine(config)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
-
-        requests = [request_from_json(text) for text in batch["request"]]
-        results = self.engine.generate(requests)
-        return {
-            "index": batch["index"],
-            "result": np.array([json.dumps(dataclasses.asdict(r), ensure_ascii=False) for r in results], dtype=object),
-        }
+    def answer(self, requests: list[str]) -> list[str]:
+        results = self.engine.generate([request_from_json(text) for text in requests])
+        return [json.dumps(dataclasses.asdict(r), ensure_ascii=False) for r in results]
 
 
-class RayDataEngine(Engine):
-    """Answers a list of requests on a Ray cluster; results stream back to ``on_result`` as batches finish."""
+class RayPoolEngine(Engine):
+    """Answers a list of requests on a Ray cluster; results reach ``on_result`` batch by batch as they finish."""
 
     name = "ray"
 
@@ -83,6 +65,7 @@ class RayDataEngine(Engine):
         self.options = options
         self._ray = import_ray()
         self._started_ray = False
+        self._actors: list[Any] = []
         if not self._ray.is_initialized():
             init: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if options.address:
@@ -95,61 +78,52 @@ class RayDataEngine(Engine):
     def model_identity(self) -> str:
         return engine_identity(self.config)
 
-    def generate(
-        self,
-        requests: Sequence[ChatRequest],
-        on_result: ResultCallback | None = None,
-        should_stop: StopCheck | None = None,
-    ) -> list[ChatResult]:
-        results: list[ChatResult | None] = [None] * len(requests)
-        if not requests or (should_stop and should_stop()):
-            return [ChatResult(error=NOT_SENT) for _ in requests]
-        ray = self._ray
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        options = self.options
-        items = [{"index": i, "request": request_to_json(r)} for i, r in enumerate(requests)]
-        blocks = math.ceil(len(items) / options.batch_size)
-        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
-            EngineWorker,
-            batch_size=options.batch_size,
-            batch_format="numpy",
-            concurrency=min(options.workers, blocks),
-            num_cpus=options.num_cpus_per_worker,
-            num_gpus=options.num_gpus_per_worker or None,
-            fn_constructor_kwargs={"engine_config": self.config.model_dump(mode="json")},
-        )
-        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-            for index, payload in zip(batch["index"], batch["result"], strict=True):
-                result = ChatResult(**json.loads(payload))
-                results[int(index)] = result
-                if on_result is not None:
-                    on_result(int(index), result)
-            if should_stop and should_stop():
-                break
-        unsent = [i for i, r in enumerate(results) if r is None]
-        for index in unsent:
-            results[index] = ChatResult(error=NOT_SENT)
-            if on_result is not None:
-                on_result(index, results[index])  # type: ignore[arg-type]
-        return results  # type: ignore[return-value]
+    def actors(self) -> list[Any]:
+        """The actor pool, started on first use and kept until :meth:`close`."""
+        if not self._actors:
+            options = self.options
+            remote = self._ray.remote(
+                num_cpus=options.num_cpus_per_worker, num_gpus=options.num_gpus_per_worker or None
+            )(EngineWorker)
+            config = self.config.model_dump(mode="json")
+            self._actors = [remote.remote(config) for _ in range(options.workers)]
+        return self._actors
+
+    def dispatch(self, job: Dispatch) -> None:
+        requests = job.requests
+        size = self.options.batch_size
+        batches = [range(start, min(start + size, len(requests))) for start in range(0, len(requests), size)]
+        idle = list(self.actors()) if batches else []
+        running: dict[Any, tuple[Any, range]] = {}  # object ref -> (actor, batch)
+        handed_out = 0
+        while handed_out < len(batches) or running:
+            while idle and handed_out < len(batches) and not job.stopped():
+                actor, batch = idle.pop(), batches[handed_out]
+                handed_out += 1
+                running[actor.answer.remote([request_to_json(requests[i]) for i in batch])] = (actor, batch)
+            if not running:
+                return  # stopped before the remaining batches were handed out: they become NOT_SENT
+            (ref,), _ = self._ray.wait(list(running), num_returns=1)
+            actor, batch = running.pop(ref)
+            for index, result in zip(batch, self._batch_results(ref, len(batch)), strict=True):
+                job.deliver(index, result)
+            idle.append(actor)
+
+    def _batch_results(self, ref: Any, size: int) -> list[ChatResult]:
+        try:
+            return [ChatResult(**json.loads(payload)) for payload in self._ray.get(ref)]
+        except Exception as exc:  # a dead actor or worker: error rows, retried by a rerun
+            return [ChatResult(error=f"ray worker failed: {type(exc).__name__}: {exc}"[:500]) for _ in range(size)]
 
     def close(self) -> None:
+        for actor in self._actors:
+            self._ray.kill(actor)
+        self._actors = []
         if self._started_ray and self._ray.is_initialized():
             self._ray.shutdown()
             self._started_ray = False
 
 
-class RayCachedEngine(CachedEngine):
-    """The response cache in front of :class:`RayDataEngine`: hits on the driver, misses on the cluster."""
-
-    def __init__(
-        self, config: EngineConfig, cache: ResponseCache, options: RayOptions, refresh: Collection[str] = ()
-    ) -> None:
-        super().__init__(config, cache, refresh)
-        self.options = options
-
-    def inner(self) -> Engine:
-        with self._lock:
-            if self._inner is None:
-                self._inner = RayDataEngine(self.config, self.options)
-            return self._inner
+def ray_engine_factory(options: RayOptions) -> Callable[[EngineConfig], Engine]:
+    """For ``CachedEngine(..., engine_factory=...)``: hits stay on the driver, misses go to the Ray pool."""
+    return lambda config: RayPoolEngine(config, options)

@@ -1,45 +1,89 @@
-"""The generate stage: teacher traces for every question in questions.parquet, resumable and budgeted.
+"""The generate stage: teacher traces for every question in questions.parquet, streamed, resumable and budgeted.
 
-The response cache (``RunDir.cache_db``) is the source of truth: every finished response is
-committed there the moment it arrives, so a run killed at any point (SIGKILL included) loses only
-what was in flight, and ``traces.parquet`` is rebuilt from the cache (plus this run's errors) at
-the end of every run, including runs stopped by a budget.
+The response cache (``RunDir.cache_db``) is the source of truth: every finished response is committed there the
+moment it arrives, so a run killed at any point (SIGKILL included) loses only what was in flight. The plan is
+worked a chunk at a time: ``chunk_size`` jobs are built from a batch of questions, answered through the cached
+engine (hits from SQLite, misses from the model), turned into rows and written to ``traces.parquet`` by a
+streaming Parquet writer, so memory holds one chunk of replies whatever the pool's size. The file appears (by
+rename) only when every row is written; a killed run leaves a temporary file that the next run removes, and the
+next run rebuilds the whole file from the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from naturalthoughts.console import err_console
-from naturalthoughts.engines import (
-    NOT_SENT,
-    CachedEngine,
-    ChatResult,
-    Engine,
-    EngineConfig,
-    ResponseCache,
-    engine_identity,
-)
+from naturalthoughts.atomic import parquet_writer
+from naturalthoughts.engines import CachedEngine, ChatResult, Engine, ResponseCache, engine_identity
+from naturalthoughts.errors import ConfigError
 from naturalthoughts.generate.config import GenerateConfig
-from naturalthoughts.generate.display import LiveDisplay
-from naturalthoughts.generate.ledger import Ledger, Prices
-from naturalthoughts.generate.plan import Job, Plan, build_plan
+from naturalthoughts.generate.control import Progress, StopControl, carried_spend
+from naturalthoughts.generate.engine import EVERY_KEY, chunk_size, open_engine, with_thinking
+from naturalthoughts.generate.failures import engine_failure, unset_api_key
+from naturalthoughts.generate.ledger import Ledger, Prices, Spend
+from naturalthoughts.generate.plan import Job, Plan, build_plan, effective_max_tokens
+from naturalthoughts.generate.prompts import load_template
 from naturalthoughts.generate.traces import (
     STATUS_FAILED,
     STATUS_INCOMPLETE,
-    count_rows,
-    read_rows,
-    row_status,
+    ExistingTraces,
+    TraceCounts,
+    row_tables,
     trace_row,
-    write_traces,
 )
-from naturalthoughts.manifest import Manifest
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.stage import Stage, StageContext, StageResult
+from naturalthoughts.tables import TRACES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from naturalthoughts.progress import Reporter
+
+# Config fields that cannot change what is written (display, throughput, budgets, failure policy): left out of
+# the fingerprint that decides whether the stage is up to date. Budgets only decide how much is sent *this* run.
+VOLATILE = frozenset(
+    {
+        "progress",
+        "concurrency",
+        "executor",
+        "ray",
+        "max_cost",
+        "max_total_tokens",
+        "price_input_per_million",
+        "price_output_per_million",
+        "chunk_size",
+        "failure_share",
+        "failure_min_sent",
+    }
+)
+# Engine settings of the same kind: every reply comes from the cache or the model whatever their value.
+ENGINE_VOLATILE = frozenset(
+    {
+        "concurrency",
+        "batch_size",
+        "timeout_s",
+        "max_retries",
+        "backoff_base_s",
+        "backoff_max_s",
+        "requests_per_minute",
+        "tokens_per_minute",
+        "n_threads",
+        "startup_timeout_s",
+        "host",
+        "port",
+        "api_key_env",
+    }
+)
 
 
 @dataclass
@@ -56,240 +100,317 @@ class GenerateResult:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Estimate:
-    """Projected spend for the whole pool, from a small sample of real requests."""
-
-    requests_total: int
-    requests_cached: int  # already answered before the estimate ran (cost nothing)
-    sample_size: int
-    sample_sent: int
-    mean_prompt_tokens: float
-    mean_completion_tokens: float
-    sample_incomplete: int  # sampled replies that were not complete (e.g. cut at max_tokens)
-    projected_prompt_tokens: int  # for every request not yet cached
-    projected_completion_tokens: int
-    projected_seconds: float
-    projected_cost_usd: float
-    usage: dict[str, Any]
-
-    @property
-    def requests_to_send(self) -> int:
-        return self.requests_total - self.requests_cached - self.sample_sent
+# ---- engines ---------------------------------------------------------------------------------------------------
 
 
 def as_rundir(run: RunDir | str | os.PathLike[str]) -> RunDir:
     return run if isinstance(run, RunDir) else RunDir(run)
 
 
-def engine_config(config: GenerateConfig) -> EngineConfig:
-    """The teacher's engine config with ``concurrency`` applied where the engine has such a knob."""
-    engine = config.engine
-    if config.concurrency is None:
-        return engine
-    for knob in ("concurrency", "batch_size"):
-        if knob in type(engine).model_fields:
-            return engine.model_copy(update={knob: config.concurrency})
-    return engine
+# ---- stopping --------------------------------------------------------------------------------------------------
 
 
-def open_engine(config: GenerateConfig, cache: ResponseCache, refresh: Collection[str] = ()) -> CachedEngine:
-    """A cache-fronted engine for the configured executor; the model starts only if a request misses."""
-    if config.executor == "ray":
-        from naturalthoughts.generate.ray_executor import RayCachedEngine
-
-        return RayCachedEngine(engine_config(config), cache, config.ray, refresh)
-    return CachedEngine(engine_config(config), cache, refresh)
+# ---- the stage -------------------------------------------------------------------------------------------------
 
 
-def manifest_config(config: GenerateConfig) -> dict[str, Any]:
-    # Engine configs name the API key's environment variable, never the key itself.
-    return config.model_dump(mode="json")
+def _fingerprint(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _say_once(notes: list[str], quiet: bool) -> None:
-    if not quiet:
+class GenerateStageBase(Stage):
+    """What the generate and estimate stages share: config, fingerprint, inputs, checks and notes."""
+
+    config_model = GenerateConfig
+    volatile = VOLATILE
+
+    @property
+    def cfg(self) -> GenerateConfig:
+        return self.config  # type: ignore[return-value]
+
+    def config_fingerprint(self) -> str:
+        """As :meth:`Stage.config_fingerprint`, also without the engine's throughput settings."""
+        data = {k: v for k, v in self.recorded_config().items() if k not in self.volatile}
+        if isinstance(data.get("engine"), dict):
+            data["engine"] = {k: v for k, v in data["engine"].items() if k not in ENGINE_VOLATILE}
+        return _fingerprint(data)
+
+    def recorded_config(self) -> dict[str, Any]:
+        """The config as recorded, with the thinking budget and stop sequences resolved (so a change of their
+        defaults is a change of config)."""
+        config = self.cfg
+        max_tokens, _ = effective_max_tokens(config)
+        thinking = config.thinking_budget(max_tokens).model_dump(mode="json")
+        return {**super().recorded_config(), "thinking": thinking, "stop": list(config.stop_sequences())}
+
+    def inputs(self, run: RunDir) -> list[Path]:
+        return [run.questions]
+
+    def check(self, run: RunDir) -> None:
+        config = self.cfg
+        load_template(config.prompt_template, config.engine)  # a missing template file fails before any stage runs
+        problem = getattr(config.engine, "continuation_problem", None)
+        if config.thinking_budget().enabled and problem is not None and problem():
+            raise ConfigError(f"generate.thinking needs an engine that continues an assistant message: {problem()}")
+
+    def _notes(self, ctx: StageContext, plan: Plan) -> list[str]:
+        budget = self.cfg.thinking_budget(plan.max_tokens)
+        # A budget with both phase limits set never asks for max_tokens, so its clamp is not worth a word.
+        phases_capped = budget.enabled and budget.budget is not None and budget.answer_max_tokens is not None
+        notes = [plan.clamp_note] if plan.clamp_note and not phases_capped else []
+        name = unset_api_key(self.cfg.engine)
+        if name:
+            notes.append(f"the API key variable {name} is not set: requests go without an API key")
+        config = self.cfg
+        if config.max_cost is not None and not (config.price_input_per_million or config.price_output_per_million):
+            notes.append("max_cost has no effect without prices (--price-input, --price-output): spend counts as $0")
         for note in notes:
-            err_console.print(f"[yellow]note:[/] {note}")
+            ctx.progress.note(note)
+        return notes
 
 
-def _run_jobs(
-    engine: Engine, jobs: Sequence[Job], ledger: Ledger, show_progress: bool, description: str
-) -> tuple[list[ChatResult], str | None]:
-    """Send ``jobs`` through ``engine`` under the ledger's budget; returns the results and the stop reason."""
-    stop_reason: str | None = None
+class GenerateStage(GenerateStageBase):
+    """``nt generate``: ``questions.parquet`` -> ``traces.parquet`` (one row per question and sample).
 
-    def should_stop() -> bool:
-        nonlocal stop_reason
-        stop_reason = stop_reason or ledger.budget_reached()
-        return stop_reason is not None
-
-    with LiveDisplay(len(jobs), ledger, show_progress, description) as display:
-
-        def on_result(index: int, result: ChatResult) -> None:
-            ledger.record(result)
-            display.update()
-
-        results = engine.generate([job.request for job in jobs], on_result, should_stop)
-    return results, stop_reason
-
-
-def _retry_split(
-    plan: Plan, existing: dict[tuple[str, int], dict[str, Any]], retry: Collection[str]
-) -> tuple[dict[int, dict[str, Any]], list[int], set[str]]:
-    """With ``--retry``: keep existing rows not named by it; resend the named ones (and any missing row).
-
-    Returns the kept rows by plan position, the positions to send, and the cache keys to refresh
-    (incomplete replies are cached, so they must be bypassed to be regenerated).
+    ``GenerateStage(GenerateConfig(...))``, run through :class:`naturalthoughts.runner.Runner`. Returns a
+    :class:`GenerateResult` as ``value``; ``stopped`` names the budget that ended it early (rows not sent then
+    read ``not sent: <budget> reached``; rerun with a larger budget to resume). Raises
+    :class:`~naturalthoughts.errors.EngineFailure` after writing the traces when the requests mostly failed.
     """
-    wanted = {"incomplete": STATUS_INCOMPLETE, "failed": STATUS_FAILED}
-    statuses = {wanted[kind] for kind in retry}
-    kept: dict[int, dict[str, Any]] = {}
-    send: list[int] = []
-    refresh: set[str] = set()
-    for position, job in enumerate(plan.jobs):
-        row = existing.get((job.question_id, job.sample))
-        if row is not None and row_status(row) not in statuses:
-            kept[position] = row
-            continue
-        send.append(position)
-        if row is not None and row_status(row) == STATUS_INCOMPLETE:
-            refresh.add(ResponseCache.key(plan.teacher, job.request))
-    return kept, send, refresh
+
+    name = "generate"
+    reads = ("questions.parquet", "traces.parquet (--retry)", "cache/responses.sqlite")
+    writes = ("traces.parquet",)
+
+    def outputs(self, run: RunDir) -> list[Path]:
+        return [run.traces]
+
+    def run(self, ctx: StageContext) -> StageResult:
+        config = self.cfg
+        run = ctx.run
+        plan = build_plan(run, config, engine_identity)
+        notes = self._notes(ctx, plan)
+        existing = ExistingTraces.open(run.traces) if config.retry else None
+        carried = carried_spend(ctx.history, config, self.config_fingerprint())
+        ledger = Ledger(
+            Prices(config.price_input_per_million, config.price_output_per_million),
+            max_cost=config.max_cost,
+            max_total_tokens=config.max_total_tokens,
+            carried=carried,
+        )
+        stop = StopControl(ledger, config, ctx.should_stop)
+        counts = TraceCounts(questions=plan.questions)
+        retried = 0
+        progress = Progress(ledger)
+        with ExitStack() as stack:
+            cache = stack.enter_context(ResponseCache(run.cache_db))
+            cached = stack.enter_context(open_engine(config, cache, progress.sent))
+            engine = with_thinking(cached, config.thinking_budget(plan.max_tokens))
+            writer = stack.enter_context(parquet_writer(run.traces, TRACES))
+            progress.task = stack.enter_context(ctx.progress.task("generate", total=plan.total, unit="traces"))
+            chunks = _Chunks(plan, chunk_size(config), engine, cached, ledger, stop, progress, existing, config.retry)
+            # Compression and Parquet encoding release the GIL: a chunk is written on a second thread while the
+            # next one is answered (at most one chunk waits, so memory stays at two chunks).
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="traces-writer"))
+            written: Future[None] | None = None
+            for rows in chunks:
+                tables = list(row_tables(rows))
+                if written is not None:
+                    written.result()
+                written = pool.submit(_write_tables, writer, tables)
+                counts.add(rows)
+            if written is not None:
+                written.result()
+            progress.flush()
+            retried = chunks.retried
+        return self._result(ctx, plan, config, ledger, stop, counts, notes, retried, carried)
+
+    def _result(
+        self,
+        ctx: StageContext,
+        plan: Plan,
+        config: GenerateConfig,
+        ledger: Ledger,
+        stop: StopControl,
+        counts: TraceCounts,
+        notes: list[str],
+        retried: int,
+        carried: Spend,
+    ) -> StageResult:
+        usage = ledger.usage()
+        stopped = None
+        if stop.kind == "budget" and counts.not_sent:
+            overshoot = ledger.overshoot()
+            stopped = stop.reason + (f"; {overshoot}" if overshoot else "") + f"; {counts.not_sent:,} not sent"
+        elif ledger.overshoot():
+            notes.append(f"budget reached with nothing left to send: {ledger.overshoot()}")
+        if stop.kind == "failures" or ledger.failing(config.failure_share, config.failure_min_sent):
+            ctx.log.info("generate usage before the failure: %s", usage)
+            raise engine_failure(ledger, config.engine, "generate")
+        value = GenerateResult(
+            traces=ctx.run.traces,
+            counts=counts.as_dict(),
+            usage=usage,
+            teacher=plan.teacher,
+            prompt_template=plan.template.name,
+            max_tokens=plan.max_tokens,
+            stopped=stopped,
+            notes=notes,
+        )
+        extra: dict[str, Any] = {
+            "teacher": plan.teacher,
+            "prompt_template": plan.template.name,
+            "effective_max_tokens": plan.max_tokens,
+            "finish_reasons": counts.by_finish_reason,
+            "retried_rows": retried if config.retry else None,
+            "notes": notes,
+        }
+        if carried.requests:
+            extra["spend_carried_from_earlier_runs"] = {
+                "requests_sent": carried.requests,
+                "total_tokens": carried.total_tokens,
+                "cost_usd": round(carried.cost_usd, 6),
+            }
+        if ledger.errors:
+            message, count = ledger.commonest_error()
+            extra["commonest_error"] = {"message": message, "count": count}
+        return StageResult(
+            counts=counts.as_dict(),
+            usage=ledger.stage_usage(),
+            outputs=[ctx.run.traces],
+            summary=_summary(counts, ledger),
+            extra=extra,
+            stopped=stopped,
+            value=value,
+        )
+
+
+def _write_tables(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:
+    for table in tables:
+        writer.write_table(table)
+
+
+def _summary(counts: TraceCounts, ledger: Ledger) -> str:
+    forced = f" ({counts.forced:,} closed by the thinking budget)" if counts.forced else ""
+    text = (
+        f"{counts.rows:,} traces for {counts.questions:,} questions: {counts.complete:,} complete{forced}, "
+        f"{counts.incomplete:,} incomplete, {counts.errors:,} errors, {counts.not_sent:,} not sent · "
+        f"{ledger.requests_sent:,} sent, {ledger.cache_hits:,} cached"
+    )
+    if ledger.prices.input_per_million or ledger.prices.output_per_million:
+        text += f" · ${ledger.cost_usd:,.4f}"
+    return text
+
+
+class _Chunks:
+    """Iterates the plan a chunk at a time and yields each chunk's rows, in plan order.
+
+    Without ``--retry`` every job is sent through the cached engine (hits cost nothing). With it, rows of the
+    earlier file whose status is not named are copied as they are; the named ones are sent again bypassing the
+    cache (an incomplete reply is cached, so it must be bypassed to be regenerated), and a retried row that a
+    budget left unsent keeps the row it had.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        chunk_size: int,
+        engine: Engine,
+        cached: CachedEngine,
+        ledger: Ledger,
+        stop: StopControl,
+        progress: Progress,
+        existing: ExistingTraces | None = None,
+        retry: Collection[str] = (),
+    ) -> None:
+        self.plan, self.chunk_size, self.engine, self.cached = plan, chunk_size, engine, cached
+        self.ledger, self.stop, self.progress, self.existing = ledger, stop, progress, existing
+        wanted = {"incomplete": STATUS_INCOMPLETE, "failed": STATUS_FAILED}
+        self.statuses = {wanted[kind] for kind in retry}
+        self.retried = 0
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        for chunk in self.plan.chunks(self.chunk_size):
+            yield self.rows(chunk)
+
+    def rows(self, chunk: list[Job]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = [{}] * len(chunk)
+        fresh: list[int] = []  # positions with no earlier row: sent as usual (cache first)
+        again: list[int] = []  # positions --retry names: regenerated (cache bypassed)
+        keep: list[int] = []  # positions whose earlier row is copied
+        earlier: dict[int, int] = {}  # position -> row index in the earlier file
+        for position, job in enumerate(chunk):
+            found = self.existing.find(job) if self.existing is not None else None
+            if found is None:
+                fresh.append(position)
+                continue
+            earlier[position] = found[0]
+            (again if found[1] in self.statuses else keep).append(position)
+        self._copy(rows, keep, earlier)
+        self.progress.advance(len(keep))
+        self.retried += len(again)
+        for positions, refresh in ((fresh, frozenset()), (again, EVERY_KEY)):
+            if positions:
+                self.cached.refresh = refresh
+                results = self.send([chunk[p] for p in positions])
+                for position, result in zip(positions, results, strict=True):
+                    rows[position] = trace_row(chunk[position], self.plan.teacher, result, self.stop.reason)
+        self._copy(rows, [p for p in again if rows[p]["finish_reason"] == "not_sent"], earlier)
+        return rows
+
+    def _copy(self, rows: list[dict[str, Any]], positions: list[int], earlier: dict[int, int]) -> None:
+        if positions and self.existing is not None:
+            for position, row in zip(positions, self.existing.rows([earlier[p] for p in positions]), strict=True):
+                rows[position] = row
+
+    def send(self, jobs: list[Job]) -> list[ChatResult]:
+        return send(self.engine, jobs, self.ledger, self.progress, self.stop)
+
+
+def send(engine: Engine, jobs: list[Job], ledger: Ledger, progress: Progress, stop: StopControl) -> list[ChatResult]:
+    """Answer ``jobs`` through ``engine``, counting each finished trace in the ledger and the progress."""
+
+    def on_result(index: int, result: ChatResult) -> None:
+        ledger.record(result)
+        progress.advance()
+
+    return engine.generate([job.request for job in jobs], on_result, stop)
+
+
+# ---- notebook shortcuts ----------------------------------------------------------------------------------------
+
+
+def reporter_for(config: GenerateConfig, quiet: bool) -> Reporter | None:
+    from naturalthoughts.progress import quiet_reporter
+
+    return quiet_reporter() if quiet or not config.progress else None
 
 
 def generate(
-    run: RunDir | str | os.PathLike[str], config: GenerateConfig | None = None, *, quiet: bool = False
-) -> GenerateResult:
-    """Generate (or resume) teacher traces for every question of ``run``; write ``traces.parquet``.
-
-    Every (question, sample) ends with a row: a parsed response, or an error row (``error`` set)
-    that a later run retries. Returns counts and usage; ``stopped`` names the budget that ended the
-    run early (unsent rows then read ``not sent: <budget> reached``; run again to resume).
-    """
-    run = as_rundir(run)
-    config = config or GenerateConfig()
-    plan = build_plan(run, config, engine_identity)
-    notes = [plan.clamp_note] if plan.clamp_note else []
-    _say_once(notes, quiet)
-    existing = read_rows(run.traces) if config.retry else {}
-    if config.retry and existing:
-        kept, send, refresh = _retry_split(plan, existing, config.retry)
-    else:
-        kept, send, refresh = {}, list(range(len(plan.jobs))), set()
-    jobs = [plan.jobs[position] for position in send]
-    ledger = Ledger(
-        Prices(config.price_input_per_million, config.price_output_per_million),
-        max_cost=config.max_cost,
-        max_total_tokens=config.max_total_tokens,
-    )
-    manifest = Manifest(run.manifest)
-    with manifest.stage("generate", manifest_config(config), inputs=[run.questions]) as record:
-        with ResponseCache(run.cache_db) as cache, open_engine(config, cache, refresh) as engine:
-            results, stop_reason = _run_jobs(engine, jobs, ledger, config.progress and not quiet, "generate")
-        rows: list[dict[str, Any]] = [{}] * len(plan.jobs)
-        for position, row in kept.items():
-            rows[position] = row
-        not_sent_reason = stop_reason or "stopped before dispatch"
-        for position, result in zip(send, results, strict=True):
-            job = plan.jobs[position]
-            previous = existing.get((job.question_id, job.sample))
-            if result.error == NOT_SENT and previous is not None:
-                rows[position] = previous  # a retry stopped by its budget keeps the row it had
-            else:
-                rows[position] = trace_row(job, plan.teacher, result, not_sent_reason)
-        write_traces(rows, run.traces)
-        counts = count_rows(rows, plan.questions)
-        record.counts = counts.as_dict()
-        record.usage = ledger.usage()
-        record.extra.update(
-            teacher=plan.teacher,
-            prompt_template=plan.template.name,
-            effective_max_tokens=plan.max_tokens,
-            finish_reasons=counts.by_finish_reason,
-            retried_rows=len(send) if config.retry else None,
-            notes=notes,
-        )
-        if stop_reason:
-            record.status = "stopped"
-            record.extra["stopped"] = stop_reason
-    return GenerateResult(
-        traces=run.traces,
-        counts=counts.as_dict(),
-        usage=ledger.usage(),
-        teacher=plan.teacher,
-        prompt_template=plan.template.name,
-        max_tokens=plan.max_tokens,
-        stopped=stop_reason,
-        notes=notes,
-    )
-
-
-def _spread(count: int, size: int) -> list[int]:
-    """``size`` positions spread evenly over ``range(count)`` (deterministic)."""
-    size = min(size, count)
-    return sorted({int(i * count / size) for i in range(size)}) if size else []
-
-
-def estimate(
     run: RunDir | str | os.PathLike[str],
     config: GenerateConfig | None = None,
     *,
-    sample_size: int = 8,
     quiet: bool = False,
-) -> Estimate:
-    """Send a small, evenly spread sample of the requests not yet cached and project the whole pool's spend.
+    force: bool = False,
+) -> GenerateResult:
+    """Run :class:`GenerateStage` through the runner (it records the manifest and holds the run lock).
 
-    The sample's replies go into the cache, so the real run does not pay for them again.
-    Projections assume the sample's mean tokens per request and its throughput at the configured
-    concurrency; a sample smaller than the concurrency underestimates the throughput.
+    When the traces are up to date (same questions and config, file unchanged) nothing runs unless ``force``;
+    the result then describes the last run with zero usage.
     """
-    run = as_rundir(run)
+    from naturalthoughts.runner import run_one
+
     config = config or GenerateConfig()
-    plan = build_plan(run, config, engine_identity)
-    _say_once([plan.clamp_note] if plan.clamp_note else [], quiet)
-    prices = Prices(config.price_input_per_million, config.price_output_per_million)
-    ledger = Ledger(prices)
-    with (
-        Manifest(run.manifest).stage("generate-estimate", manifest_config(config), inputs=[run.questions]) as record,
-        ResponseCache(run.cache_db) as cache,
-    ):
-        keys = [ResponseCache.key(plan.teacher, job.request) for job in plan.jobs]
-        cached = cache.get_many(keys)
-        uncached = [position for position, key in enumerate(keys) if key not in cached]
-        pool = uncached if uncached else list(range(len(plan.jobs)))
-        sample = [plan.jobs[pool[i]] for i in _spread(len(pool), sample_size)]
-        started = time.monotonic()
-        with open_engine(config, cache) as engine:
-            results, _ = _run_jobs(engine, sample, ledger, config.progress and not quiet, "estimate")
-        wall = time.monotonic() - started
-        answered = [r for r in results if r.ok]
-        mean_prompt = sum(r.prompt_tokens or 0 for r in answered) / max(len(answered), 1)
-        mean_completion = sum(r.completion_tokens or 0 for r in answered) / max(len(answered), 1)
-        incomplete = sum(
-            not trace_row(job, plan.teacher, r)["complete"] for job, r in zip(sample, results, strict=True) if r.ok
-        )
-        sent = ledger.requests_sent
-        remaining = max(len(uncached) - sent, 0)
-        if sent:
-            seconds_per_request = wall / sent
-        else:  # everything sampled was cached: fall back on the recorded latencies at the configured concurrency
-            concurrency = getattr(engine_config(config), "concurrency", None) or 1
-            seconds_per_request = sum(r.latency_s for r in answered) / max(len(answered), 1) / concurrency
-        result = Estimate(
-            requests_total=len(plan.jobs),
-            requests_cached=len(plan.jobs) - len(uncached),
-            sample_size=len(sample),
-            sample_sent=sent,
-            mean_prompt_tokens=mean_prompt,
-            mean_completion_tokens=mean_completion,
-            sample_incomplete=incomplete,
-            projected_prompt_tokens=round(mean_prompt * remaining),
-            projected_completion_tokens=round(mean_completion * remaining),
-            projected_seconds=seconds_per_request * remaining,
-            projected_cost_usd=prices.cost(round(mean_prompt * remaining), round(mean_completion * remaining)),
-            usage=ledger.usage(),
-        )
-        record.usage = ledger.usage()
-        record.extra["estimate"] = {k: v for k, v in vars(result).items() if k != "usage"}
-    return result
+    outcome = run_one(GenerateStage(config), run, force=force, reporter=reporter_for(config, quiet))
+    if outcome.result is not None:
+        return outcome.result.value
+    record = outcome.record
+    return GenerateResult(
+        traces=as_rundir(run).traces,
+        counts=record.get("counts") or {},
+        usage={**Ledger().usage(), "wall_time_s": 0.0},
+        teacher=record.get("teacher", ""),
+        prompt_template=record.get("prompt_template", ""),
+        max_tokens=record.get("effective_max_tokens", config.max_tokens),
+        notes=["up to date"],
+    )

@@ -1,0 +1,131 @@
+"""The engine a generate run sends through: the response cache in front, the model behind it built only when a
+request is really sent, and the thinking budget over both (so each phase is cached)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from naturalthoughts.engines import (
+    CachedEngine,
+    ChatResult,
+    Engine,
+    EngineConfig,
+    ResponseCache,
+    create_engine,
+    engine_identity,
+)
+from naturalthoughts.engines.base import Dispatch
+from naturalthoughts.engines.thinking import ThinkingBudget, ThinkingEngine
+from naturalthoughts.generate.config import GenerateConfig
+
+
+def engine_config(config: GenerateConfig) -> EngineConfig:
+    """The teacher's engine config with ``concurrency`` applied where the engine has such a knob."""
+    engine = config.engine
+    if config.concurrency is None:
+        return engine
+    for knob in ("concurrency", "batch_size"):
+        if knob in type(engine).model_fields:
+            return engine.model_copy(update={knob: config.concurrency})
+    return engine
+
+
+class _StartsWhenSending(Engine):
+    """The model behind the cache, built only when a request is really to be sent (a rerun whose budget is
+    already spent answers its hits and never loads a model only to send nothing); every request it answers is
+    reported to ``on_sent`` (the ledger: spend, errors, budget)."""
+
+    name = "model"
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        factory: Callable[[EngineConfig], Engine],
+        on_sent: Callable[[ChatResult], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.factory = factory
+        self.on_sent = on_sent
+        self.engine: Engine | None = None
+
+    def model_identity(self) -> str:
+        return engine_identity(self.config)
+
+    def continuation_problem(self) -> str | None:
+        if self.engine is not None:
+            return self.engine.continuation_problem()
+        problem = getattr(self.config, "continuation_problem", None)
+        return problem() if problem is not None else None
+
+    def dispatch(self, job: Dispatch) -> None:
+        if job.stopped():
+            return  # everything becomes NOT_SENT
+        if self.engine is None:
+            self.engine = self.factory(self.config)
+
+        def answered(index: int, result: ChatResult) -> None:
+            if self.on_sent is not None:
+                self.on_sent(result)
+            job.deliver(index, result)
+
+        self.engine.generate(job.requests, answered, job.should_stop)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+
+class _NeverSends(Engine):
+    """Behind a cache that may only be read (``--estimate`` looking for what is not cached yet)."""
+
+    name = "cache-only"
+
+    def model_identity(self) -> str:
+        return "cache-only"
+
+    def dispatch(self, job: Dispatch) -> None:
+        return  # every miss becomes NOT_SENT
+
+
+class EveryKey(frozenset):
+    """``refresh`` that holds every key: each request bypasses the cache (``--retry`` of rows it answered)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+EVERY_KEY = EveryKey()
+
+
+def chunk_size(config: GenerateConfig) -> int:
+    """Jobs per chunk. Each chunk's engine call drains before the next starts, so a Ray pool gets chunks of
+    several rounds of batches (``4 x workers x batch_size``) to keep every actor busy across the long tail."""
+    if config.executor == "ray":
+        return max(config.chunk_size, 4 * config.ray.workers * config.ray.batch_size)
+    return config.chunk_size
+
+
+def open_engine(
+    config: GenerateConfig, cache: ResponseCache, on_sent: Callable[[ChatResult], None] | None = None
+) -> CachedEngine:
+    """A cache-fronted engine for the configured executor; the model starts only when a miss is really sent."""
+    if config.executor == "ray":
+        from naturalthoughts.generate.ray_executor import ray_engine_factory
+
+        factory = ray_engine_factory(config.ray)
+    else:
+        factory = create_engine
+    return CachedEngine(
+        engine_config(config), cache, engine_factory=lambda engine: _StartsWhenSending(engine, factory, on_sent)
+    )
+
+
+def with_thinking(cached: CachedEngine, budget: ThinkingBudget) -> Engine:
+    """The engine a stage sends through: the thinking budget over the cache (each phase cached), when it is on."""
+    return ThinkingEngine(cached, budget) if budget.enabled else cached
+
+
+def cache_reader(config: GenerateConfig, cache: ResponseCache, budget: ThinkingBudget) -> Engine:
+    """Answers what the cache holds (every phase of a trace, under a budget) and NOT_SENT for the rest."""
+    return with_thinking(CachedEngine(engine_config(config), cache, engine_factory=lambda _: _NeverSends()), budget)
