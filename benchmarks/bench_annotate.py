@@ -10,26 +10,40 @@
 3. Times question embeddings through the annotator against a bare `SentenceTransformer.encode` on the
    same questions (target: the annotator reaches at least 0.9 of the bare throughput).
 
+`--phase default` measures the embedded default on `builtin:sample` instead: ingest, generate with the bundled
+config (`configs/default.yaml`: SmolLM2-135M with its thinking budget; done once, cached in --workdir), then
+`nt annotate` with that config's annotate section on a fresh copy of the run (an empty response cache), against
+the targets: at most 5% of LLM annotation rows in error, the disagreement column filled for at least 90% of
+traces, and annotate no slower than the previous version (`--baseline-src DIR`: a checkout's `src` folder,
+timed on the same traces in a subprocess). `--quick` uses the first 24 questions.
+
 Usage: .venv/bin/python benchmarks/bench_annotate.py [--traces 1000000] [--workdir /tmp/nt-bench-annotate]
-The machine may be shared: timings are noisy; run it on an idle machine for figures to quote.
+       .venv/bin/python benchmarks/bench_annotate.py --phase default [--quick] [--baseline-src /path/to/old/src]
+       [--from-run RUN]   (annotate a copy of RUN's questions, traces and manifest instead of generating)
+The machine may be shared: timings are noisy; run it on an idle machine for figures to quote (the load average
+is printed beside every timing).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.tables import QUESTIONS, TRACES
@@ -78,7 +92,7 @@ def corpus(rng: np.random.Generator, n_sentences: int = 400_000) -> str:
 
 def chars_per_token(text: str) -> float:
     """SmolLM2 characters per token on the corpus, to size traces in real tokens."""
-    from naturalthoughts.annotate.length import load_tokenizer
+    from naturalthoughts.text.tokens import load_tokenizer
 
     sample = text[:2_000_000]
     ids = load_tokenizer("smollm2")(sample, add_special_tokens=False)["input_ids"]
@@ -114,10 +128,14 @@ def build_pool(workdir: Path, n: int) -> None:
                         "answer": ["The answer is 42."] * m,
                         "finish_reason": ["stop"] * m,
                         "complete": [True] * m,
+                        "response_hash": [hashlib.sha1(f"r{i}".encode()).hexdigest()[:16] for i in range(lo, hi)],
                     }
                     | {
                         k: [None] * m
-                        for k in ("reasoning_tokens", "answer_tokens", "prompt_tokens", "latency_s", "error")
+                        for k in (
+                            "forced", "reasoning_tokens", "answer_tokens", "completion_tokens",
+                            "reasoning_phase_tokens", "answer_phase_tokens", "prompt_tokens", "latency_s", "error",
+                        )
                     },
                     schema=TRACES,
                 )
@@ -148,6 +166,7 @@ def time_lexical_and_length(workdir: Path) -> None:
     cpu_before = before.ru_utime + before.ru_stime
     start = time.perf_counter()
     result = annotate(workdir, config, only=["length", "strategies"], show_progress=False)
+    assert result is not None
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_before
@@ -158,7 +177,7 @@ def time_lexical_and_length(workdir: Path) -> None:
 
 def exact_tokenizer_rate(workdir: Path, rows: int = 2000) -> tuple[float, int]:
     """SmolLM2 tokens/s of the exact counter on the pool's first rows, and the pool's approx token total."""
-    from naturalthoughts.annotate.length import count_tokens, load_tokenizer
+    from naturalthoughts.text.tokens import count_tokens, load_tokenizer
 
     load_tokenizer("smollm2")
     reasoning = pq.ParquetFile(workdir / "traces.parquet").read_row_group(0, columns=["reasoning"]).column(0)
@@ -209,13 +228,154 @@ def embedding_throughput(workdir: Path, n: int) -> None:
     print(f"{'  whole stage, incl. model load and reading inputs':<52}{stage:>10.0f} q/s   ratio {stage / bare:.2f}")
 
 
+# ---- the embedded default on builtin:sample ------------------------------------------------------------------
+
+QUICK_QUESTIONS = 24
+
+
+def load(wall: float) -> str:
+    one, five, _ = os.getloadavg()
+    return f"{wall:.1f} s at load average {one:.1f} (5-min {five:.1f}) on {os.cpu_count()} cores"
+
+
+def generated_run(workdir: Path, quick: bool) -> Path:
+    """ingest builtin:sample + generate with the bundled default config, once (kept in workdir)."""
+    from naturalthoughts.atomic import write_parquet
+    from naturalthoughts.generate.stage import GenerateStage
+    from naturalthoughts.ingest.stage import IngestStage
+    from naturalthoughts.pipeline import load_pipeline_config
+    from naturalthoughts.runner import run_one
+
+    root = workdir / ("generated-quick" if quick else "generated")
+    config = load_pipeline_config(None, str(root))
+    if not (root / "traces.parquet").exists():
+        run_one(IngestStage(config.ingest, sources=config.sources), root)
+        if quick:
+            questions = pq.read_table(root / "questions.parquet").slice(0, QUICK_QUESTIONS)
+            write_parquet(questions, root / "questions.parquet")
+        start = time.perf_counter()
+        run_one(GenerateStage(config.generate), root)
+        print(f"generated {pq.read_metadata(root / 'traces.parquet').num_rows} traces: "
+              f"{load(time.perf_counter() - start)} (not part of the timings)")
+    return root
+
+
+def fresh_copy(source: Path, target: Path) -> Path:
+    """questions, traces and the manifest (it names the teacher) in a new run directory: an empty cache."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("questions.parquet", "traces.parquet", "manifest.json"):
+        shutil.copy2(source / name, target / name)
+    return target
+
+
+def annotate_default(run: Path) -> dict[str, Any]:
+    """`nt annotate` with the bundled config's annotate section; the figures the targets need."""
+    from naturalthoughts.annotate import AnnotateStage
+    from naturalthoughts.pipeline import load_pipeline_config
+    from naturalthoughts.progress import Reporter
+    from naturalthoughts.runner import run_one
+
+    config = load_pipeline_config(None, str(run)).annotate
+    start = time.perf_counter()
+    result = run_one(AnnotateStage(config), run, reporter=Reporter(mode="off")).value
+    wall = time.perf_counter() - start
+    table = pq.read_table(run / "annotations.parquet")
+    disagree = table.column("disagree")
+    methods = [m for m in table.column("disagree_method").to_pylist() if m]
+    return {
+        "wall": wall,
+        "load": load(wall),
+        "rows": table.num_rows,
+        "model_rows": result.model_rows,
+        "failed": result.failed,
+        "second_errors": result.total("second_answer_errors"),
+        "disagree_filled": table.num_rows - disagree.null_count,
+        "disagree_true": int(pc.sum(pc.cast(disagree.drop_null(), pa.int64())).as_py() or 0),
+        "sources": {kind: sum(m.startswith(kind) for m in methods) for kind in ("pool:", "self:", "engine:")},
+        "per_annotator": {k: {c: v for c, v in counts.items() if c in ("asked", "failed", "annotated")}
+                          for k, counts in result.counts.items() if counts.get("asked")},
+        "usage": result.usage,
+        "tokenizer": table.column("tokenizer")[0].as_py(),
+        "errors": sorted({e for e in table.column("disagree_error").to_pylist() if e})[:5],
+    }
+
+
+BASELINE = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from naturalthoughts.annotate import AnnotateConfig, annotate
+from naturalthoughts.config import load_yaml
+section = load_yaml(sys.argv[3]).get("annotate") or {}
+start = time.perf_counter()
+result = annotate(sys.argv[2], AnnotateConfig(**section), show_progress=False)
+print("BASELINE " + json.dumps({"wall": time.perf_counter() - start, "failed": result.failed,
+      "asked": sum(c.get("annotated", 0) + c.get("failed", 0) for k, c in result.counts.items()
+                   if k in ("correctness", "disagree"))}))
+"""
+
+
+def annotate_baseline(src: Path, run: Path, config_yaml: Path) -> dict[str, Any]:
+    """The previous version's annotate (its own default config section) on a copy of the same traces."""
+    child = subprocess.run(
+        [sys.executable, "-c", BASELINE, str(src), str(run), str(config_yaml)],
+        check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(src)},
+    )
+    line = next(x for x in child.stdout.splitlines() if x.startswith("BASELINE "))
+    figures = json.loads(line.split(" ", 1)[1])
+    figures["load"] = load(figures["wall"])
+    return figures
+
+
+def default_phase(workdir: Path, quick: bool, baseline_src: Path | None, from_run: Path | None) -> None:
+    source = from_run if from_run is not None else generated_run(workdir, quick)
+    traces = pq.read_table(source / "traces.parquet", columns=["complete"])
+    complete = int(pc.sum(pc.cast(pc.fill_null(traces.column("complete"), False), pa.int64())).as_py() or 0)
+    print(f"traces: {traces.num_rows} ({complete} complete) in {source}")
+    figures = annotate_default(fresh_copy(source, workdir / "annotate-new"))
+    rows = figures["rows"]
+    error_share = (figures["failed"] + figures["second_errors"]) / max(figures["model_rows"], 1)
+    print(f"\n{'measure':<58}{'measured':>24}{'target':>14}")
+    print(f"{'LLM annotation rows in error (failed + second-answer errors)':<58}"
+          f"{figures['failed'] + figures['second_errors']:>8} / {figures['model_rows']:<5} {error_share:>7.1%}"
+          f"{'<= 5%':>14}")
+    print(f"{'disagreement filled':<58}{figures['disagree_filled']:>8} / {rows:<5} "
+          f"{figures['disagree_filled'] / rows:>7.1%}{'>= 90%':>14}")
+    print(f"{'annotate wall time (fresh cache)':<58}{figures['wall']:>22.1f} s")
+    print(f"  {figures['load']}")
+    print(f"second answers by source: {figures['sources']}; judged disagree: {figures['disagree_true']} of "
+          f"{figures['disagree_filled']}")
+    print(f"model rows per annotator: {figures['per_annotator']}; usage: {figures['usage']}")
+    print(f"length tokenizer: {figures['tokenizer']}; first disagree errors: {figures['errors']}")
+    if baseline_src is not None:
+        from naturalthoughts.pipeline import default_config_path
+
+        old_config = baseline_src / "naturalthoughts" / "configs" / "default.yaml"
+        config_yaml = old_config if old_config.exists() else default_config_path()
+        old = annotate_baseline(baseline_src, fresh_copy(source, workdir / "annotate-baseline"), config_yaml)
+        print(f"{'previous version annotate, same traces (fresh cache)':<58}{old['wall']:>22.1f} s"
+              f"{'new <= old':>14}")
+        print(f"  {old['load']}; its model rows failed: {old['failed']} of {old['asked']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/nt-bench-annotate"))
     parser.add_argument("--embed-questions", type=int, default=2000)
-    parser.add_argument("--phase", choices=["all", "lexical", "embeddings"], default="all", help="what to measure")
+    parser.add_argument(
+        "--phase", choices=["all", "lexical", "embeddings", "default"], default="all", help="what to measure"
+    )
+    parser.add_argument("--quick", action="store_true", help="--phase default: the first 24 questions only")
+    parser.add_argument("--baseline-src", type=Path, help="--phase default: a previous version's src folder")
+    parser.add_argument(
+        "--from-run", type=Path, help="--phase default: annotate a copy of this run's traces instead of generating"
+    )
     args = parser.parse_args()
+    if args.phase == "default":
+        default_phase(args.workdir, args.quick, args.baseline_src, args.from_run)
+        return
     workdir = args.workdir / f"pool-{args.traces}"
     if args.phase == "lexical":
         time_lexical_and_length(workdir)

@@ -12,13 +12,13 @@ from naturalthoughts.annotate import AnnotateConfig, annotate, compare
 from naturalthoughts.annotate.base import BadReply
 from naturalthoughts.annotate.compare import agreement
 from naturalthoughts.annotate.domain_llm import parse_domain
-from naturalthoughts.annotate.length import count_tokens, load_tokenizer
 from naturalthoughts.annotate.strategies import STRATEGY_NAMES
 from naturalthoughts.annotate.strategies_llm import parse_strategies
 from naturalthoughts.annotate.verbosity_proxy import repetition_score
 from naturalthoughts.errors import ConfigError, MissingInputError
 from naturalthoughts.manifest import Manifest
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.text.tokens import count_tokens, load_tokenizer
 from test_annotate_support import builtin_sample, make_run, qid
 
 CRAFTED = (
@@ -66,7 +66,8 @@ def test_lexical_strategies_counts_and_density(run_dir: RunDir) -> None:
     assert crafted["strategies"] == [s for s in STRATEGY_NAMES if s in counts]  # closed list, list order
     assert crafted["n_strategies"] == 7
     assert crafted["reasoning_tokens"] == -(-len(CRAFTED) // 4)
-    assert crafted["strategy_density"] == pytest.approx(1000 * 7 / crafted["reasoning_tokens"])
+    # density counts occurrences (10 cue matches), not the 7 distinct strategies
+    assert crafted["strategy_density"] == pytest.approx(1000 * 10 / crafted["reasoning_tokens"])
     assert crafted["strategies_method"] == "lexical" and crafted["tokenizer"] == "approx:chars/4"
     assert plain["strategies"] == [] and plain["n_strategies"] == 0 and plain["strategy_density"] == 0.0
     assert failed["strategies"] is None and failed["strategy_density"] is None
@@ -100,12 +101,12 @@ def test_only_merges_with_previous_annotations(run_dir: RunDir) -> None:
     assert all(r["strategies"] is None for r in first)
     annotate(run_dir, approx_config(), only=["strategies", "verbosity"], show_progress=False)
     second = read(run_dir)
-    for before, after in zip(first, second, strict=True):
+    for i, (before, after) in enumerate(zip(first, second, strict=True)):
         assert after["reasoning_tokens"] == before["reasoning_tokens"]  # kept from the first run
         assert after["tokenizer"] == "approx:chars/4"
         assert after["n_strategies"] == 7
-        # density uses the kept token counts
-        assert after["strategy_density"] == pytest.approx(7000 / before["reasoning_tokens"])
+        # density uses the kept token counts: 10 occurrences per copy of CRAFTED
+        assert after["strategy_density"] == pytest.approx(1000 * 10 * (i + 1) / before["reasoning_tokens"])
         assert after["verbosity_method"] == "proxy:trigram-repetition"
     assert second[2]["verbosity"] > second[0]["verbosity"]  # three copies repeat more than one
     records = Manifest(run_dir.manifest).records("annotate")
@@ -152,7 +153,9 @@ def test_correctness_methods(run_dir: RunDir) -> None:
 
 def test_disagree_without_second_answer_is_null_with_reason(run_dir: RunDir) -> None:
     make_run(run_dir, [{"question": "q?", "reasoning": "r", "answer": "a", "other_answer": None}])
-    result = annotate(run_dir, approx_config(), only=["disagree"], show_progress=False)
+    config = approx_config()
+    config.disagree.second_engine = None  # pool only: no engine writes a second answer
+    result = annotate(run_dir, config, only=["disagree"], show_progress=False)
     (row,) = read(run_dir)
     assert row["disagree"] is None and row["disagree_judge"] is None
     assert "no second answer" in row["disagree_error"]

@@ -55,7 +55,8 @@ def check_bad_output_accounting(rows: list[dict[str, object]], result: object, p
     for row in failed_rows:
         assert str(row[f"{prefix}_error"]).startswith("gave up after 2 attempts")
     # a failed row used both attempts; a row that succeeded on the second attempt had one bad reply
-    assert counts.get("bad_replies", 0) + counts.get("engine_errors", 0) >= 2 * len(failed_rows)
+    problems = sum(counts.get(k, 0) for k in ("bad_replies", "cut_replies", "engine_errors"))
+    assert problems >= 2 * len(failed_rows)
 
 
 LLM_ANNOTATORS = ["length", "domain", "strategies", "verbosity", "correctness", "disagree"]
@@ -91,10 +92,14 @@ def test_llm_annotators_validate_retry_and_count(llm_run: tuple[RunDir, Annotate
             assert 0 <= row["verbosity"] <= 10
         # models disagree: judged on the pool's other_answer, raw output stored
         assert row["disagree_judge"] is not None and row["disagree_judge"].startswith("llm:")
+        assert row["disagree_method"] == "pool:other_answer (test-model)"
         assert row["disagree_raw"] is not None or row["disagree_error"] is not None
         assert (row["disagree"] is None) == (row["disagree_error"] is not None)
     for prefix, name in (("domain", "domain"), ("strategies", "strategies"), ("verbosity", "verbosity")):
         check_bad_output_accounting(rows, result, prefix, name)
+    # under their JSON schemas (llama.cpp grammars) the domain, verbosity and verdict replies always validate
+    for name in ("domain", "verbosity", "correctness", "disagree"):
+        assert result.counts[name].get("failed", 0) == 0, (name, result.counts[name])
     # the long reference goes to the judge; no reference stays null without an error
     assert rows[0]["correct_method"] is not None and rows[0]["correct_method"].startswith("llm:")
     assert rows[1]["correct"] is None and rows[1]["correct_method"] is None and rows[1]["correct_error"] is None
@@ -116,15 +121,22 @@ def test_llm_rerun_answers_from_cache(llm_run: tuple[RunDir, AnnotateConfig, Ann
 
 @pytest.mark.slow
 def test_disagree_with_second_engine(run_dir: RunDir, llamacpp_openai_config: OpenAIEngineConfig) -> None:
-    make_run(run_dir, [{**ITEMS[0], "other_answer": None}])
+    """The embedded default's signal: the teacher sampled again, judged under the verdict schema (never unparsed)."""
+    from naturalthoughts.engines import engine_identity
+
+    teacher = engine_identity(llamacpp_openai_config)
+    make_run(run_dir, [{**item, "other_answer": None, "teacher": teacher} for item in ITEMS])
     config = llm_config(llamacpp_openai_config)
     config.disagree.second_engine = llamacpp_openai_config
     config.disagree.second_max_tokens = 32
     result = annotate(run_dir, config, only=["disagree"], show_progress=False)
-    (row,) = pq.read_table(run_dir.annotations).to_pylist()
-    assert result.counts["disagree"].get("second_answers_generated", 0) == 1
-    assert row["disagree_judge"] is not None
-    assert (row["disagree"] is None) == (row["disagree_error"] is not None)
+    rows = pq.read_table(run_dir.annotations).to_pylist()
+    assert result.counts["disagree"].get("second_answers_generated", 0) == 2
+    for row in rows:
+        assert row["disagree_method"] == f"self:second-sample ({teacher}, T=1, seed 1)"
+        assert row["disagree_judge"] is not None
+        # constrained to {"same_final_answer": bool}, the tiny judge's reply always parses
+        assert row["disagree"] is not None and row["disagree_error"] is None, row["disagree_raw"]
 
 
 @pytest.mark.slow

@@ -1,9 +1,13 @@
-"""Helpers for the annotate tests: real questions.parquet / traces.parquet files in a run directory."""
+"""Helpers for the annotate tests: real questions.parquet / traces.parquet files in a run directory, and a small
+OpenAI-compatible server on loopback that answers with replies written for the test."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
@@ -35,22 +39,34 @@ def write_questions(run: RunDir, rows: list[dict[str, Any]]) -> None:
     write_parquet(pa.Table.from_pylist(full, schema=QUESTIONS), run.questions)
 
 
+def response_hash(row: dict[str, Any]) -> str:
+    """A content hash of the row's response, as generation writes one (any change of the text changes it)."""
+    return hashlib.sha256(json.dumps([row.get("reasoning"), row.get("answer")]).encode()).hexdigest()[:16]
+
+
 def write_traces(run: RunDir, rows: list[dict[str, Any]]) -> None:
     full = [
         {
             "trace_id": r.get("trace_id") or f"t{i}",
             "question_id": r["question_id"],
             "sample": r.get("sample", 0),
-            "teacher": "test:teacher",
+            "teacher": r.get("teacher", "test:teacher"),
             "reasoning": r.get("reasoning"),
             "answer": r.get("answer"),
             "finish_reason": "stop",
             "complete": r.get("answer") is not None,
+            "reasoning_tokens": r.get("reasoning_tokens"),
+            "answer_tokens": r.get("answer_tokens"),
+            "completion_tokens": r.get("completion_tokens"),
             "error": None,
+            "response_hash": response_hash(r),
         }
         for i, r in enumerate(rows)
     ]
     write_parquet(pa.Table.from_pylist(full, schema=TRACES), run.traces)
+
+
+TRACE_KEYS = ("reasoning", "answer", "teacher", "reasoning_tokens", "answer_tokens", "completion_tokens")
 
 
 def make_run(run: RunDir, items: list[dict[str, Any]]) -> None:
@@ -62,8 +78,7 @@ def make_run(run: RunDir, items: list[dict[str, Any]]) -> None:
             {
                 "trace_id": f"t{i}",
                 "question_id": qid(it["question"]),
-                "reasoning": it.get("reasoning"),
-                "answer": it.get("answer"),
+                **{k: it[k] for k in TRACE_KEYS if k in it},
             }
             for i, it in enumerate(items)
         ],
@@ -78,3 +93,61 @@ def builtin_sample() -> list[dict[str, Any]]:
         row["other_answer"] = responses[0]["response"] if responses else None
         row["reference_answer"] = row.get("reference_answer") or None
     return rows
+
+
+class ReplayServer:
+    """``POST /v1/chat/completions`` on loopback answered by ``reply(body) -> text``; every request body is kept.
+
+    Replies are written for the test (a verdict, a bad reply, a second answer), so a test can check what the
+    annotator sent (the prompt, the schema) and how it reads each reply, through the real HTTP engine.
+    """
+
+    def __init__(self, reply: Callable[[dict[str, Any]], str], finish_reason: str = "stop") -> None:
+        self.reply, self.finish_reason = reply, finish_reason
+        self.bodies: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    server.bodies.append(body)
+                text = server.reply(body)
+                message = {"role": "assistant", "content": text}
+                answer = {
+                    "choices": [{"message": message, "finish_reason": server.finish_reason}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+                }
+                data = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    def engine(self) -> Any:
+        from naturalthoughts.engines import OpenAIEngineConfig
+
+        return OpenAIEngineConfig(base_url=self.base_url, model="replay", api_key_env=None, max_retries=0)
+
+    def prompts(self) -> list[str]:
+        return [body["messages"][-1]["content"] for body in self.bodies]
+
+    def __enter__(self) -> ReplayServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -1,8 +1,22 @@
 """Annotation: domain and field, meta-reasoning strategies, verbosity, length, correctness, models-disagree,
-embeddings. Python API: :func:`annotate` and :func:`compare`; the CLI is ``nt annotate``."""
+embeddings. Python API: :class:`AnnotateStage` (through the runner), :func:`annotate` and :func:`compare`
+(notebook shortcuts), :func:`stale_annotators` (are the annotations current for these traces?); the CLI is
+``nt annotate``."""
 
-from naturalthoughts.annotate.compare import CompareReport, compare
+from naturalthoughts.annotate.compare import CompareReport, CompareStage, compare
 from naturalthoughts.annotate.config import AnnotateConfig
-from naturalthoughts.annotate.stage import AnnotateResult, annotate
+from naturalthoughts.annotate.stage import AnnotateResult, AnnotateStage, annotate
+from naturalthoughts.annotate.staleness import ANNOTATORS_KEY, refresh_command, stale_annotators
 
-__all__ = ["AnnotateConfig", "AnnotateResult", "CompareReport", "annotate", "compare"]
+__all__ = [
+    "ANNOTATORS_KEY",
+    "AnnotateConfig",
+    "AnnotateResult",
+    "AnnotateStage",
+    "CompareReport",
+    "CompareStage",
+    "annotate",
+    "compare",
+    "refresh_command",
+    "stale_annotators",
+]

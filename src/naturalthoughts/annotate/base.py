@@ -1,4 +1,4 @@
-"""What every annotator is, the per-run context they share, and the bounded-retry LLM call.
+"""What every annotator is, the per-run context they share, and the schema-constrained, bounded-retry LLM call.
 
 An annotator reads columns of the working batch (trace columns, the question's columns, and
 annotation columns already present) and returns the annotation columns it writes. Annotators that
@@ -10,42 +10,49 @@ from __future__ import annotations
 
 import abc
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import pyarrow as pa
 
 from naturalthoughts.annotate.config import AnnotateConfig
-from naturalthoughts.engines import CachedEngine, ChatRequest, EngineConfig, ResponseCache, SamplingParams
+from naturalthoughts.annotate.schema import BadReply, ReplySchema, extract_json
+from naturalthoughts.engines import NOT_SENT, CachedEngine, ChatRequest, EngineConfig, ResponseCache, SamplingParams
 from naturalthoughts.rundir import RunDir
+
+if TYPE_CHECKING:
+    from naturalthoughts.progress import Reporter, Task
 
 Columns = dict[str, pa.Array | list[Any]]
 Role = Literal["annotator", "judge", "second"]
 T = TypeVar("T")
 
-
 NO_QUESTION = "no question text"
 NO_ANSWER = "the trace has no answer text"
 NO_REASONING = "the trace has no reasoning text"
 
+__all__ = ["BadReply", "extract_json"]  # re-exported: annotators and tests import them from here
 
-class BadReply(ValueError):
-    """A model reply that cannot be used (not JSON, unknown label, empty); the message says why."""
+
+class StopRequested(Exception):
+    """The user asked the stage to stop (``should_stop``); answered requests are in the cache, nothing is written."""
 
 
 class Annotator(abc.ABC):
     """One annotation: declares the columns it reads and writes; fills them for a batch of traces."""
 
-    name: str = ""  # the registry name, used by --only
-    reads: tuple[str, ...] = ()  # columns of the working batch it needs
-    writes: tuple[str, ...] = ()  # annotation columns it fills (tables.ANNOTATIONS)
+    name: ClassVar[str] = ""  # the registry name, used by --only
+    reads: ClassVar[tuple[str, ...]] = ()  # columns of the working batch it needs
+    writes: ClassVar[tuple[str, ...]] = ()  # annotation columns it fills (tables.ANNOTATIONS)
+    # Annotators whose columns this one reads (strategy density divides by length's reasoning_tokens): the stage
+    # runs them too when their columns are missing or were computed from other traces.
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: AnnotateContext) -> None:
         self.ctx = ctx
-        self.counts: Counter[str] = Counter()  # annotated, failed, bad_replies ... (manifest + summary)
+        self.counts: Counter[str] = Counter()  # annotated, asked, failed, bad_replies ... (manifest + summary)
         self.extra: dict[str, Any] = {}  # anything else worth recording (e.g. a measured accuracy)
 
     @property
@@ -66,13 +73,21 @@ class Annotator(abc.ABC):
 
 @dataclass
 class AnnotateContext:
-    """What annotators share during one run: the config, the engines (started lazily) and the embedder."""
+    """What annotators share during one run: the config, the engines (started lazily), the embedder, progress.
+
+    ``rows`` is the number of traces (the total of each model-calling annotator's progress task);
+    ``should_stop`` is the stage's stop check, handed to every engine call.
+    """
 
     run: RunDir
     config: AnnotateConfig
+    progress: Reporter | None = None
+    should_stop: Callable[[], bool] = lambda: False
+    rows: int | None = None
     _cache: ResponseCache | None = None
     _engines: dict[str, CachedEngine] = field(default_factory=dict)
     _embedders: dict[str, Any] = field(default_factory=dict)
+    _tasks: dict[str, Task] = field(default_factory=dict)
 
     def engine_config(self, role: Role) -> EngineConfig:
         if role == "annotator":
@@ -105,6 +120,21 @@ class AnnotateContext:
             self._embedders[key] = load_embedder(model)
         return self._embedders[key]
 
+    def task(self, description: str) -> Task | None:
+        """A progress task over every trace of the run, opened on first use (one per model-calling step)."""
+        if self.progress is None:
+            return None
+        if description not in self._tasks:
+            self._tasks[description] = self.progress.task(description, total=self.rows, unit="traces")
+        return self._tasks[description]
+
+    def close_finished_tasks(self) -> None:
+        """End the progress tasks that reached their total (their line says how long that step took)."""
+        for description, task in list(self._tasks.items()):
+            if task.total is not None and task.completed >= task.total:
+                task.close()
+                del self._tasks[description]
+
     def usage(self) -> dict[str, int]:
         total: Counter[str] = Counter()
         for engine in self._engines.values():
@@ -121,6 +151,9 @@ class AnnotateContext:
         return dict(total)
 
     def close(self) -> None:
+        for task in self._tasks.values():
+            task.close()
+        self._tasks.clear()
         for engine in self._engines.values():
             engine.close()
         self._engines.clear()
@@ -132,23 +165,6 @@ class AnnotateContext:
 # ---- asking a model for validated output ------------------------------------------------------------
 
 
-def extract_json(text: str | None) -> Any:
-    """The first JSON object in a reply (models wrap JSON in prose or ``` fences)."""
-    if not text or not text.strip():
-        raise BadReply("empty reply")
-    fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.S)
-    candidates = [fenced.group(1)] if fenced else []
-    start, end = text.find("{"), text.rfind("}")
-    if start != -1 and end > start:
-        candidates.append(text[start : end + 1])
-    for candidate in candidates:
-        try:
-            return json.loads(candidate)
-        except json.JSONDecodeError:
-            continue
-    raise BadReply(f"not JSON: {text.strip()[:80]!r}")
-
-
 @dataclass
 class Answer:
     """The outcome of asking for one row: a parsed value, or None with the reason; the last raw reply."""
@@ -156,63 +172,123 @@ class Answer:
     value: Any = None
     raw: str | None = None
     error: str | None = None
+    settled: bool = False  # a valid value, or nothing left to try
+
+
+def schema_request(
+    messages: Sequence[dict[str, str]], params: SamplingParams, sample: int, schema: ReplySchema[Any]
+) -> ChatRequest:
+    """A request whose reply is constrained to ``schema`` where the engine can; validated either way."""
+    return ChatRequest(
+        messages=tuple(messages),
+        params=params,
+        sample=sample,
+        json_schema=schema.json_schema,
+        json_schema_name=schema.name,
+    )
+
+
+def _params(attempt: int, max_tokens: int) -> SamplingParams:
+    """Greedy first; each retry samples (temperature 0.7, its own seed) so the cache does not return the same reply."""
+    if attempt == 0:
+        return SamplingParams(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0)
+    return SamplingParams(temperature=0.7, top_p=0.95, max_tokens=max_tokens, seed=attempt)
+
+
+def _read(result: Any, schema: ReplySchema[Any], answer: Answer) -> str | None:
+    """Parse one engine result into ``answer``; returns the count key of what went wrong (None when valid)."""
+    answer.raw = result.text
+    if result.error is not None:
+        answer.error = f"engine error: {result.error}"[:300]
+        return "engine_errors"
+    if result.finish_reason == "length":
+        answer.error = "reply cut at max_tokens (finish_reason length)"
+        return "cut_replies"
+    try:
+        answer.value, answer.error = schema.parse(result.text), None
+    except (BadReply, ValueError) as exc:
+        answer.error = f"{exc}"[:300]
+        return "bad_replies"
+    return None
+
+
+class _Attempt:
+    """One pass over the pending rows: reads each reply as it arrives (engine threads included), so the progress
+    task moves with a slow model instead of once per batch."""
+
+    def __init__(self, rows: list[int], answers: list[Answer], schema: ReplySchema[Any], last: bool,
+                 progress: Task | None, counts: Counter[str]) -> None:
+        self.rows, self.answers, self.schema, self.last = rows, answers, schema, last
+        self.progress, self.counts = progress, counts
+        self.problems: list[str | None] = [None] * len(rows)
+        self.read = [False] * len(rows)
+
+    def on_result(self, position: int, result: Any) -> None:
+        if result.error == NOT_SENT:
+            return
+        answer = self.answers[self.rows[position]]
+        self.problems[position], self.read[position] = _read(result, self.schema, answer), True
+        answer.settled = self.problems[position] is None or self.last
+        if self.progress is not None and answer.settled:
+            self.progress.advance(1, stats=_stats(self.counts))
+
+    def finish(self, results: Sequence[Any]) -> list[int]:
+        """Count the problems; return the rows to ask again."""
+        if any(result.error == NOT_SENT for result in results):
+            raise StopRequested("stopped on request")
+        for position, result in enumerate(results):
+            if not self.read[position]:  # an engine that did not call back: read the returned result
+                self.on_result(position, result)
+        for problem in self.problems:
+            if problem is not None:
+                self.counts[problem] += 1
+        return [row for row, problem in zip(self.rows, self.problems, strict=True) if problem is not None]
 
 
 def ask(
-    ctx: AnnotateContext,
+    annotator: Annotator,
     role: Role,
     conversations: Sequence[Sequence[dict[str, str]] | str],
-    parse: Callable[[str | None], T],
-    counts: Counter[str],
-    json_mode: bool = True,
-    max_tokens: int | None = None,
+    schema: ReplySchema[T],
 ) -> list[Answer]:
-    """Ask the ``role`` engine each conversation; parse each reply; retry bad replies a bounded number of times.
+    """Ask the ``role`` engine each conversation for a reply in ``schema``; retry bad replies a bounded number of times.
 
-    A ``str`` in place of a conversation skips the row with that string as its error (nothing to ask).
-    Attempt ``k`` uses ``sample=k`` and a non-zero temperature after the first, so the cache does not
-    hand back the same bad reply. Each bad reply adds one to ``counts["bad_replies"]``; rows still bad
-    after ``max_attempts`` get an error.
+    A ``str`` in place of a conversation skips the row with that string as its error (nothing to ask). Attempt
+    ``k > 0`` samples with seed ``k`` (see :func:`_params`). A reply cut at ``max_tokens`` (``finish_reason``
+    ``length``) is bad without being parsed. Counts go to ``annotator.counts``: ``asked`` (rows sent to the model),
+    ``annotated``, ``bad_replies`` / ``cut_replies`` / ``engine_errors`` (per attempt) and ``failed`` (rows still
+    bad after ``max_attempts``). The progress task ``annotate: NAME`` advances as rows settle.
+    Raises :class:`StopRequested` when the stop check left requests unsent.
     """
+    ctx = annotator.ctx
     cfg = ctx.config
     engine = ctx.engine(role)
-    answers = [Answer(error=conv) if isinstance(conv, str) else Answer() for conv in conversations]
+    progress = ctx.task(f"annotate: {annotator.name}")
+    max_tokens = schema.max_tokens(cfg.max_tokens)
+    answers = [Answer(error=conv, settled=True) if isinstance(conv, str) else Answer() for conv in conversations]
     pending = [i for i, conv in enumerate(conversations) if not isinstance(conv, str)]
+    annotator.counts["asked"] += len(pending)
+    if progress is not None and len(pending) < len(answers):
+        progress.advance(len(answers) - len(pending))
     for attempt in range(cfg.max_attempts):
         if not pending:
             break
-        params = SamplingParams(
-            temperature=0.0 if attempt == 0 else 0.7,
-            top_p=1.0 if attempt == 0 else 0.95,
-            max_tokens=max_tokens or cfg.max_tokens,
-            seed=attempt,
-        )
-        requests = [
-            ChatRequest(messages=tuple(conversations[i]), params=params, sample=attempt, json_mode=json_mode)  # type: ignore[arg-type]
-            for i in pending
-        ]
-        results = engine.generate(requests)
-        still_bad = []
-        for i, result in zip(pending, results, strict=True):
-            answer = answers[i]
-            answer.raw = result.text
-            if result.error is not None:
-                answer.error = f"engine error: {result.error}"[:300]
-                counts["engine_errors"] += 1
-                still_bad.append(i)
-                continue
-            try:
-                answer.value, answer.error = parse(result.text), None
-            except (BadReply, ValueError) as exc:
-                answer.error = f"{exc}"[:300]
-                counts["bad_replies"] += 1
-                still_bad.append(i)
-        pending = still_bad
+        params = _params(attempt, max_tokens)
+        requests = [schema_request(conversations[i], params, attempt, schema) for i in pending]  # type: ignore[arg-type]
+        current = _Attempt(pending, answers, schema, attempt == cfg.max_attempts - 1, progress, annotator.counts)
+        results = engine.generate(requests, on_result=current.on_result, should_stop=ctx.should_stop)
+        pending = current.finish(results)
     for i in pending:
         answers[i].value = None
         answers[i].error = f"gave up after {cfg.max_attempts} attempts: {answers[i].error}"
-        counts["failed"] += 1
+    annotator.counts["failed"] += len(pending)
+    annotator.counts["annotated"] += sum(a.value is not None for a in answers)
     return answers
+
+
+def _stats(counts: Counter[str]) -> str:
+    bad = counts["bad_replies"] + counts["cut_replies"] + counts["engine_errors"]
+    return f"{bad:,} bad replies (retried)" if bad else ""
 
 
 def clip_middle(text: str | None, limit: int) -> str:

@@ -15,15 +15,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sklearn.metrics import cohen_kappa_score, precision_score, recall_score
 
 from naturalthoughts.annotate.base import AnnotateContext
 from naturalthoughts.annotate.config import AnnotateConfig
 from naturalthoughts.annotate.registry import ANNOTATORS, annotator_class
 from naturalthoughts.annotate.strategies import STRATEGY_NAMES
 from naturalthoughts.errors import ConfigError
-from naturalthoughts.manifest import Manifest
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
 
 
 @dataclass
@@ -51,6 +50,9 @@ class CompareReport:
 
 def agreement(labels_a: list[list[str] | None], labels_b: list[list[str] | None], a: str, b: str) -> CompareReport:
     """Per-strategy precision/recall (of a against b) and Cohen's kappa over traces both labelled."""
+    # Imported here: scikit-learn takes seconds to import and only this comparison needs it.
+    from sklearn.metrics import cohen_kappa_score, precision_score, recall_score
+
     both = [(x, y) for x, y in zip(labels_a, labels_b, strict=True) if x is not None and y is not None]
     report = CompareReport(a=a, b=b, rows=len(both), skipped=len(labels_a) - len(both))
     for name in STRATEGY_NAMES:
@@ -71,6 +73,65 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else value
 
 
+class CompareStage(Stage):
+    """``nt annotate --compare A,B``: agreement of two strategy methods; writes no annotations (so it always runs)."""
+
+    name = "annotate-compare"
+    config_model = AnnotateConfig
+    volatile = frozenset({"batch_rows"})
+
+    def __init__(self, config: AnnotateConfig | None = None, *, a: str, b: str, limit: int | None = None) -> None:
+        super().__init__(config, a=a, b=b, limit=limit)
+
+    def check(self, run: RunDir) -> None:
+        for method in (self.args["a"], self.args["b"]):
+            if method not in ANNOTATORS["strategies"]:
+                choices = ", ".join(ANNOTATORS["strategies"])
+                raise ConfigError(f"--compare takes strategy methods: {choices} (got {method!r})")
+
+    def inputs(self, run: RunDir) -> list[Path]:
+        return [run.traces]
+
+    def outputs(self, run: RunDir) -> list[Path]:
+        return []
+
+    def run(self, ctx: StageContext) -> StageResult:
+        config: AnnotateConfig = self.config  # type: ignore[assignment]
+        a, b, limit = self.args["a"], self.args["b"], self.args["limit"]
+        traces = pq.read_table(ctx.run.require("traces"), columns=["trace_id", "reasoning"])
+        if limit is not None:
+            traces = traces.slice(0, limit)
+        traces = traces.append_column("reasoning_tokens", pa.nulls(traces.num_rows, pa.int64()))
+        actx = AnnotateContext(
+            run=ctx.run, config=config, progress=ctx.progress, should_stop=ctx.should_stop, rows=traces.num_rows
+        )
+        labels: dict[str, list[list[str] | None]] = {}
+        methods: dict[str, str] = {}
+        counts: dict[str, int] = {}
+        try:
+            for method in (a, b):
+                annotator = annotator_class("strategies", method)(actx)
+                labels[method] = []
+                for start in range(0, traces.num_rows, config.batch_rows):
+                    batch = traces.slice(start, config.batch_rows)
+                    labels[method] += list(annotator.annotate(batch)["strategies"])
+                annotator.finish()
+                methods[method] = annotator.method
+                counts.update({f"{method}.{k}": v for k, v in annotator.counts.items()})
+        finally:
+            usage = actx.usage()
+            actx.close()
+        report = agreement([_as_list(x) for x in labels[a]], [_as_list(x) for x in labels[b]], a, b)
+        report.methods = methods
+        return StageResult(
+            counts={**counts, "rows": report.rows, "skipped": report.skipped},
+            usage=Usage.from_dict(usage),
+            summary=f"{a} vs {b} over {report.rows:,} traces ({report.skipped:,} left out)",
+            extra={"agreement": report.as_dicts(), "methods": methods},
+            value=report,
+        )
+
+
 def compare(
     run: RunDir | str | Path,
     a: str = "lexical",
@@ -79,39 +140,9 @@ def compare(
     limit: int | None = None,
 ) -> CompareReport:
     """Run strategy annotators ``a`` and ``b`` over the run's traces (first ``limit``) and report agreement."""
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    config = config or AnnotateConfig()
-    for method in (a, b):
-        if method not in ANNOTATORS["strategies"]:
-            choices = ", ".join(ANNOTATORS["strategies"])
-            raise ConfigError(f"--compare takes strategy methods: {choices} (got {method!r})")
-    traces = pq.read_table(run.require("traces"), columns=["trace_id", "reasoning"])
-    if limit is not None:
-        traces = traces.slice(0, limit)
-    traces = traces.append_column("reasoning_tokens", pa.nulls(traces.num_rows, pa.int64()))
-    ctx = AnnotateContext(run=run, config=config)
-    labels: dict[str, list[list[str] | None]] = {}
-    methods: dict[str, str] = {}
-    record_config = {"a": a, "b": b, "limit": limit, **config.model_dump(mode="json")}
-    with Manifest(run.manifest).stage("annotate-compare", record_config, inputs=[run.traces]) as record:
-        try:
-            for method in (a, b):
-                annotator = annotator_class("strategies", method)(ctx)
-                labels[method] = []
-                for start in range(0, traces.num_rows, config.batch_rows):
-                    batch = traces.slice(start, config.batch_rows)
-                    labels[method] += list(annotator.annotate(batch)["strategies"])
-                annotator.finish()
-                methods[method] = annotator.method
-                record.counts.update({f"{method}.{k}": v for k, v in annotator.counts.items()})
-        finally:
-            record.usage = ctx.usage()
-            ctx.close()
-        report = agreement([_as_list(x) for x in labels[a]], [_as_list(x) for x in labels[b]], a, b)
-        report.methods = methods
-        record.extra["agreement"] = report.as_dicts()
-        record.counts.update({"rows": report.rows, "skipped": report.skipped})
-    return report
+    from naturalthoughts.runner import run_one
+
+    return run_one(CompareStage(config, a=a, b=b, limit=limit), run, force=True).value  # type: ignore[no-any-return]
 
 
 def _as_list(value: object) -> list[str] | None:
@@ -122,4 +153,4 @@ def _as_list(value: object) -> list[str] | None:
     return list(value)  # type: ignore[call-overload]
 
 
-__all__ = ["CompareReport", "StrategyAgreement", "agreement", "compare"]
+__all__ = ["CompareReport", "CompareStage", "StrategyAgreement", "agreement", "compare"]

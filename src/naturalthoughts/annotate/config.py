@@ -11,6 +11,16 @@ from naturalthoughts.engines.config import EngineConfig, LlamaCppEngineConfig
 
 ANNOTATOR_NAMES = ("length", "domain", "strategies", "verbosity", "correctness", "disagree", "embeddings")
 
+# Length tokenizers that are not a tokenizer name: the teacher's own (found from the run), the server's counts.
+TEACHER_TOKENIZER = "teacher"
+SERVER_COUNTS = "server"
+
+
+def embedded_engine() -> LlamaCppEngineConfig:
+    """The bundled SmolLM2-135M for annotators and judges: 4 slots of 4,096 tokens, room for a clipped trace plus
+    the longest valid reply of any annotator's schema."""
+    return LlamaCppEngineConfig(n_parallel=4, n_ctx=16384)
+
 
 class DomainConfig(StrictModel):
     method: Literal["zero-shot", "llm"] = Field(
@@ -36,9 +46,11 @@ class VerbosityConfig(StrictModel):
 
 class LengthConfig(StrictModel):
     tokenizer: str = Field(
-        default="smollm2",
-        description="smollm2 (the bundled GGUF's tokenizer), approx (characters / 4, for very large pools), "
-        "or a Hugging Face tokenizer folder or Hub id.",
+        default=TEACHER_TOKENIZER,
+        description="teacher: the teacher's own tokenizer when the run names one that loads offline (the bundled "
+        "GGUF's for the embedded teacher, a transformers/vLLM teacher's folder), else the server's counts; "
+        "server: the server's completion_tokens from traces.parquet; smollm2; approx (characters / 4, for very "
+        "large pools); or a Hugging Face tokenizer folder or Hub id.",
     )
 
 
@@ -50,11 +62,26 @@ class CorrectnessConfig(StrictModel):
 
 
 class DisagreeConfig(StrictModel):
-    second_engine: EngineConfig | None = Field(
-        default=None,
-        description="Engine that writes the second answer when the pool has no other_answer (null: use the pool only).",
+    use_pool: bool = Field(
+        default=True,
+        description="Judge against the pool's other_answer (NaturalReasoning's Llama-3.3-70B response) where a row "
+        "has one: the paper's cross-model signal.",
     )
-    second_max_tokens: int = Field(default=1024, ge=16)
+    second_engine: EngineConfig | None = Field(
+        default_factory=embedded_engine,
+        description="Writes the second answer for rows without other_answer (null: pool only, those rows stay null). "
+        "Default: the bundled SmolLM2-135M; when it is also the teacher this is self-disagreement, labelled "
+        "`self:second-sample` in disagree_method.",
+    )
+    second_temperature: float = Field(default=1.0, ge=0, description="Sampling temperature of the second answer.")
+    second_top_p: float = Field(default=0.95, gt=0, le=1)
+    second_seed: int = Field(default=1, description="Seed of the second answer (another seed than the teacher's).")
+    second_max_tokens: int = Field(
+        default=48, ge=16, description="Cap on the second answer (it is asked for a one-sentence final answer)."
+    )
+    max_answer_chars: int = Field(
+        default=1200, ge=100, description="Each final answer is shown to the judge as head + tail of this size."
+    )
 
 
 class EmbeddingsConfig(StrictModel):
@@ -77,16 +104,24 @@ class AnnotateConfig(StrictModel):
     disagree: DisagreeConfig = Field(default_factory=DisagreeConfig)
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     annotator_engine: EngineConfig = Field(
-        default_factory=LlamaCppEngineConfig,
+        default_factory=embedded_engine,
         description="Model for the LLM annotators (domain, strategies, verbosity). Default: the embedded SmolLM2-135M.",
     )
     judge_engine: EngineConfig = Field(
-        default_factory=LlamaCppEngineConfig,
+        default_factory=embedded_engine,
         description="Judge for correctness of long answers and for models-disagree (paper: Llama-3.1-8B-Instruct).",
     )
     max_attempts: int = Field(default=3, ge=1, description="Tries per row when a model's reply is invalid.")
-    max_tokens: int = Field(default=256, ge=8, description="Completion budget of annotator and judge replies.")
+    max_tokens: int | None = Field(
+        default=None,
+        ge=8,
+        description="Completion budget of annotator and judge replies. Never below a reply schema's longest valid "
+        "reply (a constrained reply cut short is unparseable); None = that longest reply plus a margin.",
+    )
     max_input_chars: int = Field(
-        default=6000, ge=200, description="Longer traces are shown to LLM annotators as head + tail of this size."
+        default=6000,
+        ge=200,
+        description="Characters of trace text in one prompt (split between the parts of a judge prompt); longer "
+        "texts are shown as head + tail.",
     )
     batch_rows: int = Field(default=4096, ge=1, description="Traces per Arrow batch (bounds memory).")

@@ -7,12 +7,17 @@ embedded default. Its accuracy against labelled domains (``builtin:sample``) is 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 
 from naturalthoughts.annotate.base import NO_QUESTION, AnnotateContext, Annotator, Columns, column
 from naturalthoughts.annotate.embedder import embedder_name, encode, encode_unique
 from naturalthoughts.annotate.taxonomy import FIELDS
+
+if TYPE_CHECKING:
+    from naturalthoughts.progress import Task
 
 
 def label_texts() -> tuple[list[tuple[str, str]], list[str]]:
@@ -37,15 +42,18 @@ class ZeroShotDomainAnnotator(Annotator):
     def method(self) -> str:
         return f"zero-shot:{embedder_name(self.model_name)}"
 
-    def classify(self, questions: list[str]) -> list[tuple[str, str]]:
-        vectors = encode_unique(self.ctx.embedder(self.model_name), questions)
+    def classify(self, questions: list[str], progress: Task | None = None) -> list[tuple[str, str]]:
+        vectors = encode_unique(self.ctx.embedder(self.model_name), questions, progress=progress)
         best = np.argmax(vectors @ self.labels.T, axis=1)
         return [self.pairs[i] for i in best]
 
     def annotate(self, batch: pa.Table) -> Columns:
         questions = column(batch, "question")
         present = [i for i, q in enumerate(questions) if q]
-        labels = dict(zip(present, self.classify([questions[i] for i in present]), strict=True))
+        task = self.ctx.task("annotate: domain")
+        if task is not None and len(present) < len(questions):
+            task.advance(len(questions) - len(present))
+        labels = dict(zip(present, self.classify([questions[i] for i in present], task), strict=True))
         self.counts["annotated"] += len(present)
         self.counts["failed"] += batch.num_rows - len(present)
         n = batch.num_rows

@@ -40,7 +40,7 @@ class EmbeddingsAnnotator(Annotator):
 
     def annotate(self, batch: pa.Table) -> Columns:
         texts = [t or "" for t in column(batch, "question" if self.cfg.of == "question" else "reasoning")]
-        vectors = encode_unique(self.model, texts, self.cfg.batch_size)
+        vectors = encode_unique(self.model, texts, self.cfg.batch_size, self.ctx.task("annotate: embeddings"))
         flat = pa.array(vectors.reshape(-1), pa.float32())
         table = pa.Table.from_arrays(
             [batch.column("trace_id"), batch.column("question_id"), pa.FixedSizeListArray.from_arrays(flat, self.dim)],

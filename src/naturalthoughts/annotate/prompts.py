@@ -1,7 +1,9 @@
-"""Prompts of the LLM annotators and judges (shown in docs/strategies.md). Each asks for JSON or Yes/No.
+"""Prompts of the LLM annotators and judges (shown in docs/strategies.md). Each asks for a JSON object.
 
 The paper's annotation prompts were not published; these are the project's own. Placeholders are
 filled with :meth:`str.format`; long traces are shortened to head + tail before they are inserted.
+The JSON each prompt describes is also sent as the request's schema (see :mod:`.schema`), so an engine that
+constrains decoding can only answer in it; the wording keeps unconstrained engines on the same format.
 """
 
 from __future__ import annotations
@@ -59,21 +61,25 @@ Response:
 
 Reply with only a JSON object: {{"correct": true}} or {{"correct": false}}"""
 
-DISAGREE = """Two responses to the same question are given below. Do they reach the same final answer \
-or conclusion? Ignore differences in wording, explanation and formatting.
+DISAGREE = """Two responses to the same question end with the final answers below. Do the two final answers \
+reach the same answer or conclusion? Ignore differences in wording, explanation and formatting.
 
 Question:
 {question}
 
-Response A:
+Final answer A:
 {answer_a}
 
-Response B:
+Final answer B:
 {answer_b}
 
-Answer Yes or No."""
+Reply with only a JSON object: {{"same_final_answer": true}} or {{"same_final_answer": false}}"""
 
-SECOND_ANSWER = """{question}"""
+# The second answer of the models-disagree signal when the pool has none: a short, direct final answer (the judge
+# compares final answers, and a short reply keeps the default run's extra decoding small).
+SECOND_ANSWER = """{question}
+
+Give only your final answer, in one short sentence."""
 
 
 def domain_prompt(question: str) -> str:

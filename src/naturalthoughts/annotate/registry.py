@@ -1,9 +1,12 @@
 """The one place annotators are registered: name -> method -> class, run in :data:`ANNOTATOR_NAMES` order.
 
-Order matters once: ``length`` runs first so the strategy annotators can divide by ``reasoning_tokens``.
+Order matters once: ``length`` runs first so the strategy annotators can divide by ``reasoning_tokens``
+(``requires = ("length",)``: :func:`with_requirements` adds it when its columns are missing or stale).
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from naturalthoughts.annotate.base import AnnotateContext, Annotator
 from naturalthoughts.annotate.config import ANNOTATOR_NAMES, AnnotateConfig
@@ -46,6 +49,20 @@ def resolve(names: list[str] | None, config: AnnotateConfig) -> list[str]:
     if not wanted:
         raise ConfigError(f"no annotator selected; choose from {', '.join(ANNOTATORS)}")
     return [n for n in ANNOTATORS if n in wanted]
+
+
+def with_requirements(
+    names: list[str], config: AnnotateConfig, current: Collection[str]
+) -> tuple[list[str], list[str]]:
+    """``names`` plus the annotators they require that are not ``current`` (computed from these traces), in run
+    order; and the ones added."""
+    wanted = set(names)
+    for name in names:
+        for required in annotator_class(name, method_of(name, config)).requires:
+            if required not in wanted and required not in current:
+                wanted.add(required)
+    ordered = [n for n in ANNOTATORS if n in wanted]
+    return ordered, [n for n in ordered if n not in names]
 
 
 def annotator_class(name: str, method: str) -> type[Annotator]:

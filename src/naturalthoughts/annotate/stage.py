@@ -3,10 +3,24 @@
 Traces are streamed in Arrow batches. Each batch is joined with its questions' columns and with the
 previous annotations (so ``only=[...]`` keeps every other annotator's columns), the selected annotators
 fill their columns in registry order, and the batch is written. Files appear atomically at the end.
+
+``annotations.parquet`` records, per annotator, the fingerprint of the traces it was computed from (schema
+metadata ``naturalthoughts.annotators``, see :mod:`.staleness`), and each row the ``response_hash`` of its trace.
+An annotator whose inputs from another annotator are missing or stale (strategy density needs ``length``) brings
+that annotator along.
+
+Notebook use::
+
+    from naturalthoughts.annotate import AnnotateConfig, annotate
+    result = annotate("runs/demo", AnnotateConfig(), only=["length", "strategies"])
+    # or, with the up-to-date check: Runner("runs/demo").run_stage(AnnotateStage(config, only=[...]))
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,23 +30,37 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from naturalthoughts.annotate.base import AnnotateContext, Annotator
-from naturalthoughts.annotate.config import AnnotateConfig
-from naturalthoughts.annotate.registry import build, resolve
+from naturalthoughts.annotate.base import AnnotateContext, Annotator, StopRequested
+from naturalthoughts.annotate.config import ANNOTATOR_NAMES, AnnotateConfig
+from naturalthoughts.annotate.length import SERVER_COLUMNS
+from naturalthoughts.annotate.registry import annotator_class, build, method_of, resolve, with_requirements
+from naturalthoughts.annotate.staleness import ANNOTATORS_KEY, recorded_fingerprints
 from naturalthoughts.atomic import parquet_writer
-from naturalthoughts.console import progress
-from naturalthoughts.manifest import Manifest
+from naturalthoughts.progress import Reporter
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
 from naturalthoughts.tables import ANNOTATIONS
 
-TRACE_COLUMNS = ("trace_id", "question_id", "reasoning", "answer")
+# traces.parquet column -> name in the working batch (the server's token counts are kept apart from ours).
+TRACE_COLUMNS = {
+    "trace_id": "trace_id",
+    "question_id": "question_id",
+    "teacher": "teacher",
+    "reasoning": "reasoning",
+    "answer": "answer",
+    "response_hash": "response_hash",
+    **SERVER_COLUMNS,
+}
 # questions.parquet column -> name in the working batch (the source's own domain label is kept apart).
 QUESTION_COLUMNS = {
     "question": "question",
     "reference_answer": "reference_answer",
     "other_answer": "other_answer",
+    "other_model": "other_model",
     "domain": "source_domain",
 }
+# Annotation columns taken from the traces on every run, never from the previous annotations.
+FROM_TRACES = frozenset({"question_id", "response_hash"})
 
 
 @dataclass
@@ -40,21 +68,30 @@ class AnnotateResult:
     annotations: Path
     embeddings: Path | None
     rows: int
-    annotators: list[str]
+    annotators: list[str]  # every annotator that ran, requested or brought along
     methods: dict[str, str]
     counts: dict[str, dict[str, int]]
     usage: dict[str, int]
     domain_accuracy: float | None = None  # against the source's domain labels (builtin:sample), when present
     domain_labelled: int = 0
+    added: list[str] = field(default_factory=list)  # annotators run because a requested one needs their columns
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def total(self, key: str) -> int:
+        return sum(c.get(key, 0) for c in self.counts.values())
 
     @property
     def bad_replies(self) -> int:
-        return sum(c.get("bad_replies", 0) for c in self.counts.values())
+        return self.total("bad_replies") + self.total("cut_replies")
 
     @property
     def failed(self) -> int:
-        return sum(c.get("failed", 0) for c in self.counts.values())
+        return self.total("failed")
+
+    @property
+    def model_rows(self) -> int:
+        """Rows some annotator asked a model about (a row asked by two annotators counts twice)."""
+        return self.total("asked")
 
 
 class _Index:
@@ -84,12 +121,15 @@ class _Joiner:
         self.questions = _Index(questions, "id", QUESTION_COLUMNS)
         self.previous: _Index | None = None
         if run.annotations.exists():
-            kept = [c for c in pq.read_schema(run.annotations).names if c not in rewritten and c != "question_id"]
+            kept = [
+                c for c in pq.read_schema(run.annotations).names if c not in rewritten and c not in FROM_TRACES
+            ]
             previous = pq.read_table(run.annotations, columns=kept)
             self.previous = _Index(previous, "trace_id", {c: c for c in kept if c != "trace_id"})
 
     def join(self, batch: pa.RecordBatch) -> pa.Table:
         table = pa.Table.from_batches([batch])
+        table = table.rename_columns([TRACE_COLUMNS.get(name, name) for name in table.column_names])
         extra = self.questions.lookup(table.column("question_id"))
         if self.previous is not None:
             extra.update(self.previous.lookup(table.column("trace_id")))
@@ -111,13 +151,13 @@ def _set_columns(table: pa.Table, columns: dict[str, Any]) -> pa.Table:
     return table
 
 
-def _annotation_rows(table: pa.Table) -> pa.Table:
+def _annotation_rows(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """The working batch cut down to tables.ANNOTATIONS (columns nobody filled are null)."""
     arrays = [
         table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-        for f in ANNOTATIONS
+        for f in schema
     ]
-    return pa.Table.from_arrays(arrays, schema=ANNOTATIONS)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _domain_hits(table: pa.Table) -> tuple[int, int]:
@@ -129,64 +169,151 @@ def _domain_hits(table: pa.Table) -> tuple[int, int]:
     return int(pc.sum(pc.fill_null(same, False)).as_py() or 0), int(pc.sum(labelled).as_py() or 0)
 
 
-def annotate(
-    run: RunDir | str | Path,
-    config: AnnotateConfig | None = None,
-    only: list[str] | None = None,
-    show_progress: bool = True,
-) -> AnnotateResult:
-    """Annotate every trace of ``run``; ``only`` runs a subset and keeps the other columns of the previous file."""
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    config = config or AnnotateConfig()
-    names = resolve(only, config)
-    traces_path = run.require("traces")
-    run.require("questions")
-    ctx = AnnotateContext(run=run, config=config)
-    manifest = Manifest(run.manifest)
-    inputs = [traces_path, run.questions]
-    with manifest.stage("annotate", {**config.model_dump(mode="json"), "only": names}, inputs=inputs) as record:
+def _normalised(only: list[str] | None) -> list[str] | None:
+    """``only`` in run order without repeats (the same set is the same config); unknown names kept for check()."""
+    if only is None:
+        return None
+    names = list(dict.fromkeys(only))
+    return [n for n in ANNOTATOR_NAMES if n in names] + [n for n in names if n not in ANNOTATOR_NAMES]
+
+
+class AnnotateStage(Stage):
+    """``nt annotate``: label every trace. ``AnnotateStage(config, only=["strategies"])`` runs a subset and keeps
+    the other annotators' columns (and their traces fingerprints) from the previous ``annotations.parquet``."""
+
+    name = "annotate"
+    reads = ("traces.parquet", "questions.parquet", "annotations.parquet (kept columns)")
+    writes = ("annotations.parquet", "embeddings.parquet")
+    config_model = AnnotateConfig
+    volatile = frozenset({"batch_rows"})  # how many traces go through at once changes no value
+
+    def __init__(self, config: AnnotateConfig | None = None, *, only: list[str] | None = None) -> None:
+        super().__init__(config, only=_normalised(only))
+
+    @property
+    def annotate_config(self) -> AnnotateConfig:
+        return self.config  # type: ignore[return-value]
+
+    def names(self) -> list[str]:
+        """The requested annotators in run order (``only``, else the config's ``annotators``)."""
+        return resolve(self.args["only"], self.annotate_config)
+
+    def check(self, run: RunDir) -> None:
+        for name in self.names():
+            annotator_class(name, method_of(name, self.annotate_config))
+
+    def inputs(self, run: RunDir) -> list[Path]:
+        return [run.traces, run.questions]
+
+    def outputs(self, run: RunDir) -> list[Path]:
+        return [run.annotations, *([run.embeddings] if "embeddings" in self.names() else [])]
+
+    def run(self, ctx: StageContext) -> StageResult:
+        run, config = ctx.run, self.annotate_config
+        traces_path = run.require("traces")
+        run.require("questions")
+        requested = self.names()
+        current = run.traces_fingerprint()
+        previous = recorded_fingerprints(run.annotations) or {}
+        fresh = {name for name, fingerprint in previous.items() if fingerprint == current}
+        names, added = with_requirements(requested, config, fresh)
+        for name in added:
+            state = "stale (computed from earlier traces)" if name in previous else "missing"
+            ctx.progress.note(f"annotate: {', '.join(requested)} reads {name}'s columns, which are {state}: "
+                              f"running {name} too")
+        rows = pq.ParquetFile(traces_path).metadata.num_rows
+        actx = AnnotateContext(run=run, config=config, progress=ctx.progress, should_stop=ctx.should_stop, rows=rows)
+        fingerprints = {**previous, **dict.fromkeys(names, current)}
+        schema = ANNOTATIONS.with_metadata({ANNOTATORS_KEY: json.dumps(fingerprints, sort_keys=True)})
+        started = time.monotonic()
         annotators: list[Annotator] = []
         try:
-            annotators = build(names, ctx)
-            rewritten = {column for a in annotators for column in a.writes}
-            joiner = _Joiner(run, rewritten)
-            result = _run_batches(run, config, annotators, joiner, show_progress)
+            annotators = build(names, actx)
+            joiner = _Joiner(run, {column for a in annotators for column in a.writes})
+            result = _run_batches(run, config, annotators, joiner, schema, ctx)
             for annotator in annotators:
                 annotator.finish()
+        except StopRequested:
+            for annotator in annotators:
+                annotator.abort()
+            return StageResult(
+                usage=_usage(actx.usage(), time.monotonic() - started),
+                stopped="stop requested: answered requests are in the response cache; rerun to resume",
+            )
         except BaseException:
             for annotator in annotators:
                 annotator.abort()
             raise
         finally:
-            record.usage = ctx.usage()  # recorded even when the run fails or is interrupted
-            ctx.close()
-        result.usage = record.usage
-        record.counts = {"traces": result.rows, "bad_replies": result.bad_replies, "failed": result.failed}
-        record.extra["annotators"] = result.counts
-        record.extra["methods"] = result.methods
-        if result.domain_labelled:
-            record.extra["domain_accuracy"] = {"accuracy": result.domain_accuracy, "labelled": result.domain_labelled}
-    return result
+            usage = actx.usage()  # recorded even when the run fails or is interrupted
+            actx.close()
+        result.usage, result.added = usage, added
+        return StageResult(
+            counts={"traces": result.rows, "model_rows": result.model_rows, "bad_replies": result.bad_replies,
+                    "failed": result.failed},
+            usage=_usage(usage, time.monotonic() - started),
+            outputs=[result.annotations, *([result.embeddings] if result.embeddings else [])],
+            summary=_summary(result),
+            extra=_extra(result, requested, annotators),
+            value=result,
+        )
+
+
+def _usage(usage: dict[str, int], seconds: float) -> Usage:
+    return Usage.from_dict({**usage, "seconds": seconds})
+
+
+def _summary(result: AnnotateResult) -> str:
+    text = f"{result.rows:,} traces annotated ({', '.join(result.annotators)})"
+    if result.model_rows:
+        share = result.failed / result.model_rows
+        text += f"; {result.model_rows:,} model rows, {result.failed:,} failed ({share:.1%})"
+    return text
+
+
+def _extra(result: AnnotateResult, requested: list[str], annotators: list[Annotator]) -> dict[str, Any]:
+    extra: dict[str, Any] = {
+        "annotators": result.counts,
+        "methods": result.methods,
+        "requested": requested,
+        "added": result.added,
+    }
+    notes = [note for a in annotators for note in a.extra.get("notes", [])]
+    if notes:
+        extra["notes"] = notes
+    if result.domain_labelled:
+        extra["domain_accuracy"] = {"accuracy": result.domain_accuracy, "labelled": result.domain_labelled}
+    return extra
 
 
 def _run_batches(
-    run: RunDir, config: AnnotateConfig, annotators: list[Annotator], joiner: _Joiner, show_progress: bool
+    run: RunDir,
+    config: AnnotateConfig,
+    annotators: list[Annotator],
+    joiner: _Joiner,
+    schema: pa.Schema,
+    ctx: StageContext,
 ) -> AnnotateResult:
     source = pq.ParquetFile(run.traces)
     columns = [c for c in TRACE_COLUMNS if c in source.schema_arrow.names]
     hits = labelled = rows = 0
-    with parquet_writer(run.annotations, ANNOTATIONS) as writer, progress(transient=not show_progress) as bar:
-        task = bar.add_task("annotate", total=source.metadata.num_rows, visible=show_progress)
+    with (
+        parquet_writer(run.annotations, schema) as writer,
+        ctx.progress.task("annotate", total=source.metadata.num_rows, unit="traces") as task,
+    ):
         for batch in source.iter_batches(batch_size=config.batch_rows, columns=columns):
+            if ctx.should_stop():
+                raise StopRequested("stopped between batches")
             table = joiner.join(batch)
             for annotator in annotators:
                 table = _set_columns(table, annotator.annotate(table))
-            writer.write_table(_annotation_rows(table))
+                annotator.ctx.close_finished_tasks()
+            writer.write_table(_annotation_rows(table, schema))
             if any(a.name == "domain" for a in annotators):
                 batch_hits, batch_labelled = _domain_hits(table)
                 hits, labelled = hits + batch_hits, labelled + batch_labelled
             rows += table.num_rows
-            bar.advance(task, table.num_rows)
+            task.advance(table.num_rows)
     return AnnotateResult(
         annotations=run.annotations,
         embeddings=run.embeddings if any(a.name == "embeddings" for a in annotators) else None,
@@ -198,3 +325,19 @@ def _run_batches(
         domain_accuracy=hits / labelled if labelled else None,
         domain_labelled=labelled,
     )
+
+
+def annotate(
+    run: RunDir | str | os.PathLike[str],
+    config: AnnotateConfig | None = None,
+    only: list[str] | None = None,
+    show_progress: bool = True,
+    force: bool = True,
+) -> AnnotateResult | None:
+    """Notebook shortcut: run :class:`AnnotateStage` through the runner (it records the manifest, holds the lock).
+
+    ``force=False`` skips the work when the annotations are up to date (then returns None)."""
+    from naturalthoughts.runner import run_one
+
+    reporter = None if show_progress else Reporter(mode="off")
+    return run_one(AnnotateStage(config, only=only), run, force=force, reporter=reporter).value

@@ -63,6 +63,7 @@ def strategy_arrays(counts: np.ndarray, valid: np.ndarray, reasoning_tokens: lis
     present = counts > 0
     present[~valid] = False
     per_row = present.sum(axis=1)
+    occurrences = np.where(valid, counts.sum(axis=1), 0)
     offsets = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32)
     rows, cols = np.nonzero(present)
     names = pa.array(np.array(STRATEGY_NAMES, dtype=object)[cols], pa.string())
@@ -74,7 +75,7 @@ def strategy_arrays(counts: np.ndarray, valid: np.ndarray, reasoning_tokens: lis
     n_strategies = pa.array(per_row.astype(np.int32), pa.int32(), mask=~valid)
     density = [
         strategy_density(int(n), tokens) if ok else None
-        for n, tokens, ok in zip(per_row, reasoning_tokens, valid, strict=True)
+        for n, tokens, ok in zip(occurrences, reasoning_tokens, valid, strict=True)
     ]
     return {
         "strategies": strategies,
@@ -88,6 +89,7 @@ class LexicalStrategiesAnnotator(Annotator):
     name = "strategies"
     reads = STRATEGY_READS
     writes = STRATEGY_WRITES
+    requires = ("length",)
 
     def __init__(self, ctx: AnnotateContext) -> None:
         super().__init__(ctx)

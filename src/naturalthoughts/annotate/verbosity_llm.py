@@ -1,34 +1,31 @@
-"""LLM verbosity judge: a 0-10 rambling score (prompt in :mod:`.prompts`, shown in docs/strategies.md)."""
+"""LLM verbosity judge: a 0-10 rambling score (prompt in :mod:`.prompts`, shown in docs/strategies.md).
+
+Reply schema: ``{"verbosity": <integer 0-10>}``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field
 
 from naturalthoughts.annotate import prompts
-from naturalthoughts.annotate.base import (
-    NO_REASONING,
-    Annotator,
-    BadReply,
-    Columns,
-    ask,
-    clip_middle,
-    column,
-    extract_json,
-)
+from naturalthoughts.annotate.base import NO_REASONING, Annotator, Columns, ask, clip_middle, column
+from naturalthoughts.annotate.schema import Reply, ReplySchema
 
 
-class VerbosityReply(BaseModel):
+class VerbosityReply(Reply):
     verbosity: int = Field(ge=0, le=10)
 
 
+VERBOSITY_SCHEMA: ReplySchema[float] = ReplySchema(
+    name="verbosity", model=VerbosityReply, longest={"verbosity": 10}, convert=lambda reply: float(reply.verbosity)
+)
+
+
 def parse_verbosity(text: str | None) -> float:
-    try:
-        return float(VerbosityReply.model_validate(extract_json(text)).verbosity)
-    except ValidationError as exc:
-        raise BadReply(f"invalid verbosity: {exc.errors()[0]['msg']}") from None
+    return VERBOSITY_SCHEMA.parse(text)
 
 
 class LLMVerbosityAnnotator(Annotator):
@@ -43,13 +40,14 @@ class LLMVerbosityAnnotator(Annotator):
     def annotate(self, batch: pa.Table) -> Columns:
         limit = self.ctx.config.max_input_chars
         conversations: list[Any] = [
-            prompts.user(prompts.VERBOSITY.format(question=q or "", reasoning=clip_middle(r, limit)))
+            prompts.user(
+                prompts.VERBOSITY.format(question=clip_middle(q, limit // 6), reasoning=clip_middle(r, limit))
+            )
             if r
             else NO_REASONING
             for q, r in zip(column(batch, "question"), column(batch, "reasoning"), strict=True)
         ]
-        answers = ask(self.ctx, "annotator", conversations, parse_verbosity, self.counts)
-        self.counts["annotated"] += sum(a.value is not None for a in answers)
+        answers = ask(self, "annotator", conversations, VERBOSITY_SCHEMA)
         return {
             "verbosity": [a.value for a in answers],
             "verbosity_method": [self.method] * batch.num_rows,

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from naturalthoughts.cli.common import ConfigOption, ForceOption, QuietOption, WaitOption
+
 if TYPE_CHECKING:
     from naturalthoughts.annotate import AnnotateConfig, AnnotateResult
     from naturalthoughts.rundir import RunDir
@@ -27,25 +29,21 @@ def _split(value: str | None) -> list[str] | None:
 
 def load_annotate_config(path: Path | None, tokenizer: str | None) -> AnnotateConfig:
     from naturalthoughts.annotate.config import AnnotateConfig
-    from naturalthoughts.config import load_yaml, validate
+    from naturalthoughts.config import load_section
 
-    data = load_yaml(path) if path else {}
-    section = data.get("annotate", data) if "annotate" in data else data
-    if tokenizer is not None:
-        section.setdefault("length", {})["tokenizer"] = tokenizer
-    return validate(AnnotateConfig, section, source=str(path) if path else "options")
+    return load_section(AnnotateConfig, path, "annotate", {"length.tokenizer": tokenizer})
 
 
 def register(app: typer.Typer) -> None:
     @app.command("annotate", help=HELP)
     def annotate_cmd(
         run: Annotated[Path, typer.Option("--run", help="Run directory (reads traces.parquet, questions.parquet).")],
+        force: ForceOption = False,
+        wait: WaitOption = False,
         only: Annotated[
             str | None, typer.Option("--only", help="Comma-separated annotators to run; others keep their columns.")
         ] = None,
-        config: Annotated[
-            Path | None, typer.Option("--config", "-c", help="YAML config (an `annotate:` section or the section).")
-        ] = None,
+        config: ConfigOption = None,
         compare: Annotated[
             str | None,
             typer.Option("--compare", help="A,B: agreement of two strategy methods (lexical,llm); writes nothing."),
@@ -54,7 +52,7 @@ def register(app: typer.Typer) -> None:
         tokenizer: Annotated[
             str | None, typer.Option("--tokenizer", help="Length tokenizer: smollm2, approx, or a HF tokenizer path.")
         ] = None,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        quiet: QuietOption = False,
     ) -> None:
         from naturalthoughts.rundir import RunDir
 
@@ -62,10 +60,14 @@ def register(app: typer.Typer) -> None:
         if compare is not None:
             _compare(RunDir(run), cfg, compare, limit)
             return
-        from naturalthoughts.annotate import annotate
+        from naturalthoughts.annotate.stage import AnnotateStage
+        from naturalthoughts.cli.common import run_stage
 
-        result = annotate(RunDir(run), cfg, only=_split(only), show_progress=not quiet)
-        _print_result(result)
+        names = _split(only)
+        stage = AnnotateStage(cfg, only=names) if names is not None else AnnotateStage(cfg)
+        outcome = run_stage(stage, run, force=force, wait=wait, quiet=quiet)
+        if outcome.value is not None:
+            _print_result(outcome.value)
 
 
 def _compare(run: RunDir, cfg: AnnotateConfig, spec: str, limit: int | None) -> None:
@@ -125,4 +127,7 @@ def _print_result(result: AnnotateResult) -> None:
             f"{usage.get('completion_tokens', 0)} completion tokens"
         )
     console.print(f"bad model replies: {result.bad_replies}; rows left null after retries: {result.failed}")
-    console.print(f"wrote {result.annotations}" + (f" and {result.embeddings}" if result.embeddings else ""))
+    from rich.markup import escape
+
+    written = f"wrote {result.annotations}" + (f" and {result.embeddings}" if result.embeddings else "")
+    console.print(escape(written), soft_wrap=True)
