@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.select.pool import ANNOTATORS_METADATA_KEY, recorded_fingerprints
 from naturalthoughts.tables import ANNOTATIONS, QUESTIONS, TRACES, embeddings_schema
 
 METHODS = [
@@ -69,21 +70,30 @@ def _strategy_lists(rng: np.random.Generator, counts: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), flat.cast(pa.string()))
 
 
+ANNOTATORS = ("length", "domain", "strategies", "verbosity", "correctness", "disagree", "embeddings")
+
+
 def build_pool(root: Path, rows: int, dim: int, seed: int = 0) -> RunDir:
-    """Write traces, annotations, questions and embeddings for ``rows`` synthetic traces."""
+    """Write traces, annotations, questions and embeddings for ``rows`` synthetic traces.
+
+    The annotations record the traces fingerprint of every annotator, as ``nt annotate`` does (select refuses
+    annotations that do not say which traces they were computed from); a pool built before that is rebuilt."""
     run = RunDir(root).ensure()
-    if run.embeddings.exists():
+    if run.embeddings.exists() and recorded_fingerprints(run.annotations):
         return run
     rng = np.random.default_rng(seed)
     ids = pa.array([f"t{i:08d}" for i in range(rows)])
     qids = pa.array([f"q{i:08d}" for i in range(rows)])
     tokens = np.minimum(rng.lognormal(np.log(3500), 0.8, rows), 30_000).astype(np.int64)
+    answer_tokens = rng.integers(5, 400, rows)
     counts = np.clip(rng.poisson(5.5, rows), 0, len(STRATEGIES))
     domain_weights = np.geomspace(1, 0.05, len(DOMAINS))  # skewed, as real topic distributions are
     traces = {
         "trace_id": ids, "question_id": qids, "sample": pa.array(np.zeros(rows, np.int32)),
         "complete": pa.array(rng.random(rows) < 0.97), "finish_reason": pa.array(["stop"] * rows),
-        "reasoning_tokens": pa.array(tokens), "answer_tokens": pa.array(rng.integers(5, 400, rows)),
+        "reasoning_tokens": pa.array(tokens), "answer_tokens": pa.array(answer_tokens),
+        "completion_tokens": pa.array(tokens + answer_tokens), "forced": pa.array(rng.random(rows) < 0.1),
+        "response_hash": pa.array(np.char.add("h", np.arange(rows).astype(str))),
     }  # fmt: skip
     pq.write_table(_table(TRACES, rows, traces), run.traces)
     annotations = {
@@ -93,15 +103,17 @@ def build_pool(root: Path, rows: int, dim: int, seed: int = 0) -> RunDir:
         "strategies": _strategy_lists(rng, counts), "n_strategies": pa.array(counts.astype(np.int32)),
         "strategy_density": pa.array(counts / np.maximum(tokens, 1) * 1000),
         "verbosity": pa.array(np.clip(rng.normal(5, 1.5, rows).round(), 0, 10)),
-        "reasoning_tokens": pa.array(tokens), "correct": pa.array(rng.random(rows) < 0.6),
-        "disagree": pa.array(rng.random(rows) < 0.35),
+        "reasoning_tokens": pa.array(tokens), "response_tokens": pa.array(tokens + answer_tokens),
+        "correct": pa.array(rng.random(rows) < 0.6), "disagree": pa.array(rng.random(rows) < 0.35),
     }  # fmt: skip
-    pq.write_table(_table(ANNOTATIONS, rows, annotations), run.annotations)
+    computed_from = json.dumps(dict.fromkeys(ANNOTATORS, run.traces_fingerprint()))
+    table = _table(ANNOTATIONS, rows, annotations).replace_schema_metadata({ANNOTATORS_METADATA_KEY: computed_from})
+    pq.write_table(table, run.annotations)
     words = rng.integers(1, 30, rows)
     answers = pa.array(np.char.add("answer ", np.char.multiply("x ", words - 1)))
     questions = {"id": qids, "question": pa.array(["q?"] * rows), "reference_answer": answers}
     pq.write_table(_table(QUESTIONS, rows, questions), run.questions)
-    schema = embeddings_schema(dim)
+    schema = embeddings_schema(dim).with_metadata({"model": "synthetic", "dim": str(dim), "of": "question"})
     centres = rng.normal(size=(2000, dim)).astype(np.float32)
     with pq.ParquetWriter(run.embeddings, schema, compression="zstd") as writer:
         for start in range(0, rows, 100_000):

@@ -92,7 +92,8 @@ def test_size_larger_than_eligible_says_how_many(pool: RunDir) -> None:
     result = select(pool, "random", eligible + 1, allow_smaller=True)
     assert result.selected == eligible == pq.read_metadata(result.path).num_rows
     failed = Manifest(pool.manifest).records(f"select:random-{eligible + 1}")
-    assert [r["status"] for r in failed] == ["failed", "ok"]
+    assert [r["status"] for r in failed] == ["failed", "done"]
+    assert issubclass(NotEnoughEligible, BadInputError) and NotEnoughEligible.exit_code == 4
 
 
 @pytest.mark.parametrize(
@@ -184,13 +185,15 @@ def test_bad_options_are_config_errors(pool: RunDir) -> None:
 def test_manifest_records_parameters_and_statistics(pool: RunDir) -> None:
     result = select(pool, "topic", 500, seed=3, name="balanced")
     record = Manifest(pool.manifest).latest("select:balanced")
-    assert record["status"] == "ok"
+    assert record["status"] == "done"
     assert record["config"]["seed"] == 3 and record["config"]["expression"] == "filter:complete,max_tokens(16384)>topic"
     assert record["counts"] == {"pool": 3000, "eligible": result.eligible, "selected": 500}
     assert record["funnel"]["pool"] == 3000 and record["funnel"]["eligible"] == result.eligible
     stats = record["statistics"]
     assert stats["traces"] == 500 and stats["domain entropy (bits)"] > 2.3  # near log2(5) = 2.32
-    assert str(pool.traces) in record["inputs"] and str(pool.annotations) in record["inputs"]
+    assert {"traces.parquet", "annotations.parquet"} <= set(record["inputs"])  # keyed relative to the run
+    assert record["traces_fingerprint"] == result.traces_fingerprint == pool.traces_fingerprint()
+    assert record["outputs"] == {"selections/balanced.parquet": record["outputs"]["selections/balanced.parquet"]}
 
 
 def test_compare_table_and_csv(pool: RunDir) -> None:
@@ -238,7 +241,7 @@ def test_cli_end_to_end(pool: RunDir, capsys: pytest.CaptureFixture[str]) -> Non
 
     with pytest.raises(SystemExit) as exit_info:
         main(["select", "--run", str(pool.root), "-m", "disagree(backfill=false)", "-n", "2999"])
-    assert exit_info.value.code == NotEnoughEligible.exit_code
+    assert exit_info.value.code == NotEnoughEligible.exit_code == 4
     err = capsys.readouterr().err
     assert "eligible" in err and "--allow-smaller" in err and "Traceback" not in err
 

@@ -32,8 +32,10 @@ def test_length_rule_keep_rates_match_the_paper_formula(run_dir: RunDir) -> None
     per_bucket = 6000
     tokens = np.repeat(lengths, per_bucket)
     write_pool(run_dir, len(tokens), traces={"reasoning_tokens": tokens})
-    rows, _ = picked(run_dir, "length", len(tokens), allow_smaller=True)
-    kept = np.bincount(rows // per_bucket, minlength=len(lengths)) / per_bucket
+    rows, methods = picked(run_dir, "length", len(tokens))
+    assert len(rows) == len(tokens)  # the whole pool was asked for: the fill takes every trace the pass left
+    passed = rows[np.array(methods) == "length"]  # the Bernoulli pass; the rest is labelled length:backfill
+    kept = np.bincount(passed // per_bucket, minlength=len(lengths)) / per_bucket
     expected = np.minimum(1, (lengths / 5000) ** 2.5)
     sigma = np.sqrt(expected * (1 - expected) / per_bucket)
     assert np.all(np.abs(kept - expected) <= 4 * sigma + 1e-12), (kept, expected)
@@ -56,9 +58,14 @@ def test_annotated_token_counts_take_precedence(run_dir: RunDir) -> None:
     n = 1000
     own = np.full(n, 100)
     annotated = np.where(np.arange(n) < 500, 20_000, 100)  # annotated as too long for the default filter
-    write_pool(run_dir, n, traces={"reasoning_tokens": own}, annotations={"reasoning_tokens": annotated})
+    write_pool(
+        run_dir, n, traces={"reasoning_tokens": own, "completion_tokens": own + 10},
+        annotations={"reasoning_tokens": annotated, "response_tokens": annotated + 10},
+    )  # fmt: skip
     result = select(run_dir, "random", 10)
     assert result.eligible == 500
+    assert result.notes["token_counts"]["response_tokens"] == {"annotations.response_tokens": n}
+    assert select(run_dir, "filter:all,min_tokens(1000)", 10).eligible == 500  # reasoning: annotated count too
 
 
 # ---- strategy ----------------------------------------------------------------------------------------------
@@ -268,9 +275,9 @@ def test_semantic_reads_embeddings_in_any_order_and_skips_traces_without_one(run
     order = rng.permutation(n)[: n - 50]  # 50 traces have no row; 25 more have a null vector
     column = pa.FixedSizeListArray.from_arrays(pa.array(vectors[order].ravel()), dim)
     column = pa.array([None if i < 25 else v for i, v in enumerate(column.to_pylist())], column.type)
+    schema = embeddings_schema(dim).with_metadata({"model": "test", "dim": str(dim), "of": "question"})
     table = pa.Table.from_arrays(
-        [pa.array([trace_ids[i] for i in order]), pa.array([f"q{i}" for i in order]), column],
-        schema=embeddings_schema(dim),
+        [pa.array([trace_ids[i] for i in order]), pa.array([f"q{i}" for i in order]), column], schema=schema
     )
     pq.write_table(table, run_dir.embeddings, row_group_size=128)
     with_vector = {int(i) for i in order[25:]}

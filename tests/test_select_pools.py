@@ -1,11 +1,16 @@
 """Synthetic run directories for the select tests: real Parquet files with the real schemas.
 
 Each test builds the pool its method's defining property needs; columns not given are null (annotations)
-or plain defaults (traces). Imported by the ``test_select*.py`` files; holds no tests itself.
+or plain defaults (traces). Imported by the ``test_select*.py`` files (and :func:`nt` by the ingest tests);
+holds no tests itself.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -16,6 +21,8 @@ from naturalthoughts.rundir import RunDir
 from naturalthoughts.tables import ANNOTATIONS, QUESTIONS, TRACES, embeddings_schema
 
 STRATEGY_NAMES = [f"s{i}" for i in range(12)]
+ANNOTATORS = ("length", "domain", "strategies", "verbosity", "correctness", "disagree", "embeddings")
+CURRENT = "current"  # annotated_from: every annotator computed from the traces as written
 
 
 def _column(schema: pa.Schema, name: str, values: Any, n: int) -> pa.Array:
@@ -33,6 +40,11 @@ def _table(schema: pa.Schema, n: int, given: dict[str, Any]) -> pa.Table:
     return pa.Table.from_arrays([_column(schema, f.name, given.get(f.name), n) for f in schema], schema=schema)
 
 
+def annotators_metadata(fingerprints: dict[str, str]) -> dict[bytes, bytes]:
+    """The schema metadata annotate writes: which traces each annotator's columns were computed from."""
+    return {b"naturalthoughts.annotators": json.dumps(fingerprints).encode()}
+
+
 def write_pool(
     run: RunDir,
     n: int,
@@ -41,26 +53,37 @@ def write_pool(
     annotations: dict[str, Any] | None = None,
     reference_answer: Any = None,
     embeddings: np.ndarray | None = None,
+    annotated_from: dict[str, str] | str | None = CURRENT,
+    embedded: str = "question",
 ) -> list[str]:
-    """Write traces (and annotations, questions, embeddings when given) for ``n`` traces; return trace ids."""
+    """Write traces (and annotations, questions, embeddings when given) for ``n`` traces; return trace ids.
+
+    ``annotated_from`` is what annotations.parquet records as the traces each annotator saw: ``"current"`` (the
+    traces just written), a ``{annotator: fingerprint}`` mapping, or None (a file from before this was recorded).
+    ``embedded`` is what the embeddings are of (``question`` or ``trace``), as the embeddings annotator records.
+    """
     trace_ids = [f"t{i:07d}" for i in range(n)]
     question_ids = [f"q{i:07d}" for i in range(n)]
     base = {"trace_id": trace_ids, "question_id": question_ids, "sample": 0, "teacher": "test:teacher"}
     trace_cols = {"complete": True, "finish_reason": "stop", "reasoning_tokens": 1000, "answer_tokens": 50}
     trace_cols |= traces or {}
     pq.write_table(_table(TRACES, n, base | trace_cols), run.traces)
+    if annotated_from == CURRENT:
+        annotated_from = dict.fromkeys(ANNOTATORS, run.traces_fingerprint())
     if annotations is not None:
         ann = {"trace_id": trace_ids, "question_id": question_ids} | annotations
-        pq.write_table(_table(ANNOTATIONS, n, ann), run.annotations)
+        table = _table(ANNOTATIONS, n, ann)
+        if annotated_from is not None:
+            table = table.replace_schema_metadata(annotators_metadata(annotated_from))
+        pq.write_table(table, run.annotations)
     if reference_answer is not None:
         questions = {"id": question_ids, "question": [f"question {i}?" for i in range(n)]}
         pq.write_table(_table(QUESTIONS, n, questions | {"reference_answer": reference_answer}), run.questions)
     if embeddings is not None:
         dim = embeddings.shape[1]
         vectors = pa.FixedSizeListArray.from_arrays(pa.array(embeddings.astype(np.float32).ravel()), dim)
-        table = pa.Table.from_arrays(
-            [pa.array(trace_ids), pa.array(question_ids), vectors], schema=embeddings_schema(dim)
-        )
+        schema = embeddings_schema(dim).with_metadata({"model": "test-embedder", "dim": str(dim), "of": embedded})
+        table = pa.Table.from_arrays([pa.array(trace_ids), pa.array(question_ids), vectors], schema=schema)
         pq.write_table(table, run.embeddings)
     return trace_ids
 
@@ -68,3 +91,11 @@ def write_pool(
 def strategy_lists(rng: np.random.Generator, counts: np.ndarray) -> list[list[str]]:
     """Random distinct strategy names, ``counts[i]`` of them for trace i."""
     return [sorted(rng.choice(STRATEGY_NAMES, size=int(c), replace=False).tolist()) for c in counts]
+
+
+def nt(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as a user does (offline, no progress display)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NT_PROGRESS": "off"}
+    return subprocess.run(
+        [sys.executable, "-m", "naturalthoughts", *args], capture_output=True, text=True, env=env, timeout=120
+    )

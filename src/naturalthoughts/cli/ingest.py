@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+
+from naturalthoughts.cli.common import ConfigOption, ForceOption, QuietOption, WaitOption
 
 SOURCES_HELP = (
     "Question sources: JSONL / JSON / CSV / Parquet files or folders of them; hf:OWNER/NAME[:SPLIT] (needs "
@@ -67,13 +70,18 @@ def register(app: typer.Typer) -> None:
         domain_col: str | None = typer.Option(
             None, "--domain-col", help="Column holding a domain label (default: domain)."
         ),
-        config: Path | None = typer.Option(
-            None, "--config", help="YAML file with IngestConfig keys (command-line options override it)."
+        allow_empty: bool = typer.Option(
+            False, "--allow-empty", help="Accept a source that yields no questions (otherwise an error)."
         ),
+        config: ConfigOption = None,
+        force: ForceOption = False,
+        wait: WaitOption = False,
+        quiet: QuietOption = False,
     ) -> None:
-        from naturalthoughts.config import load_config
+        from naturalthoughts.cli.common import run_stage
+        from naturalthoughts.config import load_section
         from naturalthoughts.console import console
-        from naturalthoughts.ingest import IngestConfig, ingest
+        from naturalthoughts.ingest import IngestConfig, IngestStage
         from naturalthoughts.ingest.stage import summary_rows
 
         overrides = {
@@ -88,9 +96,13 @@ def register(app: typer.Typer) -> None:
             "columns.responses": response_col,
             "columns.response_model": response_model_col,
             "columns.domain": domain_col,
+            "allow_empty": allow_empty or None,
         }
-        cfg = load_config(IngestConfig, config, overrides)
-        result = ingest(sources, run, cfg, show_progress=True)
+        cfg = load_section(IngestConfig, config, "ingest", overrides)
+        outcome = run_stage(IngestStage(cfg, sources=sources), run, force=force, wait=wait, quiet=quiet)
+        result = outcome.value
+        if result is None:
+            return
 
         table = Table(title="nt ingest", show_header=True)
         table.add_column("rows")
@@ -98,7 +110,7 @@ def register(app: typer.Typer) -> None:
         for label, value in summary_rows(result):
             table.add_row(label, f"{value:,}")
         for name, count in result.contaminated_by.most_common(5):
-            table.add_row(f"  contaminated by {name}", f"{count:,}")
+            table.add_row(escape(f"  contaminated by {name}"), f"{count:,}")
         console.print(table)
-        console.print(f"kept questions: {result.questions_path}", soft_wrap=True)
-        console.print(f"removed rows and why: {result.rejected_path}", soft_wrap=True)
+        console.print(f"kept questions: {escape(str(result.questions_path))}", soft_wrap=True)
+        console.print(f"removed rows and why: {escape(str(result.rejected_path))}", soft_wrap=True)

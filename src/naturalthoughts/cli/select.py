@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from naturalthoughts.cli.common import ConfigOption, ForceOption, QuietOption, RunOption, WaitOption
 from naturalthoughts.errors import ConfigError
 
 
@@ -63,42 +65,78 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}" if float(value).is_integer() else f"{value:.3f}"
 
 
+def load_select_config(path: Path | None, overrides: dict[str, Any]) -> Any:
+    """A SelectConfig from ``--config`` (one entry of a pipeline's ``select:`` list, or a single mapping), then the
+    options given on the command line."""
+    from naturalthoughts.config import apply_overrides, load_yaml, section_of, validate
+    from naturalthoughts.select.config import SelectConfig
+
+    data: Any = section_of(load_yaml(path), "select") if path else {}
+    if isinstance(data, list):
+        name = overrides.get("name")
+        named = [entry for entry in data if isinstance(entry, dict) and entry.get("name") == name]
+        if name is not None and named:
+            data = named[0]
+        elif len(data) == 1:
+            data = data[0]
+        else:
+            names = ", ".join(str(e.get("name")) for e in data if isinstance(e, dict)) or "none named"
+            raise ConfigError(f"{path}: has {len(data)} selections; pick one with --name ({names})")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the select section must be a mapping or a list of mappings")
+    data = apply_overrides(dict(data), overrides)
+    return validate(SelectConfig, data, source=f"{path} (section select)" if path else "options")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("select", help=_help(), rich_help_panel="Stages")
     def select_command(
-        run: Path = typer.Option(..., "--run", help="Run directory (traces.parquet, annotations.parquet, ...)."),
-        method: str = typer.Option("random", "--method", "-m", metavar="EXPR", help="Selection expression."),
+        run: RunOption,
+        method: str | None = typer.Option(
+            None, "--method", "-m", metavar="EXPR", help="Selection expression \\[default: random]."
+        ),
         size: int | None = typer.Option(None, "--size", "-n", help="Number of traces to select."),
-        seed: int = typer.Option(0, "--seed", help="Seed: same seed, same file; another seed, another subset."),
+        seed: int | None = typer.Option(None, "--seed", help="Seed (default 0): same seed, same file."),
         name: str | None = typer.Option(None, "--name", help="Output name \\[default: from EXPR and size]."),
         allow_smaller: bool = typer.Option(False, "--allow-smaller", help="Take all eligible when fewer than N."),
         no_default_filter: bool = typer.Option(
-            False, "--no-default-filter", help="Do not add complete,max_tokens(16384)."
+            False, "--no-default-filter", help="Do not add the default filter (complete traces, 16,384 tokens)."
         ),
         compare: bool = typer.Option(
             False, "--compare", help="Print the pool and every selection side by side; write selections/compare.csv."
         ),
+        config: ConfigOption = None,
+        force: ForceOption = False,
+        wait: WaitOption = False,
+        quiet: QuietOption = False,
     ) -> None:
+        from rich.markup import escape
+
         from naturalthoughts.console import console
 
         if compare:
             _print_compare(run)
             return
-        if size is None:
-            raise ConfigError("nt select: --size N is required (or pass --compare).")
-        from naturalthoughts.console import progress
-        from naturalthoughts.select import select
+        overrides = {
+            "method": method,
+            "size": size,
+            "seed": seed,
+            "name": name,
+            "allow_smaller": allow_smaller or None,
+            "default_filter": False if no_default_filter else None,
+        }
+        cfg = load_select_config(config, overrides)
+        from naturalthoughts.cli.common import run_stage
+        from naturalthoughts.select.stage import SelectStage
 
-        with progress(transient=True) as bar:
-            bar.add_task(f"select {method}", total=None)
-            result = select(
-                run, method, size=size, seed=seed, name=name, allow_smaller=allow_smaller,
-                default_filter=not no_default_filter,
-            )  # fmt: skip
+        outcome = run_stage(SelectStage(cfg), run, force=force, wait=wait, quiet=quiet)
+        result = outcome.value
+        if result is None:
+            return
         stats = result.statistics
         console.print(
-            f"[bold]{result.selected:,}[/] of {result.eligible:,} eligible traces → {result.path}\n"
-            f"  expression: {result.expression}   seed: {result.seed}\n"
+            f"[bold]{result.selected:,}[/] of {result.eligible:,} eligible traces → {escape(str(result.path))}\n"
+            f"  expression: {escape(result.expression)}   seed: {result.seed}\n"
             f"  domain entropy: {_fmt(stats.get('domain entropy (bits)', float('nan')))} bits   "
             f"mean strategies: {_fmt(stats['mean distinct strategies'])}   "
             f"median reasoning tokens: {_fmt(stats['reasoning tokens p50'])}   "
@@ -108,6 +146,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_compare(run: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from naturalthoughts.console import console
@@ -128,4 +167,4 @@ def _print_compare(run: Path) -> None:
         for statistic, row in part.iterrows():
             table.add_row(str(statistic), *(_fmt(v) for v in row.tolist()))
         console.print(table)
-    console.print(f"written to {RunDir(run).selections_dir / COMPARE_CSV}", soft_wrap=True)
+    console.print(escape(f"written to {RunDir(run).selections_dir / COMPARE_CSV}"), soft_wrap=True)

@@ -26,12 +26,31 @@ class ColumnMap(StrictModel):
     )
     domain: str = Field("domain", description="column with a domain label, if the source has one")
 
+    def mapped(self) -> dict[str, str]:
+        """``{field: source column}`` of the columns a source must have: the question column, and every other one
+        the user named explicitly (a mistyped ``--answer-col`` must fail, not give null answers)."""
+        fields = ["question", *(f for f in COLUMN_OPTIONS if f != "question" and f in self.model_fields_set)]
+        return {f: getattr(self, f) for f in fields}
+
+
+# The top-level columns a source can map, and the command-line option that names each.
+COLUMN_OPTIONS = {
+    "question": "--question-col",
+    "answer": "--answer-col",
+    "responses": "--response-col",
+    "response_model": "--response-model-col",
+    "domain": "--domain-col",
+}
+
 
 class IngestConfig(StrictModel):
     columns: ColumnMap = Field(default_factory=ColumnMap)
     max_question_chars: int = Field(20_000, gt=0, description="longer questions are rejected as invalid")
     skip_bad: bool = Field(
         False, description="keep good rows and write bad ones to rejected.parquet instead of failing"
+    )
+    allow_empty: bool = Field(
+        False, description="accept sources that leave no question (otherwise an error: nothing to generate for)"
     )
     batch_rows: int = Field(20_000, gt=0, description="rows per Arrow batch while streaming sources")
 

@@ -4,18 +4,26 @@ Every source streams Arrow tables in one staging schema (:data:`STAGING`), one r
 numbered as the user sees them (1-based line for JSONL/CSV, 1-based row for Parquet/JSON arrays).
 Rows that cannot even be read (invalid UTF-8, not JSON, not an object, a question that is not a
 string) arrive with their reason in ``invalid``; :mod:`naturalthoughts.ingest.validation` adds the
-checks that run on whole columns.
+checks that run on whole columns. A row that is or will be invalid (a reason, or no usable question)
+carries its text as read in ``raw``, for ``rejected.parquet``.
+
+A file must have the question column and every column the user mapped explicitly (``--answer-col``...):
+a missing one is an error naming it and the columns the file has. A UTF-8 byte order mark (what
+spreadsheet programs write) is skipped.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import difflib
 import gzip
 import importlib.resources
 import io
 import json
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +34,7 @@ import pyarrow.parquet as pq
 
 from naturalthoughts.benchmarks.datafiles import load_hub_dataset
 from naturalthoughts.errors import BadInputError, ConfigError, MissingInputError
-from naturalthoughts.ingest.config import ColumnMap
+from naturalthoughts.ingest.config import COLUMN_OPTIONS, ColumnMap
 
 STAGING = pa.schema(
     [
@@ -38,6 +46,7 @@ STAGING = pa.schema(
         pa.field("source", pa.string()),
         pa.field("source_row", pa.int64()),
         pa.field("invalid", pa.string()),  # why the row is invalid; null when it is fine so far
+        pa.field("raw", pa.string()),  # the row as read, for rows that are (or will be found) invalid
     ]
 )
 _VALUE_COLUMNS = ("question", "reference_answer", "other_answer", "other_model", "domain")
@@ -87,7 +96,7 @@ def record_values(record: Any, columns: ColumnMap) -> tuple[tuple[Any, ...], str
     question = record.get(columns.question)
     reason = None
     if columns.question not in record:
-        reason = f"missing question (no '{columns.question}' field)"
+        reason = f"missing question (no '{columns.question}' field; fields: {_names_text(record)})"
     elif question is not None and not isinstance(question, str):
         reason = f"question is not a string (got {type(question).__name__})"
         question = _as_text(question)
@@ -104,6 +113,65 @@ def record_values(record: Any, columns: ColumnMap) -> tuple[tuple[Any, ...], str
     return values, reason
 
 
+def _names_text(names: Iterable[Any], limit: int = 20) -> str:
+    listed = [str(n) for n in names]
+    more = f", ... ({len(listed)} in all)" if len(listed) > limit else ""
+    return (", ".join(listed[:limit]) + more) or "none"
+
+
+def missing_columns_error(where: str, missing: dict[str, str], found: Iterable[Any]) -> BadInputError:
+    """The error for mapped columns a source does not have, naming each, its option and the columns found."""
+    found_text = _names_text(found)
+    clauses = []
+    for field, column in missing.items():
+        if field == "question":
+            clauses.append(
+                f"no column '{column}' (columns: {found_text}); name the question column with --question-col"
+            )
+        else:
+            option = COLUMN_OPTIONS[field]
+            clauses.append(
+                f"no column '{column}' (given with {option} / columns.{field}; columns: {found_text}); "
+                "fix the name, or leave the option out to use the default"
+            )
+    return BadInputError(f"{where}: " + "; ".join(clauses))
+
+
+def check_columns(where: str, columns: ColumnMap, names: list[str]) -> None:
+    """Raise when a source with these column ``names`` lacks the question column or a mapped one."""
+    missing = {field: column for field, column in columns.mapped().items() if column not in names}
+    if missing:
+        raise missing_columns_error(where, missing, names)
+
+
+class _SeenColumns:
+    """For sources without a header (JSONL, JSON arrays): which mapped columns no object has shown yet."""
+
+    def __init__(self, columns: ColumnMap) -> None:
+        self.missing = columns.mapped()
+        self.seen: dict[str, None] = {}
+        self.objects = 0
+
+    def see(self, record: Any) -> None:
+        if not isinstance(record, dict):
+            return
+        self.objects += 1
+        if self.missing:  # stop looking once every mapped column was seen (the common case: the first row)
+            self.seen.update(dict.fromkeys(record))
+            self.missing = {field: column for field, column in self.missing.items() if column not in record}
+
+    def check(self, where: str) -> None:
+        """After the last row: no object had a mapped column. (Rows that are not objects say so themselves.)"""
+        if self.objects and self.missing:
+            raise missing_columns_error(where, self.missing, self.seen)
+
+
+def _unusable(values: tuple[Any, ...], reason: str | None) -> bool:
+    """The row is or will be invalid: a reason already, or no question text (validation rejects those)."""
+    question = values[0]
+    return reason is not None or not isinstance(question, str) or not question.strip()
+
+
 class _BatchBuilder:
     """Accumulates mapped rows and emits staging tables of ``batch_rows`` rows."""
 
@@ -111,8 +179,8 @@ class _BatchBuilder:
         self.label, self.batch_rows = label, batch_rows
         self.rows: list[tuple[Any, ...]] = []
 
-    def add(self, values: tuple[Any, ...], row: int, reason: str | None) -> pa.Table | None:
-        self.rows.append((*values, self.label, row, reason))
+    def add(self, values: tuple[Any, ...], row: int, reason: str | None, raw: str | None = None) -> pa.Table | None:
+        self.rows.append((*values, self.label, row, reason, raw))
         return self.flush() if len(self.rows) >= self.batch_rows else None
 
     def flush(self) -> pa.Table | None:
@@ -171,18 +239,23 @@ def _responses_columns(table: pa.Table, columns: ColumnMap) -> tuple[pa.Array, p
     return as_string, model
 
 
-def _no_question_column(where: str, columns: ColumnMap, names: list[str]) -> str:
-    return (
-        f"{where}: no column '{columns.question}' (columns: {', '.join(names)}); "
-        "name the question column with --question-col"
-    )
+def _raw_rows(table: pa.Table, question: pa.Array, invalid: pa.Array) -> pa.Array:
+    """Each unusable row (a reason, or a null or blank question) as JSON, for rejected.parquet; null elsewhere."""
+    blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(question)), 0)
+    unusable = pc.or_kleene(pc.or_kleene(pc.is_valid(invalid), pc.is_null(question)), blank).fill_null(True)
+    rows = pc.indices_nonzero(unusable).to_pylist()
+    if not rows:
+        return _null_strings(table.num_rows)
+    raw: list[str | None] = [None] * table.num_rows
+    for i, record in zip(rows, table.take(pa.array(rows, pa.int64())).to_pylist(), strict=True):
+        raw[i] = json.dumps(record, ensure_ascii=False, default=str)
+    return pa.array(raw, pa.string())
 
 
 def arrow_to_staging(table: pa.Table, columns: ColumnMap, label: str, first_row: int, where: str) -> pa.Table:
     """Map an Arrow table (Parquet batch, Hub dataset batch) onto the staging schema."""
     n = table.num_rows
-    if columns.question not in table.column_names:
-        raise BadInputError(_no_question_column(where, columns, table.column_names))
+    check_columns(where, columns, table.column_names)
     question = _string_column(table, columns.question)
     invalid = _null_strings(n)
     if question is None:  # a non-text column: every row is invalid, say so row by row
@@ -195,9 +268,10 @@ def arrow_to_staging(table: pa.Table, columns: ColumnMap, label: str, first_row:
         answer = table.column(columns.answer).cast(pa.string())
     other_answer, other_model = _responses_columns(table, columns)
     domain = _string_column(table, columns.domain)
+    question = question.combine_chunks() if isinstance(question, pa.ChunkedArray) else question
     return pa.Table.from_arrays(
         [
-            question.combine_chunks() if isinstance(question, pa.ChunkedArray) else question,
+            question,
             answer if answer is not None else _null_strings(n),
             other_answer,
             other_model,
@@ -205,6 +279,7 @@ def arrow_to_staging(table: pa.Table, columns: ColumnMap, label: str, first_row:
             pa.array([label] * n, pa.string()),
             pa.array(range(first_row, first_row + n), pa.int64()),
             invalid,
+            _raw_rows(table, question, invalid),
         ],
         schema=STAGING,
     )
@@ -240,42 +315,71 @@ class FileSource:
         return [self.path]
 
     def total_rows(self) -> int | None:
-        return pq.ParquetFile(self.path).metadata.num_rows if self.kind == "parquet" else None
+        return self._parquet_file().metadata.num_rows if self.kind == "parquet" else None
 
     def batches(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
-        return getattr(self, f"_{self.kind}")(columns, batch_rows)
+        with self._readable():
+            yield from getattr(self, f"_{self.kind}")(columns, batch_rows)
+
+    @contextlib.contextmanager
+    def _readable(self) -> Iterator[None]:
+        """A file that ends early or is corrupt is bad input naming the file, not a traceback."""
+        try:
+            yield
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise BadInputError(f"{self.path}: cannot be read to the end ({exc}); the file may be truncated") from None
+        except (pa.ArrowInvalid, pa.ArrowIOError) as exc:
+            raise BadInputError(f"{self.path}: {_unreadable_parquet(exc)}") from None
+
+    def _parquet_file(self) -> pq.ParquetFile:
+        try:
+            return pq.ParquetFile(self.path)
+        except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+            raise BadInputError(f"{self.path}: {_unreadable_parquet(exc)}") from None
 
     def _open_binary(self):
         return gzip.open(self.path, "rb") if self.path.name.lower().endswith(".gz") else open(self.path, "rb")
 
     def _jsonl(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
         builder = _BatchBuilder(self.label, batch_rows)
+        seen = _SeenColumns(columns)
         with self._open_binary() as fh:
             for line_number, raw in enumerate(fh, 1):
+                if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]  # written by spreadsheet programs and some editors
                 if not raw.strip():
                     continue  # blank lines are not rows
-                values, reason = _parse_json_line(raw, columns)
-                if (table := builder.add(values, line_number, reason)) is not None:
+                values, reason = _parse_json_line(raw, columns, seen)
+                text = raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace") if _unusable(values, reason) else None
+                if (table := builder.add(values, line_number, reason, text)) is not None:
                     yield table
+        seen.check(str(self.path))
         if (table := builder.flush()) is not None:
             yield table
 
     def _csv(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
         builder = _BatchBuilder(self.label, batch_rows)
-        # surrogateescape keeps undecodable bytes as lone surrogates so each row can be checked on its own
+        # surrogateescape keeps undecodable bytes as lone surrogates so each row can be checked on its own;
+        # utf-8-sig skips the byte order mark spreadsheet programs write (it would glue onto the first header)
         with (
             self._open_binary() as raw,
-            io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="") as fh,
+            io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh,
         ):
-            reader = csv.DictReader(fh)
+            lines = _RecordedLines(fh)
+            reader = csv.DictReader(lines)
             next_line = 2  # line 1 is the header
             try:
+                if reader.fieldnames is not None:  # None: an empty file, no rows
+                    check_columns(str(self.path), columns, list(reader.fieldnames))
+                lines.take()
                 for record in reader:
                     line, next_line = next_line, reader.line_num + 1
                     values, reason = record_values(record, columns)
                     if reason is None and (reason := _csv_row_problem(record)) is not None:
                         values = tuple(_printable(v) for v in values)
-                    if (table := builder.add(values, line, reason)) is not None:
+                    text = lines.take()
+                    text = _raw_text(text.strip("\r\n")) if _unusable(values, reason) else None
+                    if (table := builder.add(values, line, reason, text)) is not None:
                         yield table
             except csv.Error as exc:
                 raise BadInputError(f"{self.path}:{reader.line_num}: not valid CSV ({exc})") from None
@@ -284,20 +388,24 @@ class FileSource:
 
     def _json(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
         data = _load_json_document(self.path)
+        seen = _SeenColumns(columns)
+        for record in data:
+            seen.see(record)
+        seen.check(str(self.path))
         builder = _BatchBuilder(self.label, batch_rows)
         for index, record in enumerate(data, 1):
             values, reason = _without_surrogates(*record_values(record, columns))
-            if (table := builder.add(values, index, reason)) is not None:
+            text = json.dumps(record, ensure_ascii=False, default=str) if _unusable(values, reason) else None
+            if (table := builder.add(values, index, reason, _raw_text(text))) is not None:
                 yield table
         if (table := builder.flush()) is not None:
             yield table
 
     def _parquet(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
-        parquet = pq.ParquetFile(self.path)
+        parquet = self._parquet_file()
         wanted = {columns.question, columns.answer, columns.responses, columns.response_model, columns.domain}
         names = parquet.schema_arrow.names
-        if columns.question not in names:
-            raise BadInputError(_no_question_column(str(self.path), columns, names))
+        check_columns(str(self.path), columns, names)
         present = [name for name in names if name in wanted]
         first_row = 1
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=present):
@@ -306,7 +414,35 @@ class FileSource:
             first_row += table.num_rows
 
 
-def _parse_json_line(raw: bytes, columns: ColumnMap) -> tuple[tuple[Any, ...], str | None]:
+def _unreadable_parquet(exc: BaseException) -> str:
+    return (
+        f"not a readable Parquet file ({exc}); it may be empty, truncated or still being written: "
+        "write it again, or convert it to JSONL"
+    )
+
+
+class _RecordedLines:
+    """The lines of a text file, remembering those read since the last :meth:`take` (a CSV record's raw text)."""
+
+    def __init__(self, fh: Iterable[str]) -> None:
+        self.lines: list[str] = []
+        self._it = iter(fh)
+
+    def __iter__(self) -> _RecordedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._it)
+        self.lines.append(line)
+        return line
+
+    def take(self) -> str:
+        text = "".join(self.lines)
+        self.lines.clear()
+        return text
+
+
+def _parse_json_line(raw: bytes, columns: ColumnMap, seen: _SeenColumns) -> tuple[tuple[Any, ...], str | None]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -315,6 +451,7 @@ def _parse_json_line(raw: bytes, columns: ColumnMap) -> tuple[tuple[Any, ...], s
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         return (None,) * 5, f"not JSON ({exc.msg} at column {exc.colno})"
+    seen.see(record)
     values, reason = record_values(record, columns)
     if "\\u" in text:  # only escapes can smuggle in unpaired surrogates, which are not valid UTF-8
         return _without_surrogates(values, reason)
@@ -352,10 +489,21 @@ def _printable(value: str | None) -> str | None:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def _raw_text(text: str | None) -> str | None:
+    """A row's text for ``rejected.parquet``: undecodable bytes (kept as surrogate escapes while reading) and unpaired
+    surrogates shown as backslash escapes (``\\xe9``, ``\\ud800``), so the file stays valid UTF-8."""
+    if text is None:
+        return None
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _load_json_document(path: Path) -> list[Any]:
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark is not part of the document
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise BadInputError(
@@ -392,6 +540,7 @@ class HubSource:
         return len(self._dataset)
 
     def batches(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        check_columns(self.label, columns, list(self._dataset.column_names))
         first_row = 1
         for table in self._dataset.with_format("arrow").iter(batch_size=batch_rows):
             yield arrow_to_staging(table, columns, self.label, first_row, where=self.label)

@@ -8,15 +8,21 @@ Rows stream through in Arrow batches, each in order through:
 4. near-deduplication (``near_duplicate``): MinHash LSH similarity with an earlier kept row.
 
 The first occurrence is kept. Nothing disappears silently: every removed row goes to
-``rejected.parquet`` with its kind, reason and what it matched, and
-``read == kept + duplicates + near_duplicates + rejected + contaminated`` is checked and recorded
-in the manifest. Without ``skip_bad`` any invalid row fails the stage after every row has been
-read (so the error lists all of them) and nothing is written.
+``rejected.parquet`` with its kind, reason and what it matched (and, for invalid rows, its text as
+read), and ``read == kept + duplicates + near_duplicates + rejected + contaminated`` is checked and
+recorded in the manifest. Without ``skip_bad`` any invalid row fails the stage after every row has
+been read (so the error lists all of them) and nothing is written. A pool with no question left is
+an error too (nothing to generate for) unless ``allow_empty``.
+
+``questions.parquet`` records a fingerprint of its questions (Parquet footer metadata
+``naturalthoughts.questions_fingerprint``, also in the manifest record; :func:`questions_fingerprint`) so
+a later stage can tell that the questions changed; re-ingesting into a run that already has traces of
+other questions says so.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import os
 import queue
 import threading
@@ -30,17 +36,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import parquet_writer
-from naturalthoughts.console import progress
+from naturalthoughts.errors import BadInputError, ConfigError
 from naturalthoughts.ingest import sources as sources_mod
 from naturalthoughts.ingest.config import IngestConfig
 from naturalthoughts.ingest.decontamination import BenchmarkIndex
 from naturalthoughts.ingest.dedup import NearDuplicates
 from naturalthoughts.ingest.text import Words, question_ids, tokenise, words
 from naturalthoughts.ingest.validation import BadRow, BadRowsError, bad_rows, validate
-from naturalthoughts.manifest import Manifest, fingerprint
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import QUESTIONS, REJECTED
 
 
@@ -105,6 +112,7 @@ class _Removed:
                 pa.array(self.reason, pa.string()).take(order),
                 rows.column("question"),
                 pa.array(self.matched, pa.string()).take(order),
+                rows.column("raw"),
             ],
             schema=REJECTED,
         )
@@ -124,6 +132,7 @@ class _Pipeline:
         )
         self.kept_as: dict[str, str] = {}  # question id -> id of the kept question it resolves to
         self.result = IngestResult()
+        self.fingerprint = hashlib.sha256()  # of the kept ids, in order: see questions_fingerprint
 
     def process(self, batch: pa.Table, near_dup: bool = True) -> tuple[pa.Table, pa.Table] | None:
         """(kept rows in the QUESTIONS schema, removed rows in the REJECTED schema); None once failing.
@@ -156,6 +165,7 @@ class _Pipeline:
         kept_index = [int(candidates[j]) for j in keep]
         kept = batch.take(pa.array(kept_index, pa.int64()))
         self.result.kept += len(kept_index)
+        self.fingerprint.update("".join(f"{ids[j]}\n" for j in keep).encode())
         questions = pa.Table.from_arrays(
             [
                 pa.array([ids[j] for j in keep], pa.string()),
@@ -288,25 +298,49 @@ def _total_rows(resolved: list[sources_mod.Source]) -> int | None:
     return None if any(t is None for t in totals) else sum(totals)  # type: ignore[arg-type]
 
 
-def ingest(
-    sources: list[str],
-    run: RunDir | str | os.PathLike[str],
-    config: IngestConfig | None = None,
-    show_progress: bool = False,
-) -> IngestResult:
-    """Read ``sources`` into ``run``'s questions.parquet and rejected.parquet; see the module docstring.
+class IngestStage(Stage):
+    """``nt ingest``: sources -> ``questions.parquet`` + ``rejected.parquet`` (see the module docstring).
 
-    Raises :class:`~naturalthoughts.ingest.validation.BadRowsError` (listing every bad row) when
-    rows are invalid and ``config.skip_bad`` is false.
+    ``IngestStage(config, sources=[...])``. Raises :class:`~naturalthoughts.ingest.validation.BadRowsError`
+    (listing every bad row) when rows are invalid and ``config.skip_bad`` is false; nothing is written then.
     """
-    config = config or IngestConfig()
-    run = run if isinstance(run, RunDir) else RunDir(run)
-    run.ensure()
-    manifest = Manifest(run.manifest)
-    with manifest.stage("ingest", config.model_dump(mode="json")) as record:
-        record.extra["sources"] = list(sources)
-        resolved = _resolve_all(sources)
-        record.inputs = {str(p): fingerprint(p) for s in resolved for p in s.input_paths()}
+
+    name = "ingest"
+    config_model = IngestConfig
+    reads = ("SOURCE files (JSONL, JSON, CSV, Parquet), hf:ID, builtin:sample, reasoning-gym:",)
+    writes = ("questions.parquet", "rejected.parquet")
+    volatile = frozenset({"batch_rows"})
+
+    def __init__(self, config: IngestConfig | None = None, *, sources: list[str]) -> None:
+        super().__init__(config, sources=list(sources))
+        self._resolved: list[sources_mod.Source] | None = None
+
+    @property
+    def sources(self) -> list[str]:
+        return self.args["sources"]
+
+    def resolved(self) -> list[sources_mod.Source]:
+        if self._resolved is None:
+            self._resolved = _resolve_all(self.sources)
+        return self._resolved
+
+    def check(self, run: RunDir) -> None:
+        """No source, a missing file, an unknown reasoning-gym task or a Hub id offline fail here, before any work."""
+        if not self.sources:
+            raise ConfigError("ingest: no source given; name a file, a folder, builtin:sample, hf:ID or reasoning-gym:")
+        self.resolved()
+
+    def inputs(self, run: RunDir) -> list[Path]:
+        return [path for source in self.resolved() for path in source.input_paths()]
+
+    def outputs(self, run: RunDir) -> list[Path]:
+        return [run.questions, run.rejected]
+
+    def run(self, ctx: StageContext) -> StageResult:
+        config: IngestConfig = self.config  # type: ignore[assignment]
+        run = ctx.run
+        resolved = self.resolved()
+        extra: dict[str, Any] = {"sources": list(self.sources)}
         benchmark_sources = config.benchmark_sources()
         index = (
             BenchmarkIndex.load(benchmark_sources, config.decontam_ngram, config.decontam_min_shared)
@@ -314,33 +348,103 @@ def ingest(
             else None
         )
         if index is not None:
-            record.extra["decontaminated_against"] = dict(index.sizes)
+            extra["decontaminated_against"] = dict(index.sizes)
         pipeline = _Pipeline(config, index)
-        bar = progress() if show_progress else contextlib.nullcontext()
         with (
-            bar,
+            ctx.progress.task("ingest", total=_total_rows(resolved)) as task,
             parquet_writer(run.questions, QUESTIONS) as kept_out,
             parquet_writer(run.rejected, REJECTED) as rejected_out,
+            _BackgroundWrites() as writes,
         ):
-            task = bar.add_task("ingest", total=_total_rows(resolved)) if show_progress else None
-            with _BackgroundWrites() as writes:
-                for source in resolved:
-                    for batch in _prefetched(source.batches(config.columns, config.batch_rows)):
-                        outcome = pipeline.process(batch, near_dup=not source.templated)
-                        if show_progress:
-                            bar.update(task, advance=batch.num_rows)
-                        if outcome is not None:
-                            writes.submit(kept_out.write_table, outcome[0])
-                            writes.submit(rejected_out.write_table, outcome[1])
+            for source in resolved:
+                for batch in _prefetched(source.batches(config.columns, config.batch_rows)):
+                    outcome = pipeline.process(batch, near_dup=not source.templated)
+                    task.advance(batch.num_rows, stats=f"{pipeline.result.kept:,} kept")
+                    if outcome is not None:
+                        writes.submit(kept_out.write_table, outcome[0])
+                        writes.submit(rejected_out.write_table, outcome[1])
             result = pipeline.result
-            record.counts = result.counts()
             if result.bad_rows and not config.skip_bad:
                 raise BadRowsError(result.bad_rows, result.read)
+            if result.kept == 0 and not config.allow_empty:
+                raise BadInputError(empty_pool_message(self.sources, result))  # nothing is written
+            fingerprint = pipeline.fingerprint.hexdigest()[:32]
+            writes.submit(kept_out.add_key_value_metadata, {QUESTIONS_FINGERPRINT_KEY: fingerprint})
         if not result.accounted:  # a bug, not bad input: every row read must be kept or removed with a reason
             raise RuntimeError(f"ingest lost rows: {result.counts()}")
-        record.extra["contaminated_by"] = dict(result.contaminated_by)
+        extra["contaminated_by"] = dict(result.contaminated_by)
+        extra["questions_fingerprint"] = fingerprint
+        other = traces_of_other_questions(run)
+        if other:
+            extra["traces_of_other_questions"] = other
+            ctx.progress.note(
+                f"{run.traces} holds traces of {other:,} question(s) that are no longer in {run.questions.name}: "
+                f"run `nt generate --run {run.root}` before annotating or selecting, or ingest into a new run directory"
+            )
         result.questions_path, result.rejected_path = run.questions, run.rejected
-    return result
+        summary = f"{result.kept:,} questions kept of {result.read:,} read"
+        if removed := removed_text(result):
+            summary += f" ({removed})"
+        return StageResult(
+            counts=result.counts(), outputs=[run.questions, run.rejected], summary=summary, extra=extra, value=result
+        )
+
+
+QUESTIONS_FINGERPRINT_KEY = "naturalthoughts.questions_fingerprint"
+
+
+def questions_fingerprint(path: str | os.PathLike[str]) -> str | None:
+    """The fingerprint ``questions.parquet`` records (sha256 of its ids in order; None for older files).
+
+    It is Parquet footer metadata (written after the last row, so not part of the Arrow schema's metadata)."""
+    value = (pq.read_metadata(path).metadata or {}).get(QUESTIONS_FINGERPRINT_KEY.encode())
+    return value.decode() if value is not None else None
+
+
+def traces_of_other_questions(run: RunDir) -> int:
+    """How many distinct questions of ``traces.parquet`` (if any) are not in ``questions.parquet``."""
+    if not run.traces.exists() or not run.questions.exists():
+        return 0
+    try:
+        traced = pc.unique(pq.read_table(run.traces, columns=["question_id"])["question_id"])
+    except (pa.ArrowException, OSError, KeyError):
+        return 0  # an unreadable traces file is generate's to report; this is only a hint
+    current = pq.read_table(run.questions, columns=["id"])["id"]
+    return int(pc.sum(pc.invert(pc.is_in(traced, value_set=current.combine_chunks()))).as_py() or 0)
+
+
+def removed_text(result: IngestResult) -> str:
+    """``duplicates 3, rejected 2``: the removed rows by kind (empty when none was removed)."""
+    removed = {k: v for k, v in result.counts().items() if k not in ("read", "kept") and v}
+    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in removed.items())
+
+
+def empty_pool_message(sources: list[str], result: IngestResult) -> str:
+    """Why no question is left, with what to do (``--allow-empty`` writes the empty pool and rejected.parquet)."""
+    where = ", ".join(sources)
+    if result.read == 0:
+        return (
+            f"{where}: no rows to ingest (an empty file, or reasoning-gym:TASK:0): check the source, "
+            "or pass --allow-empty to write an empty pool"
+        )
+    examples = "".join(f"\n  {row}" for row in result.bad_rows[:3])
+    return (
+        f"{where}: no question is left of {result.read:,} rows read ({removed_text(result)}){examples}\n"
+        "Nothing was written. Fix the source, or pass --allow-empty to write the empty pool and rejected.parquet "
+        "with every row's reason."
+    )
+
+
+def ingest(
+    sources: list[str],
+    run: RunDir | str | os.PathLike[str],
+    config: IngestConfig | None = None,
+    force: bool = True,
+) -> IngestResult:
+    """Notebook shortcut: run :class:`IngestStage` through the runner (it records the manifest and holds the lock)."""
+    from naturalthoughts.runner import run_one
+
+    return run_one(IngestStage(config, sources=sources), run, force=force).value
 
 
 def summary_rows(result: IngestResult) -> list[tuple[str, Any]]:

@@ -41,6 +41,16 @@ class Context:
     size: int
     seed: int
     notes: dict[str, Any] = field(default_factory=dict)  # statistics a method wants in the manifest
+    # Rows a method took only to fill up to the requested size, by method name (written as ``NAME:backfill``).
+    filled: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def mark_filled(self, method: str, rows: Rows) -> None:
+        before = self.filled.get(method)
+        self.filled[method] = rows if before is None else np.concatenate([before, rows])
+
+    def was_filled(self, method: str, rows: Rows) -> np.ndarray:
+        marked = self.filled.get(method)
+        return np.isin(rows, marked) if marked is not None else np.zeros(len(rows), dtype=bool)
 
 
 class NoParams(StrictModel):
@@ -53,7 +63,7 @@ class Method:
 
     ``order(ctx, rows, params, inner)`` returns the rows it keeps, best first. ``columns(params)`` names the pool
     columns it reads (rows with a null in any of them are not eligible). ``score(pool, rows, params)`` gives the
-    value written to the ``score`` column (higher = preferred), ``fallback(pool, rows, params)`` marks rows a tier
+    value written to the ``score`` column (higher = preferred), ``fallback(ctx, rows, params)`` marks rows the
     method only took to backfill (written as ``NAME:backfill`` in the ``method`` column).
     """
 
@@ -63,7 +73,7 @@ class Method:
     order: Callable[[Context, Rows, Any, Inner], Rows]
     columns: Callable[[Any], list[str]] = lambda params: []
     score: Callable[[Pool, Rows, Any], np.ndarray] | None = None
-    fallback: Callable[[Pool, Rows, Any], np.ndarray] | None = None
+    fallback: Callable[[Context, Rows, Any], np.ndarray] | None = None
     terminal: bool = False  # nothing may follow it (its order ignores ``inner``)
 
 

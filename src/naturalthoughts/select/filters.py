@@ -1,7 +1,12 @@
 """Filters: ``filter:TERM,TERM,...`` keeps the traces every term keeps; ``!TERM`` keeps the others.
 
 A null counts as not passing, so ``!correct`` keeps the wrong *and* the unjudged traces.
-The default filter (the paper's) is ``complete,max_tokens(16384)``; see :func:`effective_filters`.
+The default filter (the paper's) is ``complete,max_tokens(16384)``; see :func:`naturalthoughts.select.plan.bind`.
+
+Token counts: ``max_tokens`` counts the **whole response** (reasoning + answer), as the paper caps responses at
+16,384 tokens; ``min_tokens`` and ``max_reasoning_tokens`` count the **reasoning** only (the paper's trace length
+``l``, also used by the ``length`` method). See :class:`naturalthoughts.select.pool.Pool` for where each count
+comes from.
 """
 
 from __future__ import annotations
@@ -18,19 +23,29 @@ DEFAULT_FILTER = f"complete,max_tokens({DEFAULT_MAX_TOKENS})"
 
 
 class TokensParams(StrictModel):
-    n: int = Field(ge=0, description="reasoning length in tokens")
+    n: int = Field(ge=0, description="length in tokens")
 
 
 class NameParams(StrictModel):
     name: str
 
 
-def _tokens(pool: Pool) -> np.ndarray:
-    return pool.numbers("reasoning_tokens")
+def _tokens_filter(name: str, column: str, at_most: bool, summary: str) -> Filter:
+    def mask(pool: Pool, params: TokensParams) -> np.ndarray:
+        tokens = pool.numbers(column)
+        return tokens <= params.n if at_most else tokens >= params.n  # NaN (no count) passes neither
+
+    return Filter(name, summary, TokensParams, mask, lambda params: [column])
 
 
-def _flag(column: str, summary: str) -> Filter:
-    return Filter(column, summary, NoParams, lambda pool, params: pool.flag(column), lambda params: [column])
+def _flag(name: str, summary: str, column: str | None = None, value: bool = True) -> Filter:
+    """Keeps traces whose boolean ``column`` (default: ``name``) equals ``value``; null passes neither way."""
+    column = column or name
+
+    def mask(pool: Pool, params: NoParams) -> np.ndarray:
+        return pool.flag(column) if value else pool.is_false(column)
+
+    return Filter(name, summary, NoParams, mask, lambda params: [column])
 
 
 def _label_is(column: str) -> Filter:
@@ -49,19 +64,15 @@ FILTERS: dict[str, Filter] = {
         _flag("complete", "the trace finished (closing tag, stop, answer)"),
         _flag("correct", "the answer matches the reference"),
         _flag("disagree", "the teacher and the second model disagree"),
-        Filter(
-            "max_tokens",
-            "reasoning of at most N tokens: max_tokens(16384)",
-            TokensParams,
-            lambda pool, p: _tokens(pool) <= p.n,
-            lambda p: ["reasoning_tokens"],
-        ),
-        Filter(
-            "min_tokens",
-            "reasoning of at least N tokens: min_tokens(1000)",
-            TokensParams,
-            lambda pool, p: _tokens(pool) >= p.n,
-            lambda p: ["reasoning_tokens"],
+        _flag("natural", "the model closed its reasoning itself (not forced by a thinking budget)", "forced", False),
+        _flag("forced", "the toolkit closed the reasoning at the thinking budget", "forced", True),
+        _tokens_filter("max_tokens", "response_tokens", True, "whole response of at most N tokens: max_tokens(16384)"),
+        _tokens_filter("min_tokens", "reasoning_tokens", False, "reasoning of at least N tokens: min_tokens(1000)"),
+        _tokens_filter(
+            "max_reasoning_tokens",
+            "reasoning_tokens",
+            True,
+            "reasoning of at most N tokens: max_reasoning_tokens(8192)",
         ),
         Filter(
             "has_reference",

@@ -2,9 +2,10 @@
 
 Semantics of ``filter:F1,F2>A>B>C``:
 
-1. The pool is every trace in ``traces.parquet``. Filters narrow it: a trace is eligible when every filter term
-   keeps it. The default filter ``complete,max_tokens(16384)`` is added unless a term of the same name is given
-   (which replaces it), the term ``all`` appears, or the default filter is turned off.
+1. The pool is every trace in ``traces.parquet`` without an error (a failed request is never selectable, whatever
+   the filters). Filters narrow it: a trace is eligible when every filter term keeps it. The default filter
+   ``complete,max_tokens(16384)`` is added unless a term of the same name is given (which replaces it), the term
+   ``all`` appears, or the default filter is turned off. ``!all`` would keep nothing and is refused.
 2. Traces with a null in a column some method reads are not eligible (the manifest records how many).
 3. ``A`` orders the eligible traces, handing sub-sets to ``B>C`` to be ordered (see
    :mod:`naturalthoughts.select.base`); the rightmost method's sub-sets are shuffled. No method means ``random``.
@@ -48,9 +49,10 @@ class Plan:
     methods: tuple[Bound, ...]
 
     def text(self) -> str:
-        """The effective expression, default filter included."""
-        parts = ["filter:" + ",".join(f.call.text() for f in self.filters)] if self.filters else []
-        return ">".join([*parts, self.method_text()])
+        """The effective expression, default filter included (``filter:all`` when no filter applies, so it never
+        reads like the default-filtered expression)."""
+        filters = ",".join(f.call.text() for f in self.filters) or "all"
+        return f"filter:{filters}>{self.method_text()}"
 
     def method_text(self) -> str:
         return ">".join(m.call.text() for m in self.methods) or "random"
@@ -106,6 +108,10 @@ def bind(text: str, default_filter: bool = True) -> Plan:
         if bound.spec.terminal:  # type: ignore[union-attr]
             message = f"nothing may follow `{bound.call.name}`: it ignores later stages"
             raise expression_error(text, bound.call.pos, message)
+    for bound in filters:
+        if bound.call.name == "all" and bound.call.negated:
+            message = "`!all` would keep no trace; use `all` to keep every trace and drop the default filter"
+            raise expression_error(text, bound.call.pos, message)
     given = {f.call.name for f in filters}
     if default_filter and "all" not in given:
         default_text = f"filter:{DEFAULT_FILTER}"
@@ -118,7 +124,8 @@ def bind(text: str, default_filter: bool = True) -> Plan:
 def eligible_rows(plan: Plan, pool: Pool) -> tuple[Rows, dict[str, int]]:
     """Rows passing every filter and with every method column present, and how many survive each step."""
     funnel = {"pool": pool.n}
-    keep = np.ones(pool.n, dtype=bool)
+    keep = pool.without_error()
+    funnel["without error"] = int(keep.sum())
     for bound in plan.filters:
         mask = bound.spec.mask(pool, bound.params)  # type: ignore[union-attr]
         keep &= ~mask if bound.call.negated else mask
@@ -152,13 +159,32 @@ def scores(plan: Plan, pool: Pool, rows: Rows) -> np.ndarray:
     return out
 
 
-def labels(plan: Plan, pool: Pool, rows: Rows) -> pa.Array:
-    """The ``method`` column: stage texts joined by ``>``, with ``:backfill`` where a tier method backfilled."""
+def _backfilled(plan: Plan, ctx: Context, rows: Rows) -> list[np.ndarray | None]:
+    """For each method stage: which of ``rows`` it took only to backfill (None for methods that never do)."""
+    out: list[np.ndarray | None] = []
+    for bound in plan.methods:
+        fallback = bound.spec.fallback  # type: ignore[union-attr]
+        out.append(None if fallback is None else np.asarray(fallback(ctx, rows, bound.params), bool))
+    return out
+
+
+def backfill_counts(plan: Plan, ctx: Context, rows: Rows) -> dict[str, dict[str, int]]:
+    """``{stage: {"first": n, "backfill": m}}`` for each stage that can backfill: where the selected rows came from
+    (for ``length``: the Bernoulli pass, then the weighted fill; for ``disagree``: the disagreement tier, then the
+    rest)."""
+    counts = {}
+    for bound, fell_back in zip(plan.methods, _backfilled(plan, ctx, rows), strict=True):
+        if fell_back is not None:
+            counts[bound.call.text()] = {"first": int((~fell_back).sum()), "backfill": int(fell_back.sum())}
+    return counts
+
+
+def labels(plan: Plan, ctx: Context, rows: Rows) -> pa.Array:
+    """The ``method`` column: stage texts joined by ``>``, with ``:backfill`` where a method backfilled."""
     parts = [b.call.text() for b in plan.methods] or ["random"]
     bits = np.zeros(len(rows), dtype=np.int64)
-    for i, bound in enumerate(plan.methods):
-        if bound.spec.fallback is not None:  # type: ignore[union-attr]
-            fell_back = np.asarray(bound.spec.fallback(pool, rows, bound.params), bool)  # type: ignore[union-attr]
+    for i, fell_back in enumerate(_backfilled(plan, ctx, rows)):
+        if fell_back is not None:
             bits |= fell_back.astype(np.int64) << i
     unique, codes = np.unique(bits, return_inverse=True)
     names = [">".join(p + (":backfill" if int(b) >> i & 1 else "") for i, p in enumerate(parts)) for b in unique]

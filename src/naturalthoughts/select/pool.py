@@ -3,11 +3,23 @@
 Selection works on whole columns (numpy arrays aligned with the traces' row order) and reads only the
 columns the expression needs. Annotation columns come from ``annotations.parquet`` (joined on ``trace_id``),
 the reference answer from ``questions.parquet`` (on ``question_id``) and vectors from ``embeddings.parquet``.
+
+Annotations can be older than the traces (``nt generate --retry`` keeps the trace ids). ``annotations.parquet``
+records, per annotator, the fingerprint of the traces it was computed from (schema metadata
+``naturalthoughts.annotators``, JSON ``{annotator: traces fingerprint}``, written by ``nt annotate``; see
+``naturalthoughts.annotate.staleness``). An annotator whose fingerprint differs from the current traces' is
+**stale**; one the file does not list is **missing** (it has not run since fingerprints were recorded); a file with
+no such metadata at all (written by an older version) makes every annotator **unknown**. Stale, missing and unknown
+are all treated alike, since nothing proves the columns current: :meth:`Pool.require` fails with the command that
+(re)computes them, and statistics show them as absent. Embeddings of the *question* (the default) do not depend on
+the responses and count as current when nothing is recorded.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -17,16 +29,31 @@ import pyarrow.parquet as pq
 from naturalthoughts.errors import BadInputError, MissingInputError
 from naturalthoughts.rundir import RunDir
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 class MissingColumnError(MissingInputError):
     """A method or filter needs an annotation column that the run does not have."""
 
 
+class StaleAnnotationsError(MissingInputError):
+    """A method or filter needs annotations computed from older traces (or from traces nobody recorded)."""
+
+
+ANNOTATORS_METADATA_KEY = b"naturalthoughts.annotators"  # JSON {annotator: traces fingerprint it was computed from}
+Freshness = Literal["current", "stale", "missing", "unknown"]
+
 # Where each column comes from: (table, the `nt annotate --only` annotator that writes it, or None).
 COLUMN_SOURCES: dict[str, tuple[str, str | None]] = {
     "complete": ("traces", None),
     "finish_reason": ("traces", None),
-    "reasoning_tokens": ("traces", None),  # annotations' count preferred when present, see Pool._reasoning_tokens
+    "forced": ("traces", None),  # absent in traces written before thinking budgets: no trace was forced
+    "error": ("traces", None),
+    # Token counts: the annotations' count (the `length` annotator, teacher's tokenizer) is preferred where
+    # present, else the traces' own; see Pool._reasoning_tokens and Pool._response_tokens.
+    "reasoning_tokens": ("traces", None),
+    "response_tokens": ("traces", None),
     "domain": ("annotations", "domain"),
     "field": ("annotations", "domain"),
     "strategies": ("annotations", "strategies"),
@@ -40,11 +67,39 @@ COLUMN_SOURCES: dict[str, tuple[str, str | None]] = {
 }
 
 
+# Columns computed from annotations when the `length` annotator wrote them, else from the traces.
+TOKEN_COLUMNS = ("reasoning_tokens", "response_tokens")
+TOKENS_ANNOTATOR = "length"
+# Trace columns that older traces.parquet files lack; the pool derives them (see Pool.arrow).
+LEGACY_TRACE_COLUMNS = ("forced", "error")
+
+
+def annotate_command(run: RunDir, annotators: list[str]) -> str:
+    return f"nt annotate --run {run.root} --only {','.join(annotators)}"
+
+
 def producing_command(run: RunDir, column: str) -> str:
     table, annotator = COLUMN_SOURCES[column]
     if annotator:
-        return f"nt annotate --run {run.root} --only {annotator}"
+        return annotate_command(run, [annotator])
+    if column in TOKEN_COLUMNS:
+        return annotate_command(run, [TOKENS_ANNOTATOR])
     return f"nt ingest SOURCE... --run {run.root}" if table == "questions" else f"nt generate --run {run.root}"
+
+
+def recorded_fingerprints(path: Path) -> dict[str, str] | None:
+    """``{annotator: traces fingerprint}`` from a Parquet file's schema metadata; None when it records none.
+
+    The same reading as ``naturalthoughts.annotate.staleness.recorded_fingerprints``, which select cannot import
+    cheaply (importing the annotate package loads scikit-learn, seconds on every ``nt select``)."""
+    raw = (pq.read_schema(path).metadata or {}).get(ANNOTATORS_METADATA_KEY)
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
 
 
 def _dictionary_codes(array: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[str]]:
@@ -71,6 +126,8 @@ class Pool:
     trace_id: pa.Array
     question_id: pa.Array
     _cache: dict[str, object] = field(default_factory=dict)
+    # For each derived token column: which count served how many traces ({"traces.completion_tokens": 812, ...}).
+    provenance: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, run: RunDir) -> Pool:
@@ -122,23 +179,94 @@ class Pool:
             values = values.take(pa.array(indexer, mask=indexer < 0))
         return values
 
-    def has_column(self, column: str) -> bool:
-        table, _ = COLUMN_SOURCES[column]
+    def _schema_has(self, table: str, column: str) -> bool:
         path = getattr(self.run, table)
         return path.exists() and column in pq.read_schema(path).names
 
-    def require(self, column: str, who: str) -> None:
-        """Raise an error naming the command to run when ``column`` is absent or entirely null."""
-        table, _ = COLUMN_SOURCES[column]
-        path = getattr(self.run, table)
+    def has_column(self, column: str) -> bool:
+        """The run has ``column`` and, for an annotation, it was computed from the current traces."""
+        table, annotator = COLUMN_SOURCES[column]
+        if not self._schema_has(table, column):
+            return False
+        return annotator is None or self.freshness(annotator) == "current"
+
+    # ---- staleness ----------------------------------------------------------------------------------------
+    @property
+    def traces_fingerprint(self) -> str:
+        """The fingerprint of the traces' responses (:meth:`RunDir.traces_fingerprint`), computed once."""
+        if "traces_fingerprint" not in self._cache:
+            self._cache["traces_fingerprint"] = self.run.traces_fingerprint()
+        return self._cache["traces_fingerprint"]  # type: ignore[return-value]
+
+    def freshness(self, annotator: str) -> Freshness:
+        """Whether ``annotator``'s output was computed from the current traces (see the module docstring)."""
+        key = f"fresh:{annotator}"
+        if key not in self._cache:
+            self._cache[key] = self._freshness(annotator)
+        return self._cache[key]  # type: ignore[return-value]
+
+    def _freshness(self, annotator: str) -> Freshness:
+        maps = [recorded_fingerprints(path) for path in (self.run.annotations, self.run.embeddings) if path.exists()]
+        recorded = next((m[annotator] for m in maps if m is not None and annotator in m), None)
+        if recorded is not None:
+            return "current" if recorded == self.traces_fingerprint else "stale"
+        if annotator == "embeddings" and self._embeds_questions():
+            return "current"  # vectors of the question text do not depend on the responses
+        return "missing" if any(m is not None for m in maps) else "unknown"
+
+    def _embeds_questions(self) -> bool:
+        path = self.run.embeddings
+        return path.exists() and (pq.read_schema(path).metadata or {}).get(b"of") == b"question"
+
+    def annotator_of(self, column: str) -> str | None:
+        """The annotator whose output serves ``column`` in this run (None when the traces or questions do)."""
+        if column in TOKEN_COLUMNS:
+            return TOKENS_ANNOTATOR if self._annotated_tokens(column) is not None else None
+        return COLUMN_SOURCES[column][1]
+
+    def stale_message(self, annotators: list[str]) -> str | None:
+        """Why the given annotators' outputs cannot be used, with one command that refreshes them; None if fine."""
+        why = {
+            "stale": f"were computed from older traces ({self.run.traces.name} changed since)",
+            "missing": "have not been computed for these traces",
+            "unknown": "do not record which traces they were computed from (written by an older version of nt)",
+        }
+        groups: dict[str, list[str]] = {}
+        for annotator in sorted(dict.fromkeys(annotators)):
+            if (state := self.freshness(annotator)) != "current":
+                groups.setdefault(state, []).append(annotator)
+        if not groups:
+            return None
+        reasons = "; ".join(
+            f"annotations for {', '.join(f'`{a}`' for a in names)} {why[state]}" for state, names in groups.items()
+        )
+        command = annotate_command(self.run, sorted(a for names in groups.values() for a in names))
+        return f"{reasons}: run `{command}` to refresh them."
+
+    def require_present(self, column: str, who: str) -> None:
+        """Raise an error naming the command to run when the file or the column ``column`` comes from is absent."""
+        if column in TOKEN_COLUMNS + LEGACY_TRACE_COLUMNS:  # these always have a fallback (see arrow())
+            return
+        path = getattr(self.run, COLUMN_SOURCES[column][0])
         command = producing_command(self.run, column)
         if not path.exists():
             raise MissingColumnError(f"{who} needs `{column}`, but {path} does not exist: run `{command}` first.")
         if column not in pq.read_schema(path).names:
             raise MissingColumnError(f"{who} needs `{column}`, which {path} does not have: run `{command}` first.")
-        if column != "embedding" and self.n and not self.valid(column).any():
+
+    def require(self, column: str, who: str) -> None:
+        """Raise an error naming the command to run when ``column`` is absent, stale or null for every trace."""
+        self.require_present(column, who)
+        path = getattr(self.run, COLUMN_SOURCES[column][0])
+        command = producing_command(self.run, column)
+        annotator = self.annotator_of(column)
+        if annotator is not None and (message := self.stale_message([annotator])) is not None:
+            raise StaleAnnotationsError(f"{who} needs `{column}`: {message}")
+        usable = self.without_error()
+        if column != "embedding" and usable.any() and not self.valid(column)[usable].any():
+            where = path if column not in TOKEN_COLUMNS else f"{self.run.traces} (and {self.run.annotations.name})"
             raise MissingColumnError(
-                f"{who} needs `{column}`, which is null for every trace in {path}: run `{command}` first."
+                f"{who} needs `{column}`, which is null for every trace in {where}: run `{command}` first."
             )
 
     # ---- columns ------------------------------------------------------------------------------------------
@@ -147,17 +275,73 @@ class Pool:
         if key not in self._cache:
             if column == "reasoning_tokens":
                 self._cache[key] = self._reasoning_tokens()
+            elif column == "response_tokens":
+                self._cache[key] = self._response_tokens()
+            elif column in LEGACY_TRACE_COLUMNS and not self._schema_has("traces", column):
+                # traces written before the column existed: no trace was forced (no thinking budget then) and
+                # errors, if any, were recorded in finish_reason
+                self._cache[key] = self._legacy(column)
             else:
                 self._cache[key] = self._aligned(COLUMN_SOURCES[column][0], column)
         return self._cache[key]  # type: ignore[return-value]
 
+    def _legacy(self, column: str) -> pa.Array:
+        if column == "forced":
+            return pa.array(np.zeros(self.n, dtype=bool))
+        reasons = self._aligned("traces", "finish_reason")
+        failed = pc.fill_null(pc.is_in(reasons, pa.array(["error", "not_sent"])), False)
+        return pc.if_else(failed, reasons, pa.scalar(None, pa.string()))
+
+    def _annotated_tokens(self, column: str) -> pa.Array | None:
+        """The annotations' ``column`` in pool order when the `length` annotator wrote it (stale or not), else None."""
+        key = f"annotated:{column}"
+        if key not in self._cache:
+            values = self._aligned("annotations", column) if self._schema_has("annotations", column) else None
+            self._cache[key] = values if values is not None and values.null_count < self.n else None
+        return self._cache[key]  # type: ignore[return-value]
+
+    def _counted(self, column: str, fallbacks: list[tuple[str, pa.Array]]) -> pa.Array:
+        """The annotations' ``column`` where present and current, else each fallback in turn; records which served.
+
+        Stale annotated counts are never used (a selection that needs them fails in :meth:`require` first)."""
+        sources: list[tuple[str, pa.Array]] = []
+        annotated = self._annotated_tokens(column)
+        if annotated is not None and self.freshness(TOKENS_ANNOTATOR) == "current":
+            sources.append((f"annotations.{column}", annotated.cast(pa.int64())))
+        sources.extend(fallbacks)
+        result = pa.nulls(self.n, pa.int64())
+        served: dict[str, int] = {}
+        for name, values in sources:
+            before = result.null_count
+            result = pc.coalesce(result, values.cast(pa.int64()))
+            if before - result.null_count:
+                served[name] = before - result.null_count
+        self.provenance[column] = served
+        return result
+
     def _reasoning_tokens(self) -> pa.Array:
-        # The annotations count with a named tokenizer; prefer it, fall back to the generator's count.
-        own = self._aligned("traces", "reasoning_tokens").cast(pa.int64())
-        if self.run.annotations.exists() and "reasoning_tokens" in pq.read_schema(self.run.annotations).names:
-            annotated = self._aligned("annotations", "reasoning_tokens").cast(pa.int64())
-            return pc.coalesce(annotated, own)
-        return own
+        # The annotations count with a named tokenizer (the teacher's when known); prefer it, else the generator's.
+        return self._counted(
+            "reasoning_tokens", [("traces.reasoning_tokens", self._aligned("traces", "reasoning_tokens"))]
+        )
+
+    def _response_tokens(self) -> pa.Array:
+        """Tokens of the whole response (reasoning + answer): what the paper's 16,384-token cap counts.
+
+        The annotations' ``response_tokens`` (teacher's tokenizer when known), else the server's
+        ``completion_tokens``, else (traces written before either existed) reasoning plus answer tokens.
+        """
+        fallbacks: list[tuple[str, pa.Array]] = []
+        if self._schema_has("traces", "completion_tokens"):
+            fallbacks.append(("traces.completion_tokens", self._aligned("traces", "completion_tokens")))
+        reasoning = self._aligned("traces", "reasoning_tokens").cast(pa.int64())
+        answer = pc.fill_null(self._aligned("traces", "answer_tokens").cast(pa.int64()), 0)
+        fallbacks.append(("traces.reasoning_tokens+answer_tokens", pc.add(reasoning, answer)))
+        return self._counted("response_tokens", fallbacks)
+
+    def without_error(self) -> np.ndarray:
+        """True for traces with no recorded error (a failed request is never selectable)."""
+        return ~self.arrow("error").is_valid().to_numpy(zero_copy_only=False)
 
     def valid(self, column: str) -> np.ndarray:
         if column == "embedding":
@@ -175,6 +359,10 @@ class Pool:
     def flag(self, column: str) -> np.ndarray:
         """A boolean column as a bool array; null counts as False."""
         return self.arrow(column).fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+    def is_false(self, column: str) -> np.ndarray:
+        """True where a boolean column is False (null is neither True nor False)."""
+        return ~self.arrow(column).fill_null(True).to_numpy(zero_copy_only=False).astype(bool)
 
     def codes(self, column: str) -> tuple[np.ndarray, list[str]]:
         """A string column as integer codes (-1 for null) and the sorted category names."""

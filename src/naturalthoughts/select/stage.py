@@ -1,8 +1,14 @@
-"""The select stage: read the pool, run an expression, write ``selections/NAME.parquet``, record the manifest."""
+"""The select stage: read the pool, run an expression, write ``selections/NAME.parquet``.
+
+:class:`SelectStage` follows the stage contract (:mod:`naturalthoughts.stage`): manifest key ``select:NAME``, config
+:class:`SelectConfig`, inputs the tables the expression reads, output the selection file. The runner records the
+manifest and skips a selection whose inputs and config are unchanged. :func:`select` is the notebook shortcut.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,27 +16,28 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import write_parquet
 from naturalthoughts.config import validate
-from naturalthoughts.errors import NTError
-from naturalthoughts.manifest import Manifest
+from naturalthoughts.errors import BadInputError
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.select.base import Context
 from naturalthoughts.select.compare import describe
 from naturalthoughts.select.config import SelectConfig
-from naturalthoughts.select.plan import Plan, bind, eligible_rows, labels, order, scores
-from naturalthoughts.select.pool import COLUMN_SOURCES, Pool
+from naturalthoughts.select.expr import Call, Expression
+from naturalthoughts.select.plan import Plan, backfill_counts, bind, eligible_rows, labels, order, scores
+from naturalthoughts.select.pool import COLUMN_SOURCES, TOKEN_COLUMNS, Pool, StaleAnnotationsError
+from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import SELECTION
 
 # Parquet options fixed here so the same selection is the same bytes (no timestamps are written).
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "use_dictionary": ["method"], "write_statistics": True}
+METADATA_PREFIX = "naturalthoughts.select."
 
 
-class NotEnoughEligible(NTError):
-    """Fewer traces are eligible than were asked for."""
-
-    exit_code = 7
+class NotEnoughEligible(BadInputError):
+    """Fewer traces are eligible than were asked for (exit code 4, bad input)."""
 
 
 @dataclass
@@ -45,10 +52,9 @@ class SelectionResult:
     funnel: dict[str, int]
     statistics: dict[str, float]
     notes: dict[str, Any] = field(default_factory=dict)
+    traces_fingerprint: str = ""  # of the traces the selection was computed from (RunDir.traces_fingerprint)
 
     def read(self) -> pa.Table:
-        import pyarrow.parquet as pq
-
         return pq.read_table(self.path)
 
 
@@ -59,42 +65,225 @@ def human_size(size: int) -> str:
     return str(size)
 
 
+# Characters the file name keeps as they are, and the expression's own punctuation (mapped to "-" or "+").
+_KEPT = "A-Za-z0-9._+\\-"
+_STRUCTURE = ":,()=>!"
+
+
 def default_name(expression: str, size: int) -> str:
-    """A file name from the expression and size: ``filter-complete-correct+disagree+strategy-10k``."""
-    text = re.sub(r"[^A-Za-z0-9._+\-]+", "-", expression.replace(">", "+")).strip("-.+") or "selection"
-    if len(text) > 100:  # keep names short but distinct
+    """A file name from the expression and size: ``filter-complete-correct+disagree+strategy-10k``.
+
+    ``>`` becomes ``+``, ``!`` becomes ``not-`` (so ``filter:!complete`` is not named like ``filter:complete``), other
+    punctuation ``-``. When that would lose information (quoted values, spaces) or the name would be long, a short
+    hash of the expression is appended, so different expressions get different names.
+    """
+    text = expression.replace(">", "+").replace("!", "not-")
+    text = re.sub(f"[^{_KEPT}]+", "-", text).strip("-.+") or "selection"
+    lossy = re.search(f"[^{_KEPT}{re.escape(_STRUCTURE)}]", expression) is not None
+    if lossy or len(text) > 100:
         text = text[:90].rstrip("-.+") + "-" + hashlib.sha256(expression.encode()).hexdigest()[:8]
     return f"{text}-{human_size(size)}"
+
+
+def naming_expression(plan: Plan, default_filter: bool) -> str:
+    """The expression a default name is made from: the canonical text, with ``all`` first when the default filter is
+    off (``random`` without the default filter is named ``filter-all+random-N``, not like ``random``)."""
+    expression = plan.expression
+    if default_filter or any(f.name == "all" for f in expression.filters):
+        return expression.canonical()
+    return Expression(expression.text, (Call("all", 0), *expression.filters), expression.methods).canonical()
 
 
 def _funnel_text(funnel: dict[str, int]) -> str:
     return ", ".join(f"{step}: {count}" for step, count in funnel.items())
 
 
-def _table(plan: Plan, pool: Pool, rows: np.ndarray, config: SelectConfig) -> pa.Table:
-    score = scores(plan, pool, rows)
+class SelectStage(Stage):
+    """``nt select``: ``SelectStage(SelectConfig(method=EXPR, size=N, ...))`` -> ``selections/NAME.parquet``.
+
+    The same pool, expression, size and seed give a byte-identical file. Raises :class:`NotEnoughEligible` when fewer
+    traces are eligible than asked for (unless ``allow_smaller``), a ``MissingColumnError`` naming the command that
+    produces a missing column and a ``StaleAnnotationsError`` naming the one that refreshes stale annotations.
+    """
+
+    name = "select"
+    config_model = SelectConfig
+    reads = ("traces.parquet", "annotations.parquet", "embeddings.parquet", "questions.parquet (as needed)")
+    writes = ("selections/NAME.parquet",)
+
+    def __init__(self, config: SelectConfig) -> None:
+        super().__init__(config)
+        self._plan: Plan | None = None
+
+    @property
+    def cfg(self) -> SelectConfig:
+        return self.config  # type: ignore[return-value]
+
+    @property
+    def plan(self) -> Plan:
+        """The bound expression (raises an ``ExpressionError`` pointing at the bad token)."""
+        if self._plan is None:
+            self._plan = bind(self.cfg.method, default_filter=self.cfg.default_filter)
+        return self._plan
+
+    @property
+    def selection_name(self) -> str:
+        return self.cfg.name or default_name(naming_expression(self.plan, self.cfg.default_filter), self.cfg.size)
+
+    @property
+    def key(self) -> str:
+        return f"select:{self.selection_name}"
+
+    def recorded_config(self) -> dict[str, Any]:
+        return {**super().recorded_config(), "name": self.selection_name, "expression": self.plan.text()}
+
+    def check(self, run: RunDir) -> None:
+        """Validate the expression, its parameters and the name; needs no table (``nt run`` calls it first)."""
+        _ = self.plan  # binding checks every name and parameter, also when the selection has an explicit name
+        _ = self.selection_name
+
+    def inputs(self, run: RunDir) -> list[Path]:
+        """The tables the expression reads: traces always; annotations, questions, embeddings as its columns need."""
+        columns = self.plan.columns()
+        tables = ["traces"] + [COLUMN_SOURCES[c][0] for c in columns]
+        if run.annotations.exists() and _reads_annotations(run, columns):
+            tables.append("annotations")
+        return [getattr(run, t) for t in dict.fromkeys(tables)]
+
+    def outputs(self, run: RunDir) -> list[Path]:
+        return [run.selection(self.selection_name)]
+
+    def run(self, ctx: StageContext) -> StageResult:
+        config, plan, name = self.cfg, self.plan, self.selection_name
+        with ctx.progress.task(f"select {name}", total=4, unit="steps") as task:
+            pool = Pool.load(ctx.run)
+            _require_columns(plan, pool)
+            task.advance(1, stats="pool read")
+            rows, funnel = eligible_rows(plan, pool)
+            task.advance(1, stats=f"{len(rows):,} pass the filters")
+            method_ctx = Context(pool=pool, rng=np.random.default_rng(config.seed), size=config.size, seed=config.seed)
+            ordered = order(plan, method_ctx, rows)
+            funnel["eligible"] = len(ordered)
+            if len(ordered) < config.size and not config.allow_smaller:
+                raise NotEnoughEligible(
+                    f"asked for {config.size} traces but only {len(ordered)} are eligible for `{plan.text()}` "
+                    f"({_funnel_text(funnel)}); ask for at most {len(ordered)} or pass --allow-smaller to take "
+                    "them all."
+                )
+            chosen = ordered[: config.size]
+            task.advance(1, stats=f"{len(chosen):,} selected")
+            fingerprint = pool.traces_fingerprint
+            table = _table(plan, method_ctx, chosen, config, fingerprint)
+            path = write_parquet(table, ctx.run.selection(name), **PARQUET_OPTIONS)
+            task.advance(1, stats=str(path))
+        notes = dict(method_ctx.notes)
+        backfill = backfill_counts(plan, method_ctx, chosen)
+        if backfill:
+            notes["backfill"] = backfill
+        if pool.provenance:
+            notes["token_counts"] = dict(pool.provenance)  # which count served the length filters, per trace
+        _say_fill(ctx, backfill)
+        statistics = describe(pool, chosen)
+        result = SelectionResult(
+            name=name, path=path, expression=plan.text(), size=config.size, seed=config.seed, eligible=len(ordered),
+            selected=len(chosen), funnel=funnel, statistics=statistics, notes=notes, traces_fingerprint=fingerprint,
+        )  # fmt: skip
+        return StageResult(
+            counts={"pool": pool.n, "eligible": len(ordered), "selected": len(chosen)},
+            outputs=[path],
+            summary=f"{len(chosen):,} selected of {len(ordered):,} eligible -> {path}",
+            extra={
+                "output": str(path),
+                "expression": plan.text(),
+                "funnel": funnel,
+                "statistics": statistics,
+                "notes": notes,
+                "traces_fingerprint": fingerprint,
+            },
+            value=result,
+        )
+
+
+def _reads_annotations(run: RunDir, columns: list[str]) -> bool:
+    """Whether the columns come from annotations.parquet: annotation columns, the fingerprints it records for other
+    annotator outputs (embeddings), or token counts the `length` annotator wrote (preferred over the traces')."""
+    if any(COLUMN_SOURCES[c][1] is not None for c in columns):
+        return True
+    names = pq.read_schema(run.annotations).names
+    return any(c in TOKEN_COLUMNS and c in names for c in columns)
+
+
+def _require_columns(plan: Plan, pool: Pool) -> None:
+    """Every column the plan reads exists, is current and has values. Stale annotations are reported together,
+    with one command that refreshes them all."""
+    users = [
+        (column, f"{'filter' if bound in plan.filters else 'method'} `{bound.call.text()}`")
+        for bound in (*plan.filters, *plan.methods)
+        for column in bound.columns()
+    ]
+    for column, who in users:
+        pool.require_present(column, who)
+    stale = [a for c in plan.columns() if (a := pool.annotator_of(c)) and pool.freshness(a) != "current"]
+    if (message := pool.stale_message(stale)) is not None:
+        needs = ", ".join(f"`{c}`" for c in plan.columns() if pool.annotator_of(c) in stale)
+        raise StaleAnnotationsError(f"`{plan.text()}` needs {needs}: {message}")
+    for column, who in users:
+        pool.require(column, who)
+
+
+def _say_fill(ctx: StageContext, backfill: dict[str, dict[str, int]]) -> None:
+    for stage, counts in backfill.items():
+        if stage.startswith("length") and counts["backfill"]:
+            ctx.progress.note(
+                f"{stage}: {counts['first']:,} traces passed the length rule's Bernoulli pass; "
+                f"{counts['backfill']:,} more were drawn without replacement with the same weights to reach the size"
+            )
+
+
+def _table(plan: Plan, ctx: Context, rows: np.ndarray, config: SelectConfig, traces_fingerprint: str) -> pa.Table:
+    score = scores(plan, ctx.pool, rows)
     table = pa.Table.from_arrays(
         [
-            pool.trace_id.take(pa.array(rows)),
+            ctx.pool.trace_id.take(pa.array(rows)),
             pa.array(np.arange(len(rows), dtype=np.int64)),
             pa.array(score, mask=np.isnan(score)),
-            labels(plan, pool, rows),
+            labels(plan, ctx, rows),
         ],
         schema=SELECTION,
     )
-    provenance = {"expression": plan.text(), "size": str(config.size), "seed": str(config.seed)}
-    return table.replace_schema_metadata({f"naturalthoughts.select.{k}": v for k, v in provenance.items()})
+    provenance = {
+        "expression": plan.text(),
+        "size": str(config.size),
+        "seed": str(config.seed),
+        "traces_fingerprint": traces_fingerprint,
+    }
+    return table.replace_schema_metadata({f"{METADATA_PREFIX}{k}": v for k, v in provenance.items()})
 
 
-def _inputs(run: RunDir, plan: Plan) -> list[Path]:
-    tables = ["traces"] + [COLUMN_SOURCES[c][0] for c in plan.columns()]
-    if run.annotations.exists():
-        tables.append("annotations")  # reasoning_tokens prefer the annotated count
-    return [getattr(run, t) for t in dict.fromkeys(tables)]
+def selection_traces_fingerprint(path: str | os.PathLike[str]) -> str | None:
+    """The traces fingerprint a selection file was computed from (None for files written before it was recorded).
+
+    Compare it with :meth:`RunDir.traces_fingerprint` to tell whether the selection is older than the traces."""
+    value = (pq.read_schema(path).metadata or {}).get(f"{METADATA_PREFIX}traces_fingerprint".encode())
+    return value.decode() if value is not None else None
+
+
+def select_config(
+    expr: str = "random",
+    size: int = 1,
+    seed: int = 0,
+    name: str | None = None,
+    allow_smaller: bool = False,
+    default_filter: bool = True,
+) -> SelectConfig:
+    """A validated :class:`SelectConfig` from keyword arguments (errors name the option)."""
+    data = {"method": expr, "size": size, "seed": seed, "name": name, "allow_smaller": allow_smaller,
+            "default_filter": default_filter}  # fmt: skip
+    return validate(SelectConfig, data, source="nt select options")
 
 
 def select(
-    run: RunDir | str,
+    run: RunDir | str | os.PathLike[str],
     expr: str,
     size: int,
     seed: int = 0,
@@ -102,43 +291,12 @@ def select(
     allow_smaller: bool = False,
     default_filter: bool = True,
 ) -> SelectionResult:
-    """Select ``size`` traces of ``run`` with the expression ``expr`` (see docs/selection.md).
+    """Select ``size`` traces of ``run`` with the expression ``expr`` (see docs/selection.md); notebook shortcut.
 
-    Writes ``selections/NAME.parquet`` (trace_id, rank, score, method) and a ``select:NAME`` manifest record.
-    The same pool, expression, size and seed give a byte-identical file.
+    Runs :class:`SelectStage` through the runner (which records the ``select:NAME`` manifest record and holds the
+    run lock), always recomputing. Writes ``selections/NAME.parquet`` (trace_id, rank, score, method).
     """
-    run = RunDir(run) if not isinstance(run, RunDir) else run
-    config = validate(
-        SelectConfig,
-        {"method": expr, "size": size, "seed": seed, "name": name, "allow_smaller": allow_smaller,
-         "default_filter": default_filter},
-        source="nt select options",
-    )  # fmt: skip
-    plan = bind(config.method, default_filter=config.default_filter)
-    name = config.name or default_name(plan.expression.canonical(), config.size)
-    pool = Pool.load(run)
-    for bound in (*plan.filters, *plan.methods):
-        kind = "filter" if bound in plan.filters else "method"
-        for column in bound.columns():
-            pool.require(column, f"{kind} `{bound.call.text()}`")
-    record_config = config.model_dump() | {"name": name, "expression": plan.text()}
-    with Manifest(run.manifest).stage(f"select:{name}", config=record_config, inputs=_inputs(run, plan)) as record:
-        rows, funnel = eligible_rows(plan, pool)
-        ctx = Context(pool=pool, rng=np.random.default_rng(config.seed), size=config.size, seed=config.seed)
-        ordered = order(plan, ctx, rows)
-        funnel["eligible"] = len(ordered)
-        record.extra["funnel"] = funnel
-        if len(ordered) < config.size and not config.allow_smaller:
-            raise NotEnoughEligible(
-                f"asked for {config.size} traces but only {len(ordered)} are eligible for `{plan.text()}` "
-                f"({_funnel_text(funnel)}); ask for at most {len(ordered)} or pass --allow-smaller to take them all."
-            )
-        chosen = ordered[: config.size]
-        path = write_parquet(_table(plan, pool, chosen, config), run.selection(name), **PARQUET_OPTIONS)
-        statistics = describe(pool, chosen)
-        record.counts = {"pool": pool.n, "eligible": len(ordered), "selected": len(chosen)}
-        record.extra.update({"output": str(path), "statistics": statistics, "notes": ctx.notes})
-    return SelectionResult(
-        name=name, path=path, expression=plan.text(), size=config.size, seed=config.seed, eligible=len(ordered),
-        selected=len(chosen), funnel=funnel, statistics=statistics, notes=ctx.notes,
-    )  # fmt: skip
+    from naturalthoughts.runner import run_one
+
+    config = select_config(expr, size, seed, name, allow_smaller, default_filter)
+    return run_one(SelectStage(config), run, force=True).value

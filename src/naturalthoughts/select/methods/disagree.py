@@ -26,5 +26,5 @@ METHOD = Method(
     order=_order,
     columns=lambda params: ["disagree"],
     score=lambda pool, rows, params: pool.flag("disagree")[rows].astype(np.float64),
-    fallback=lambda pool, rows, params: ~pool.flag("disagree")[rows],
+    fallback=lambda ctx, rows, params: ~ctx.pool.flag("disagree")[rows],
 )
