@@ -16,7 +16,9 @@ from naturalthoughts.errors import ConfigError, OfflineError
 
 
 @pytest.mark.parametrize(
-    ("name", "count"), [("gpqa_diamond", 198), ("gsm8k", 1319), ("aime2025", 30), ("mmlu", 14042), ("math500", 500)]
+    ("name", "count"),
+    [("gpqa_diamond", 198), ("gsm8k", 1319), ("aime2025", 30), ("mmlu", 14042), ("math500", 500),
+     ("arc_challenge", 1172), ("medqa", 1273)],
 )
 def test_bundled_loaders_return_the_official_counts(name: str, count: int) -> None:
     items = benchmarks.load(name)
@@ -27,10 +29,11 @@ def test_bundled_loaders_return_the_official_counts(name: str, count: int) -> No
         assert all(item.answer_text in item.choices for item in items)
 
 
-def test_bundled_set_is_what_decontamination_uses_by_default() -> None:
+def test_decontamination_defaults_are_bundled_benchmarks() -> None:
     from naturalthoughts.ingest.config import DEFAULT_DECONTAMINATE
 
-    assert set(benchmarks.BUNDLED) == set(DEFAULT_DECONTAMINATE)
+    assert set(DEFAULT_DECONTAMINATE) <= set(benchmarks.BUNDLED)
+    assert {"gpqa_diamond", "math500"} <= set(DEFAULT_DECONTAMINATE), "the paper's bundled benchmarks"
 
 
 def test_item_contents_are_parsed() -> None:
@@ -48,6 +51,14 @@ def test_item_contents_are_parsed() -> None:
     math = benchmarks.load("math500")
     assert math[0].answer == r"\left( 3, \frac{\pi}{2} \right)"  # the package's stored field says \le(3,...
     assert {item.metadata["level"] for item in math} == {1, 2, 3, 4, 5}
+    assert benchmarks.get("math500").subset(math[0]) == f"level {math[0].metadata['level']}"
+    arc = benchmarks.load("arc_challenge")
+    assert arc[0].ref == "arc_challenge:Mercury_7175875" and arc[0].answer == "C"
+    assert arc[0].question.startswith("An astronomer observes") and not arc[0].question.endswith("Answer:")
+    assert {len(item.choices) for item in arc} == {3, 4, 5} and {item.answer for item in arc} == set("ABCD")
+    medqa = benchmarks.load("medqa")
+    assert medqa[0].answer_text == "Tell the attending that he cannot fail to disclose this mistake"
+    assert {len(item.choices) for item in medqa} == {5} and medqa[0].metadata["step"] == "step1"
 
 
 def test_last_boxed_balances_braces() -> None:
@@ -137,3 +148,21 @@ def test_math500_also_loads_a_file_in_the_hub_schema(tmp_path: Path) -> None:
     items = benchmarks.load("math500", str(_write([row], tmp_path / "math500.jsonl")))
     assert items[0].ref == "math500:test/prealgebra/1.json" and items[0].answer == "2"
     assert items[0].metadata["subject"] == "Prealgebra"
+
+
+def test_file_backed_loaders_name_the_bad_row(tmp_path: Path) -> None:
+    from naturalthoughts.errors import BadInputError
+
+    broken = dict(MMLU_PRO_ROWS[0])
+    del broken["options"]
+    with pytest.raises(BadInputError, match="row 2 has no 'options'"):
+        benchmarks.load("mmlu_pro", str(_write([MMLU_PRO_ROWS[1], broken], tmp_path / "pro.jsonl")))
+    wrong = {**SUPERGPQA_ROWS[0], "answer_letter": "F"}
+    with pytest.raises(BadInputError, match="answer_letter 'F' is not one of its 2 options"):
+        benchmarks.load("supergpqa", str(_write([wrong], tmp_path / "sg.jsonl")))
+
+
+def test_mmlu_pro_drops_na_options_and_keeps_the_gold_by_index(tmp_path: Path) -> None:
+    row = {**MMLU_PRO_ROWS[0], "options": ["N/A", "first", "N/A", "second"], "answer": "D", "answer_index": 3}
+    [item] = benchmarks.load("mmlu_pro", str(_write([row], tmp_path / "pro.jsonl")))
+    assert item.choices == ("first", "second") and item.answer == "B" and item.answer_text == "second"

@@ -1,23 +1,37 @@
-"""Benchmarks: one sub-package per benchmark, each with a loader returning :class:`BenchmarkItem` s.
+"""Benchmarks: one sub-package per benchmark (``loader.py`` for the items, ``task.py`` for the prompt and the
+grader), registered here in one place.
 
-This module is the one registry. Bundled benchmarks load from installed packages; the others
-(MMLU-Pro, SuperGPQA) need a local file or a Hub id. The evaluation stage extends each
-sub-package with its prompt and grading.
+Bundled benchmarks load from installed packages; the others (MMLU-Pro, SuperGPQA, open-ended questions) need a
+local file or a Hub id. Shared pieces: :mod:`.choice` (multiple choice: prompt, grader, per-seed shuffle),
+:mod:`.math_common` (the ``\\boxed{}`` prompt, numeric and math-verify graders); the extraction rules themselves
+live in :mod:`naturalthoughts.text.grading`.
 """
 
 from __future__ import annotations
 
-from naturalthoughts.benchmarks import aime2025, gpqa_diamond, gsm8k, math500, mmlu, mmlu_pro, supergpqa
+from naturalthoughts.benchmarks import (
+    aime2025,
+    arc_challenge,
+    gpqa_diamond,
+    gsm8k,
+    math500,
+    medqa,
+    mmlu,
+    mmlu_pro,
+    open_ended,
+    supergpqa,
+)
 from naturalthoughts.benchmarks.datafiles import BenchmarkUnavailable
 from naturalthoughts.benchmarks.items import BenchmarkItem
-from naturalthoughts.benchmarks.registry import Benchmark
+from naturalthoughts.benchmarks.registry import Benchmark, Grade, GradeOptions, Judge
 from naturalthoughts.errors import ConfigError
 
 REGISTRY: dict[str, Benchmark] = {
     module.BENCHMARK.name: module.BENCHMARK
-    for module in (gpqa_diamond, mmlu, gsm8k, aime2025, math500, mmlu_pro, supergpqa)
+    for module in (gpqa_diamond, math500, mmlu_pro, supergpqa, mmlu, gsm8k, aime2025, arc_challenge, medqa, open_ended)
 }
 BUNDLED: tuple[str, ...] = tuple(name for name, b in REGISTRY.items() if b.bundled)
+PAPER: tuple[str, ...] = ("gpqa_diamond", "math500", "mmlu_pro", "supergpqa")  # the paper's four benchmarks
 
 
 def get(name: str) -> Benchmark:
@@ -37,4 +51,16 @@ def load(name: str, source: str | None = None) -> list[BenchmarkItem]:
     return benchmark.load(source)
 
 
-__all__ = ["BUNDLED", "REGISTRY", "Benchmark", "BenchmarkItem", "BenchmarkUnavailable", "get", "load"]
+__all__ = [
+    "BUNDLED",
+    "PAPER",
+    "REGISTRY",
+    "Benchmark",
+    "BenchmarkItem",
+    "BenchmarkUnavailable",
+    "Grade",
+    "GradeOptions",
+    "Judge",
+    "get",
+    "load",
+]

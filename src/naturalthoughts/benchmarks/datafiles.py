@@ -131,3 +131,13 @@ def records_from(source: str, split: str) -> list[dict[str, Any]]:
     if source.startswith("hf:") or (not Path(source).exists() and source.count("/") == 1 and "." not in source):
         return load_hub_dataset(hub_id, split=split).to_list()
     return read_records(Path(source))
+
+
+def require_fields(row: dict[str, Any], fields: tuple[str, ...], source: str, number: int, schema: str) -> None:
+    """A row of a file-backed benchmark lacks a field of its public schema: name the file, the row and the field."""
+    missing = [name for name in fields if row.get(name) is None]
+    if missing:
+        raise BadInputError(
+            f"{source}: row {number} has no {', '.join(repr(m) for m in missing)} (expected the {schema} schema: "
+            f"{', '.join(fields)})"
+        )

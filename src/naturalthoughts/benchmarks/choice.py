@@ -1,0 +1,83 @@
+"""What every multiple-choice benchmark shares: the option block, the prompt, the grader and the per-seed shuffle.
+
+The prompt is simple-evals' ``QUERY_TEMPLATE_MULTICHOICE`` (also lighteval's GPQA instruction), with the letter
+list fitted to the item's number of options. Grading reads the final answer (after ``</think>``) with
+:func:`naturalthoughts.text.grading.extract_choice`, bounded to the item's letters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from naturalthoughts.benchmarks.items import LETTERS, BenchmarkItem
+from naturalthoughts.benchmarks.registry import Benchmark, Grade, GradeOptions
+from naturalthoughts.text import grading
+
+QUERY_TEMPLATE = (
+    "Answer the following multiple choice question. The last line of your response should be of the following "
+    "format: 'Answer: $LETTER' (without quotes) where LETTER is one of {letters}. Think step by step before "
+    "answering.\n\n{question}\n\n{options}"
+)
+
+EXTRACTION = (
+    "text after the last </think> (none if unclosed); then the last \\boxed{X}, the last 'Answer: X' / "
+    "'the answer is (X)', a line holding only the letter, the text of exactly one option, the last standing "
+    "capital letter (never the pronoun I or the article A); letters bounded to the item's options, lower case "
+    "accepted; an out-of-range letter is invalid (wrong)"
+)
+
+
+def options_block(choices: tuple[str, ...], separator: str = ") ") -> str:
+    return "\n".join(f"{LETTERS[i]}{separator}{text}" for i, text in enumerate(choices))
+
+
+def letters_of(item: BenchmarkItem) -> str:
+    assert item.choices is not None, f"{item.ref} has no options"
+    return LETTERS[: len(item.choices)]
+
+
+def query_prompt(item: BenchmarkItem, options: GradeOptions | None = None) -> str:
+    return QUERY_TEMPLATE.format(
+        letters=letters_of(item), question=item.question.strip(), options=options_block(item.choices or ())
+    )
+
+
+def grade(item: BenchmarkItem, output: str | None, options: GradeOptions | None = None) -> Grade:
+    found = grading.extract_choice(grading.answer_part(output), len(item.choices or ()), item.choices)
+    return Grade(found.value, grading.grade_choice(item.answer, found), found.method, found.valid)
+
+
+def permutation(item: BenchmarkItem, seed: int) -> list[int]:
+    """A fresh option order for each (item, seed), the same on every machine and run.
+
+    Seeded with the item id *and* the seed: one seed shared by every item gives every item the same permutation,
+    which puts every gold answer under one letter (a bug a well-known harness shipped)."""
+    digest = hashlib.sha256(f"{item.benchmark}\x00{item.id}\x00{seed}".encode()).digest()
+    order = list(range(len(item.choices or ())))
+    random.Random(int.from_bytes(digest[:8], "big")).shuffle(order)
+    return order
+
+
+def shuffled(item: BenchmarkItem, seed: int) -> BenchmarkItem:
+    """``item`` with its options in :func:`permutation` order and the gold letter moved with them."""
+    assert item.choices is not None
+    order = permutation(item, seed)
+    gold_index = LETTERS.index(item.answer)
+    return replace(
+        item,
+        choices=tuple(item.choices[i] for i in order),
+        answer=LETTERS[order.index(gold_index)],
+        metadata={**item.metadata, "permutation": order},
+    )
+
+
+def choice_benchmark(
+    name: str, load: Callable[[str | None], list[BenchmarkItem]], expected: int, description: str, **fields: Any
+) -> Benchmark:
+    """A multiple-choice benchmark with the shared prompt and grader unless ``fields`` say otherwise."""
+    defaults: dict[str, Any] = {"bundled": True, "prompt": query_prompt, "grade": grade, "extraction": EXTRACTION}
+    return Benchmark(name, load, kind="choice", expected=expected, description=description, **{**defaults, **fields})

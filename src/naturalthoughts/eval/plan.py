@@ -1,0 +1,126 @@
+"""The work of one ``nt eval`` run: one request per (benchmark, mode, thinking budget, seed, item).
+
+Requests are deterministic: the same config, model and seed give the same requests, hence the same cache keys,
+so an interrupted or repeated evaluation is answered from the run's response cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from naturalthoughts import benchmarks
+from naturalthoughts.benchmarks import Benchmark, BenchmarkItem, GradeOptions
+from naturalthoughts.engines.base import ChatRequest, SamplingParams
+from naturalthoughts.engines.config import LlamaCppEngineConfig
+from naturalthoughts.errors import ConfigError
+from naturalthoughts.eval.config import EvalConfig
+from naturalthoughts.text import modes
+from naturalthoughts.text.modes import Mode
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request to make and grade: an item as asked with ``seed`` (GPQA: its own option order), in ``mode``."""
+
+    benchmark: Benchmark
+    item: BenchmarkItem
+    seed: int
+    mode: Mode
+    budget: int | None
+    request: ChatRequest
+
+
+@dataclass
+class Plan:
+    """Every sample of the run, with the items per benchmark (for the contamination check and the summary)."""
+
+    samples: list[Sample]
+    items: dict[str, list[BenchmarkItem]]
+    max_tokens: int
+    notes: list[str]
+
+
+def spread_subset(items: list[BenchmarkItem], limit: int | None) -> list[BenchmarkItem]:
+    """At most ``limit`` items, chosen by a hash of their ids (so a small limit spans MMLU's subjects and MATH's
+    levels instead of taking the first rows), kept in file order."""
+    if limit is None or limit >= len(items):
+        return items
+    ranked = sorted(range(len(items)), key=lambda i: hashlib.sha256(items[i].ref.encode()).hexdigest())
+    return [items[i] for i in sorted(ranked[:limit])]
+
+
+def load_items(config: EvalConfig) -> dict[str, list[BenchmarkItem]]:
+    unknown = [name for name in config.sources if name not in config.benchmarks]
+    if unknown:
+        raise ConfigError(f"sources given for benchmarks not evaluated: {', '.join(unknown)} (add them to --bench)")
+    return {
+        name: spread_subset(benchmarks.load(name, config.sources.get(name)), config.limit) for name in config.benchmarks
+    }
+
+
+def slot_tokens(config: EvalConfig) -> tuple[int, str | None]:
+    """``max_tokens`` clamped to one slot of the embedded llama.cpp server (``n_ctx / n_parallel`` holds prompt and
+    reply: asking for more only changes the cache key); other engines know their own limits."""
+    engine = config.engine
+    if not isinstance(engine, LlamaCppEngineConfig):
+        return config.max_tokens, None
+    per_slot = engine.n_ctx // engine.n_parallel
+    if config.max_tokens <= per_slot:
+        return config.max_tokens, None
+    return per_slot, (
+        f"max_tokens {config.max_tokens:,} exceeds a llama.cpp slot ({engine.n_ctx:,} n_ctx / {engine.n_parallel} "
+        f"slots = {per_slot:,} tokens for prompt and reply): using {per_slot:,}. Raise engine.n_ctx for longer replies."
+    )
+
+
+def messages(benchmark: Benchmark, item: BenchmarkItem, mode: Mode, config: EvalConfig) -> tuple[dict[str, str], ...]:
+    assert benchmark.prompt is not None
+    user = {"role": "user", "content": benchmark.prompt(item, grade_options(config, 0))}
+    system = modes.instruction(mode) if config.instruction else None
+    return ({"role": "system", "content": system}, user) if system else (user,)
+
+
+def grade_options(config: EvalConfig, seed: int) -> GradeOptions:
+    return GradeOptions(seed=seed, official=config.mmlu_pro_official)
+
+
+def budgets_for(mode: Mode, config: EvalConfig) -> list[int | None]:
+    """A thinking budget only means something when the model thinks: none for no-think."""
+    if mode == "no-think" or not config.think_budgets:
+        return [None]
+    return list(config.think_budgets)
+
+
+def _samples(config: EvalConfig, items: dict[str, list[BenchmarkItem]], max_tokens: int) -> Iterator[Sample]:
+    for name, benchmark_items in items.items():
+        benchmark = benchmarks.get(name)
+        for mode in config.modes:
+            for budget in budgets_for(mode, config):
+                # Under a budget the thinking engine opens the reasoning itself (a pre-filled request would pass
+                # through it unbudgeted), so the request carries no prefill.
+                prefill = modes.prefill(mode) if config.prefill and budget is None else None
+                for seed in config.seeds_of(name):
+                    params = SamplingParams(
+                        temperature=config.temperature, top_p=config.top_p, max_tokens=max_tokens, seed=seed
+                    )
+                    for item in benchmark_items:
+                        asked = benchmark.variant(item, seed)
+                        request = ChatRequest(
+                            messages=messages(benchmark, asked, mode, config),
+                            params=params,
+                            sample=seed,
+                            prefill=prefill,
+                        )
+                        yield Sample(benchmark, asked, seed, mode, budget, request)
+
+
+def build_plan(config: EvalConfig) -> Plan:
+    for name in config.benchmarks:
+        if benchmarks.get(name).kind == "judge" and config.judge is None:
+            raise ConfigError(f"benchmark {name} is graded by a judge model: give one (--judge-model, or eval.judge)")
+    items = load_items(config)
+    max_tokens, note = slot_tokens(config)
+    notes = [note] if note else []
+    return Plan(list(_samples(config, items, max_tokens)), items, max_tokens, notes)

@@ -1,0 +1,330 @@
+"""The eval stage: a model on benchmarks, in think / no-think / adaptive modes, with seeds and thinking budgets.
+
+``EvalStage(config, model_name=NAME)`` has the manifest key ``eval:NAME``, so several models evaluate into one
+run directory, each under ``RUN/eval/NAME/``:
+
+- ``samples.parquet``: one row per sample (:data:`naturalthoughts.tables.EVAL_SAMPLES`);
+- ``summary.parquet`` and ``summary.md``: accuracy (mean +- standard error over seeds), tokens, truncation,
+  extraction failures (:data:`naturalthoughts.tables.EVAL_SUMMARY`).
+
+``out=DIR`` writes those three files into ``DIR`` instead (``nt eval --out DIR`` outside a run).
+
+Every request goes through the run's response cache: an interrupted evaluation resends only what had not
+finished, and a rerun of the same model with the same seeds gives identical records. Samples are sent, graded and
+written ``chunk_size`` at a time, so memory does not grow with the benchmark. Failed requests are recorded with
+their error, left out of accuracy, and retried by the next run (the stage then reports ``stopped``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from naturalthoughts import benchmarks
+from naturalthoughts.atomic import parquet_writer, write_parquet, write_text
+from naturalthoughts.benchmarks import Grade
+from naturalthoughts.engines import (
+    CachedEngine,
+    ChatRequest,
+    ChatResult,
+    Engine,
+    ResponseCache,
+    SamplingParams,
+    ThinkingBudget,
+    ThinkingEngine,
+    engine_identity,
+)
+from naturalthoughts.engines.config import EngineConfig
+from naturalthoughts.errors import ConfigError, EngineFailure
+from naturalthoughts.eval import contamination
+from naturalthoughts.eval.compare import markdown_table
+from naturalthoughts.eval.config import VOLATILE, EvalConfig
+from naturalthoughts.eval.models import model_name, safe_name
+from naturalthoughts.eval.plan import Sample, build_plan, grade_options
+from naturalthoughts.eval.records import full_output, record
+from naturalthoughts.eval.summary import SUMMARY_INPUT_COLUMNS, summarise
+from naturalthoughts.rundir import RunDir
+from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
+from naturalthoughts.tables import EVAL_SAMPLES
+
+SAMPLES = "samples.parquet"
+SUMMARY = "summary.parquet"
+SUMMARY_MD = "summary.md"
+
+
+def with_concurrency(engine: EngineConfig, concurrency: int | None) -> EngineConfig:
+    """``engine`` with ``concurrency`` applied to whichever knob it has (requests in flight, batch size)."""
+    if concurrency is None:
+        return engine
+    for knob in ("concurrency", "batch_size"):
+        if knob in type(engine).model_fields:
+            return engine.model_copy(update={knob: concurrency})
+    return engine
+
+
+class EvalStage(Stage):
+    """Evaluate one model (``config.engine``) under the name ``model_name`` (default: from the model's path)."""
+
+    name = "eval"
+    config_model = EvalConfig
+    volatile = VOLATILE
+    # for docs/architecture.md: what it reads and writes inside the run directory
+    reads: ClassVar[tuple[str, ...]] = ("questions.parquet", "models/NAME/", "cache/responses.sqlite")
+    writes: ClassVar[tuple[str, ...]] = (f"eval/NAME/{SAMPLES}", f"eval/NAME/{SUMMARY}", f"eval/NAME/{SUMMARY_MD}")
+
+    def __init__(
+        self, config: EvalConfig | None = None, *, model_name: str | None = None, out: str | Path | None = None
+    ) -> None:
+        config = config if config is not None else EvalConfig()
+        name = safe_name(model_name) if model_name else _default_name(config)
+        super().__init__(config, model_name=name, out=str(Path(out).resolve()) if out is not None else None)
+        self.config: EvalConfig = config
+
+    def recorded_config(self) -> dict[str, Any]:
+        """The config plus the weights' fingerprints, computed when asked (``nt run`` builds this stage before the
+        student is trained): a retrained student is a new model even under the same name and path."""
+        judge = self.config.judge
+        return {
+            **super().recorded_config(),
+            "model_identity": engine_identity(self.config.engine),
+            "judge_identity": engine_identity(judge) if judge is not None else None,
+        }
+
+    @property
+    def model_name(self) -> str:
+        return str(self.args["model_name"])
+
+    @property
+    def key(self) -> str:
+        return f"eval:{self.model_name}"
+
+    def out_dir(self, run: RunDir) -> Path:
+        return Path(self.args["out"]) if self.args.get("out") else run.eval_dir / self.model_name
+
+    def inputs(self, run: RunDir) -> list[Path]:
+        files = [Path(s) for s in self.config.sources.values() if not s.startswith("hf:") and Path(s).exists()]
+        return [run.questions, *files]
+
+    def outputs(self, run: RunDir) -> list[Path]:
+        folder = self.out_dir(run)
+        return [folder / SAMPLES, folder / SUMMARY]
+
+    def check(self, run: RunDir) -> None:
+        for name in self.config.benchmarks:
+            benchmark = benchmarks.get(name)
+            source = self.config.sources.get(name)
+            if not benchmark.bundled and not source:
+                raise ConfigError(f"benchmark {name} is not installed: give its file or Hub id ({name}=FILE_OR_hf:ID)")
+            if source and not benchmark.accepts_source:
+                raise ConfigError(f"benchmark {name} loads from its installed package and takes no file ({source})")
+            if benchmark.kind == "judge" and self.config.judge is None:
+                raise ConfigError(f"benchmark {name} is graded by a judge model: give one (--judge-model, eval.judge)")
+
+    # ---- the work ----------------------------------------------------------------------------------------------
+    def run(self, ctx: StageContext) -> StageResult:
+        config = self.config
+        plan = build_plan(config)
+        for note in plan.notes:
+            ctx.progress.note(note)
+        flagged = self._contamination(ctx, plan.items)
+        folder = self.out_dir(ctx.run)
+        folder.mkdir(parents=True, exist_ok=True)
+        identity = engine_identity(config.engine)
+        counter = _token_counter(config.tokenizer)
+        counts = {"samples": 0, "errors": 0, "not_sent": 0, "correct": 0, "cached": 0}
+        with ResponseCache(ctx.run.cache_db) as cache:
+            model = CachedEngine(with_concurrency(config.engine, config.concurrency), cache)
+            judge = CachedEngine(config.judge, cache) if config.judge is not None else None
+            try:
+                with (
+                    parquet_writer(folder / SAMPLES, EVAL_SAMPLES) as writer,
+                    ctx.progress.task(f"eval {self.model_name}", total=len(plan.samples), unit="samples") as task,
+                ):
+                    for budget, chunk in _chunks(plan.samples, config.chunk_size):
+                        engine = _budgeted(model, budget)
+                        results = engine.generate(
+                            [sample.request for sample in chunk],
+                            lambda index, result: task.advance(1, stats=_stats(counts)),
+                            ctx.should_stop,
+                        )
+                        rows = self._rows(chunk, results, judge, identity, flagged, counter, ctx)
+                        writer.write_table(pa.Table.from_pylist(rows, schema=EVAL_SAMPLES))
+                        _count(counts, rows, results)
+            finally:
+                model.close()
+                if judge is not None:
+                    judge.close()
+        usage = _usage(model, judge)
+        _fail_if_mostly_errors(counts, config.engine)
+        summary = summarise(
+            pq.read_table(folder / SAMPLES, columns=SUMMARY_INPUT_COLUMNS).to_pylist(),
+            frozenset(name for name in config.benchmarks if benchmarks.get(name).summarise_subsets),
+        )
+        write_parquet(summary, folder / SUMMARY)
+        write_text(markdown_table(summary.to_pylist()) + "\n", folder / SUMMARY_MD)
+        unfinished = counts["errors"] + counts["not_sent"]
+        stopped = f"{unfinished} samples not answered (errors or stopped): rerun to retry them" if unfinished else None
+        return StageResult(
+            counts={**{k: counts[k] for k in ("samples", "errors", "not_sent")}, "contaminated_items": len(flagged)},
+            usage=usage,
+            outputs=[folder / SAMPLES, folder / SUMMARY, folder / SUMMARY_MD],
+            summary=_one_line(self.model_name, summary.to_pylist(), unfinished),
+            extra={"model": self.model_name, "engine": identity},
+            stopped=stopped,
+            value=summary,
+        )
+
+    def _contamination(self, ctx: StageContext, items: dict[str, list[Any]]) -> frozenset[str]:
+        everything = [item for group in items.values() for item in group]
+        n = self.config.contamination_ngram
+        found = contamination.contaminated_refs(everything, ctx.run.questions, n)
+        if found:
+            ctx.progress.note(contamination.warning(found, len(everything), ctx.run.questions, n))
+        return frozenset(found)
+
+    def _rows(
+        self,
+        chunk: list[Sample],
+        results: list[ChatResult],
+        judge: Engine | None,
+        identity: str,
+        flagged: frozenset[str],
+        counter: Any,
+        ctx: StageContext,
+    ) -> list[dict[str, Any]]:
+        grades = [_grade(sample, result, self.config) for sample, result in zip(chunk, results, strict=True)]
+        verdicts = self._judge(chunk, grades, judge, ctx) if judge is not None else {}
+        rows = []
+        for position, (sample, result, grade) in enumerate(zip(chunk, results, grades, strict=True)):
+            row = record(self.model_name, identity, sample, result, grade, sample.item.ref in flagged, counter)
+            if position in verdicts:
+                row["correct"], row["judge_output"] = verdicts[position]
+            rows.append(row)
+        return rows
+
+    def _judge(
+        self, chunk: list[Sample], grades: list[Grade | None], judge: Engine, ctx: StageContext
+    ) -> dict[int, tuple[bool | None, str | None]]:
+        """Verdicts of the judge model for the judge-graded samples of ``chunk`` that have an answer."""
+        asked = [
+            i
+            for i, (sample, grade) in enumerate(zip(chunk, grades, strict=True))
+            if sample.benchmark.judge is not None and grade is not None and grade.extracted is not None
+        ]
+        if not asked:
+            return {}
+        requests = [self._judge_request(chunk[i], grades[i]) for i in asked]
+        replies = judge.generate(requests, should_stop=ctx.should_stop)
+        verdicts: dict[int, tuple[bool | None, str | None]] = {}
+        for i, reply in zip(asked, replies, strict=True):
+            spec = chunk[i].benchmark.judge
+            assert spec is not None
+            cut = reply.finish_reason == "length"  # a reply cut by max_tokens is not a verdict, whatever it reads
+            verdicts[i] = (None if reply.error or cut else spec.parse(reply.text), reply.text or reply.error)
+        return verdicts
+
+    def _judge_request(self, sample: Sample, grade: Grade | None) -> ChatRequest:
+        spec = sample.benchmark.judge
+        assert spec is not None and grade is not None and grade.extracted is not None
+        return ChatRequest(
+            messages=spec.messages(sample.item, grade.extracted),
+            params=SamplingParams(temperature=0.0, top_p=1.0, max_tokens=self.config.judge_max_tokens, seed=0),
+            json_schema=spec.schema,
+            json_schema_name="verdict",
+        )
+
+
+def _default_name(config: EvalConfig) -> str:
+    return model_name(config.engine)
+
+
+def _chunks(samples: list[Sample], size: int) -> Iterator[tuple[int | None, list[Sample]]]:
+    """Consecutive pieces of at most ``size`` samples sharing one thinking budget."""
+    start = 0
+    while start < len(samples):
+        budget = samples[start].budget
+        end = start
+        while end < len(samples) and end - start < size and samples[end].budget == budget:
+            end += 1
+        yield budget, samples[start:end]
+        start = end
+
+
+def _budgeted(model: Engine, budget: int | None) -> Engine:
+    """The model, under a thinking budget when one is set (each phase goes through the response cache)."""
+    if budget is None:
+        return model
+    return ThinkingEngine(model, ThinkingBudget(budget=budget))
+
+
+def _grade(sample: Sample, result: ChatResult, config: EvalConfig) -> Grade | None:
+    if result.error is not None:
+        return None
+    grader = sample.benchmark.grade
+    assert grader is not None
+    return grader(sample.item, full_output(sample, result), grade_options(config, sample.seed))
+
+
+def _token_counter(tokenizer: str | None) -> Any:
+    if tokenizer is None:
+        return None
+    from naturalthoughts.text.tokens import count_tokens
+
+    return lambda text: int(count_tokens(pa.array([text], pa.string()), tokenizer)[0].as_py())
+
+
+def _count(counts: dict[str, int], rows: list[dict[str, Any]], results: list[ChatResult]) -> None:
+    from naturalthoughts.engines import NOT_SENT
+
+    for row, result in zip(rows, results, strict=True):
+        counts["samples"] += 1
+        counts["not_sent"] += result.error == NOT_SENT
+        counts["errors"] += result.error is not None and result.error != NOT_SENT
+        counts["correct"] += bool(row["correct"])
+        counts["cached"] += result.cached
+
+
+def _stats(counts: dict[str, int]) -> str:
+    graded = counts["samples"] - counts["errors"] - counts["not_sent"]
+    accuracy = f"{100.0 * counts['correct'] / graded:.1f}% correct so far" if graded else ""
+    return " · ".join(part for part in (accuracy, f"{counts['errors']} errors" if counts["errors"] else "") if part)
+
+
+def _usage(model: CachedEngine, judge: CachedEngine | None) -> Usage:
+    total = Usage()
+    for engine in (model, judge):
+        if engine is not None:
+            stats = engine.stats
+            total = total + Usage(
+                requests_sent=stats.requests_sent,
+                cache_hits=stats.cache_hits,
+                errors=stats.errors,
+                prompt_tokens=stats.prompt_tokens,
+                completion_tokens=stats.completion_tokens,
+            )
+    return total
+
+
+def _fail_if_mostly_errors(counts: dict[str, int], engine: EngineConfig) -> None:
+    sent = counts["samples"] - counts["not_sent"]
+    if sent >= 4 and counts["errors"] > sent / 2:
+        raise EngineFailure(
+            f"{counts['errors']} of {sent} requests to {engine_identity(engine)} failed (the `error` column of "
+            "samples.parquet says why); finished samples are cached: fix the engine and run the same command again."
+        )
+
+
+def _one_line(name: str, rows: list[dict[str, Any]], unfinished: int) -> str:
+    parts = []
+    for row in rows:
+        if row["subset"] is not None or row["accuracy"] is None:
+            continue
+        budget = f"@{row['budget']}" if row["budget"] is not None else ""
+        parts.append(f"{row['benchmark']} {row['mode']}{budget} {100 * row['accuracy']:.1f}%")
+    tail = f"; {unfinished} samples unfinished" if unfinished else ""
+    scores = ", ".join(parts[:6]) + (" ..." if len(parts) > 6 else "") if parts else "no graded samples"
+    return f"{name}: {scores}{tail}"
