@@ -1,0 +1,43 @@
+"""The study's evaluations read back: one row per (model, mode, benchmark) for the study table.
+
+The eval stages themselves are built by :func:`naturalthoughts.eval.models.eval_stage` (shared with ``nt run``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from naturalthoughts.errors import MissingInputError
+from naturalthoughts.eval.models import BASE_MODEL, eval_stage
+from naturalthoughts.rundir import RunDir
+
+__all__ = ["BASE_MODEL", "SUMMARY_FILE", "eval_outputs", "eval_stage", "read_eval_results"]
+
+SUMMARY_FILE = "summary.parquet"
+
+
+def eval_outputs(run: RunDir, model: str) -> list[Path]:
+    return [run.eval_dir / model / SUMMARY_FILE]
+
+
+def read_eval_results(run: RunDir, model: str) -> list[dict[str, Any]]:
+    """``[{"mode", "benchmark", "accuracy", "stderr", "items", "mean_tokens"}]``: the whole-benchmark rows of one
+    evaluated model (a thinking budget goes into the mode: ``think@512``); binomial standard error over samples
+    when the evaluation has one seed."""
+    import pyarrow.parquet as pq
+
+    from naturalthoughts.report.evaluation import mode_label, standard_error
+
+    path = run.eval_dir / model / SUMMARY_FILE
+    if not path.exists():
+        raise MissingInputError(f"{path} does not exist: the study's evaluation of {model} has not run; rerun "
+                                "`nt study CONFIG` to finish it.")  # fmt: skip
+    out = []
+    for row in pq.read_table(path).to_pylist():
+        if row.get("subset") is not None or row.get("accuracy") is None:
+            continue
+        out.append({"mode": mode_label(row["mode"], row.get("budget")), "benchmark": row["benchmark"],
+                    "accuracy": row["accuracy"], "stderr": standard_error(row)[0], "items": row.get("items") or 0,
+                    "mean_tokens": row.get("mean_tokens")})  # fmt: skip
+    return out

@@ -1,0 +1,148 @@
+"""The study grid: cells, their names, and the stages of each cell.
+
+A cell is one (selection expression, size, mix policy, seed). Its stages are ``select`` -> ``sft-data`` ->
+``train`` -> ``eval``, each with a per-cell manifest key, so the runner skips every stage of a finished cell and
+resumes an interrupted one where it stopped. Names (the keys and the run-directory folders):
+
+- selection ``LABEL-SIZE-sSEED`` (``LABEL-SIZE`` when seeds do not redraw the selection), e.g. ``random-10k-s0``;
+- SFT data, model and evaluation ``LABEL-SIZE-MIX-sSEED``, e.g. ``random-10k-none-s0``, ``disagree-1k-random-0.4-s2``.
+
+Cells that differ only in their seed form one row (a *group*) of the result table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from naturalthoughts.eval.models import section_data
+from naturalthoughts.study.config import GridSelection, StudyGrid
+
+
+def human_size(size: int) -> str:
+    from naturalthoughts.select.stage import human_size as select_human_size
+
+    return select_human_size(size)
+
+
+def mix_slug(mix: str) -> str:
+    from naturalthoughts.sft.mix import parse_mix
+
+    return parse_mix(mix).slug
+
+
+@dataclass(frozen=True)
+class Group:
+    """A row of the result table: the cells that differ only in their seed."""
+
+    label: str
+    size: int
+    mix: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.label}-{human_size(self.size)}-{mix_slug(self.mix)}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    selection: GridSelection
+    size: int
+    mix: str
+    seed: int
+    reseed_selection: bool = True
+
+    @property
+    def group(self) -> Group:
+        return Group(self.selection.label, self.size, self.mix)
+
+    @property
+    def selection_name(self) -> str:
+        base = f"{self.selection.label}-{human_size(self.size)}"
+        return f"{base}-s{self.seed}" if self.reseed_selection else base
+
+    @property
+    def selection_seed(self) -> int:
+        return self.seed if self.reseed_selection else 0
+
+    @property
+    def name(self) -> str:
+        """The cell's SFT data, model and evaluation name."""
+        return f"{self.group.name}-s{self.seed}"
+
+
+def expand(grid: StudyGrid) -> list[Cell]:
+    """Every cell, selections x sizes x mixes x seeds, in that order (a study runs them in this order)."""
+    return [Cell(selection, size, mix, seed, grid.reseed_selection)
+            for selection in grid.selections for size in grid.sizes for mix in grid.mixes
+            for seed in grid.seeds]  # fmt: skip
+
+
+def groups(grid: StudyGrid) -> list[Group]:
+    return list(dict.fromkeys(cell.group for cell in expand(grid)))
+
+
+def _section(config: Any, name: str, **fixed: Any) -> dict[str, Any]:
+    """The study file's ``name`` section with the grid's values; a grid value set there too is an error."""
+    from naturalthoughts.errors import ConfigError
+
+    data = section_data(config, name)
+    clash = sorted(k for k in fixed if k in data and data[k] != fixed[k])
+    if clash:
+        raise ConfigError(f"study file: `{name}.{clash[0]}` is set by the study grid per cell; remove it from "
+                          f"the `{name}` section (use study.mixes / study.seeds).")  # fmt: skip
+    return {**data, **fixed}
+
+
+def select_stage(cell: Cell, grid: StudyGrid) -> Any:
+    from naturalthoughts.config import validate
+    from naturalthoughts.select.config import SelectConfig
+    from naturalthoughts.select.stage import SelectStage
+
+    config = validate(SelectConfig, {"method": cell.selection.method, "size": cell.size, "seed": cell.selection_seed,
+                                     "name": cell.selection_name, "allow_smaller": grid.allow_smaller,
+                                     "default_filter": cell.selection.default_filter},
+                      source=f"study cell {cell.name}")  # fmt: skip
+    return SelectStage(config)
+
+
+def sft_stage(cell: Cell, config: Any) -> Any:
+    from naturalthoughts.config import validate
+    from naturalthoughts.sft.config import SftDataConfig
+    from naturalthoughts.sft.stage import SftDataStage
+
+    data = _section(config, "sft", mix=cell.mix, seed=cell.seed)
+    return SftDataStage(validate(SftDataConfig, data, source="study file (section sft)"),
+                        selection=cell.selection_name, name=cell.name)  # fmt: skip
+
+
+def train_stage(cell: Cell, config: Any) -> Any:
+    from naturalthoughts.config import validate
+    from naturalthoughts.train.config import TrainConfig
+    from naturalthoughts.train.stage import TrainStage
+
+    data = _section(config, "train", seed=cell.seed)
+    return TrainStage(validate(TrainConfig, data, source="study file (section train)"), sft=cell.name, name=cell.name)
+
+
+def training_stages(cell: Cell, config: Any) -> list[Any]:
+    """select -> sft-data -> train of one cell (its eval stage is built once the model exists: eval_stage)."""
+    return [select_stage(cell, config.study), sft_stage(cell, config), train_stage(cell, config)]
+
+
+def study_stages(config: Any) -> Iterator[Any]:
+    """Every cell's stages in grid order, then the base evaluation. Built lazily: a cell's eval stage names the
+    weights its train stage wrote (the stage records their fingerprint), so it is built after that stage ran.
+    Cells that share a selection (seeds that do not redraw it) share its stage."""
+    from naturalthoughts.study.evaluation import eval_stage
+
+    seen: set[str] = set()
+    for cell in expand(config.study):
+        for stage in training_stages(cell, config):
+            if stage.key not in seen:
+                seen.add(stage.key)
+                yield stage
+        yield eval_stage(config, model=cell.name)
+    if config.study.evaluate_base:
+        yield eval_stage(config, model=None)

@@ -1,0 +1,177 @@
+"""The study's Table-1-like comparison: accuracy ± standard error per benchmark and mean response tokens, one row
+per (selection, size, mix, mode), written as markdown and CSV under ``RUN/study/NAME/`` and shown in the report.
+
+Standard error: over seeds (sample standard deviation / sqrt(seeds)) when a row has two seeds or more; with one
+seed, the evaluation's own standard error over benchmark items (binomial, sqrt(p(1-p)/n)) - the table says which.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from naturalthoughts.report.html import Section, figures, join, table
+from naturalthoughts.rundir import RunDir
+
+STUDY_DIR = "study"
+RESULTS_CSV = "results.csv"  # one row per (cell, mode, benchmark): the seeds' own results
+TABLE_CSV = "table.csv"  # one row per (group, mode, benchmark): mean, standard error, seeds
+TABLE_MD = "table.md"  # the comparison as a markdown table (accuracy ± s.e. per benchmark, mean tokens)
+BASE_LABEL = "base"  # the untrained student's row
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """One evaluated model on one benchmark in one mode (a seed's result)."""
+
+    cell: str  # the model's name: a cell name, or "base"
+    label: str  # selection label ("base" for the untrained student)
+    size: int | None
+    mix: str | None
+    seed: int | None
+    mode: str
+    benchmark: str
+    accuracy: float  # 0..1
+    stderr: float | None  # the evaluation's standard error over items
+    items: int
+    mean_tokens: float | None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the comparison: a group (cells that differ only in seed) in one mode, on one benchmark."""
+
+    label: str
+    size: int | None
+    mix: str | None
+    mode: str
+    benchmark: str
+    accuracy: float
+    stderr: float | None
+    stderr_over: str  # "seeds" | "items"
+    seeds: int
+    items: int
+    mean_tokens: float | None
+
+
+def study_dir(run: RunDir, name: str) -> Path:
+    return run.root / STUDY_DIR / name
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def aggregate(results: Iterable[CellResult]) -> list[Row]:
+    """Group the seeds of each (label, size, mix, mode, benchmark) into a mean and a standard error."""
+    buckets: dict[tuple[Any, ...], list[CellResult]] = {}
+    for r in results:
+        buckets.setdefault((r.label, r.size, r.mix, r.mode, r.benchmark), []).append(r)
+    rows = []
+    for (label, size, mix, mode, benchmark), members in buckets.items():
+        accuracies = [m.accuracy for m in members]
+        if len(members) >= 2:
+            mean = _mean(accuracies)
+            variance = sum((a - mean) ** 2 for a in accuracies) / (len(accuracies) - 1)
+            stderr, over = math.sqrt(variance / len(accuracies)), "seeds"
+        else:
+            stderr, over = members[0].stderr, "items"
+        tokens = [m.mean_tokens for m in members if m.mean_tokens is not None]
+        rows.append(Row(label, size, mix, mode, benchmark, _mean(accuracies), stderr, over, len(members),
+                        sum(m.items for m in members), _mean(tokens) if tokens else None))  # fmt: skip
+    return sorted(rows, key=lambda r: (r.label != BASE_LABEL, r.label, r.size or 0, r.mix or "", r.mode, r.benchmark))
+
+
+def _cell(accuracy: float, stderr: float | None) -> str:
+    return f"{100 * accuracy:.1f}" + (f" ± {100 * stderr:.1f}" if stderr is not None else "")
+
+
+def wide(rows: Sequence[Row]) -> tuple[list[str], list[list[Any]]]:
+    """The comparison as a table: one line per (label, size, mix, mode), a column per benchmark, mean tokens."""
+    benchmarks = sorted({r.benchmark for r in rows})
+    lines: dict[tuple[Any, ...], dict[str, Row]] = {}
+    for r in rows:
+        lines.setdefault((r.label, r.size, r.mix, r.mode), {})[r.benchmark] = r
+    header = ["selection", "size", "mix", "mode", *benchmarks, "mean tokens", "seeds"]
+    body = []
+    for (label, size, mix, mode), by_bench in lines.items():
+        tokens = [r.mean_tokens for r in by_bench.values() if r.mean_tokens is not None]
+        seeds = max(r.seeds for r in by_bench.values())
+        body.append([label, size if size is not None else "–", mix or "–", mode,
+                     *(_cell(by_bench[b].accuracy, by_bench[b].stderr) if b in by_bench else "–" for b in benchmarks),
+                     f"{_mean(tokens):,.0f}" if tokens else "–", seeds])  # fmt: skip
+    return header, body
+
+
+def markdown(rows: Sequence[Row], title: str) -> str:
+    header, body = wide(rows)
+    over = {r.stderr_over for r in rows}
+    note = ("± is the standard error over seeds" if over == {"seeds"} else
+            "± is the standard error over seeds (rows with 2+ seeds) or over benchmark items (one seed)")  # fmt: skip
+    lines = [f"# {title}", "", f"Accuracy (%) per benchmark; {note}. Mean tokens: mean response length over the "
+             "benchmarks.", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
+    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in line) + " |" for line in body]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(folder: Path, results: Sequence[CellResult], title: str) -> list[Path]:
+    """``results.csv`` (each seed), ``table.csv`` (each group) and ``table.md`` in ``folder``."""
+    import pandas as pd
+
+    from naturalthoughts.atomic import write_text
+
+    rows = aggregate(results)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(pd.DataFrame([asdict(r) for r in results]).to_csv(index=False), folder / RESULTS_CSV)
+    write_text(pd.DataFrame([asdict(r) for r in rows]).to_csv(index=False), folder / TABLE_CSV)
+    write_text(markdown(rows, title), folder / TABLE_MD)
+    return [folder / RESULTS_CSV, folder / TABLE_CSV, folder / TABLE_MD]
+
+
+def read_rows(path: Path) -> list[Row]:
+    import pandas as pd
+
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    rows = []
+    for record in frame.to_dict("records"):
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in record.items()}
+        clean["size"] = int(clean["size"]) if clean["size"] is not None else None
+        rows.append(Row(**clean))
+    return rows
+
+
+# ---- the report section ----------------------------------------------------------------------------------------
+
+
+def study_tables(run: RunDir) -> list[Path]:
+    folder = run.root / STUDY_DIR
+    return sorted(folder.glob(f"*/{TABLE_CSV}")) if folder.exists() else []
+
+
+def study_input_files(run: RunDir) -> list[Path]:
+    return study_tables(run)
+
+
+def study_section(inputs: Any) -> Section:
+    from naturalthoughts.report import plots
+
+    paths = study_tables(inputs.run)
+    if not paths:
+        return Section.not_run("study", "Study", "no study in this run directory.", "nt study CONFIG.yaml")
+    parts = []
+    for path in paths:
+        rows = read_rows(path)
+        header, body = wide(rows)
+        svgs = []
+        for benchmark in sorted({r.benchmark for r in rows}):
+            points = [{"model": r.label if r.size is None else f"{r.label}-{r.size:g}" + (
+                "" if r.mix in (None, "none") else f" {r.mix}"), "mode": r.mode, "tokens": r.mean_tokens or 0.0,
+                "accuracy": r.accuracy, "stderr": r.stderr} for r in rows if r.benchmark == benchmark]  # fmt: skip
+            svgs.append(plots.accuracy_vs_tokens(points, f"{path.parent.name}: {benchmark}",
+                                                 f"study-{path.parent.name}-{benchmark}"))  # fmt: skip
+        caption = f"{path.parent.name}: accuracy (%) ± standard error; {path.parent / TABLE_MD} has the same table"
+        parts.append(join(table(header, body, numeric_from=4, caption=caption), figures(*svgs)))
+    return Section("study", "Study", join(*parts))

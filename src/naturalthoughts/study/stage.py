@@ -1,0 +1,116 @@
+"""The study's last stages: the result table (``study-table:NAME``) after every cell, then the report.
+
+:func:`run_study` is ``nt study``: the pool stages of the study file (ingest, generate, annotate and its own
+selections), every cell's select -> sft-data -> train -> eval in grid order, the base student's evaluation, the
+table and the report, all through one runner. Each stage is skipped when up to date, so a rerun of a finished
+study does no work and an interrupted one resumes at the stage that was cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from naturalthoughts.errors import MissingInputError
+from naturalthoughts.rundir import RunDir
+from naturalthoughts.stage import Stage, StageContext, StageResult
+from naturalthoughts.study.config import StudyGrid
+from naturalthoughts.study.evaluation import BASE_MODEL, eval_outputs, read_eval_results
+from naturalthoughts.study.grid import Cell, expand
+from naturalthoughts.study.results import TABLE_CSV, TABLE_MD, CellResult, aggregate, study_dir, write_results
+
+
+def _models(grid: StudyGrid) -> list[tuple[str, Cell | None]]:
+    models: list[tuple[str, Cell | None]] = [(cell.name, cell) for cell in expand(grid)]
+    return ([(BASE_MODEL, None)] if grid.evaluate_base else []) + models
+
+
+def cell_results(run: RunDir, grid: StudyGrid) -> list[CellResult]:
+    """Every evaluated model's results, labelled with its cell (MissingInputError names the first one missing)."""
+    out = []
+    for model, cell in _models(grid):
+        for r in read_eval_results(run, model):
+            out.append(CellResult(
+                cell=model, label=cell.selection.label if cell else BASE_MODEL, size=cell.size if cell else None,
+                mix=cell.mix if cell else None, seed=cell.seed if cell else None, mode=r["mode"],
+                benchmark=r["benchmark"], accuracy=r["accuracy"], stderr=r.get("stderr"), items=r["items"],
+                mean_tokens=r.get("mean_tokens"),
+            ))  # fmt: skip
+    return out
+
+
+class StudyTableStage(Stage):
+    """``study-table:NAME``: every cell's evaluation -> ``study/NAME/{results.csv, table.csv, table.md}``."""
+
+    name = "study-table"
+    config_model = StudyGrid
+
+    @property
+    def key(self) -> str:
+        return f"study-table:{self.config.name}"  # type: ignore[attr-defined]
+
+    def inputs(self, run: RunDir) -> list[Path]:
+        return [path for model, _ in _models(self.config) for path in eval_outputs(run, model)]  # type: ignore[arg-type]
+
+    def outputs(self, run: RunDir) -> list[Path]:
+        folder = study_dir(run, self.config.name)  # type: ignore[attr-defined]
+        return [folder / "results.csv", folder / TABLE_CSV, folder / TABLE_MD]
+
+    def run(self, ctx: StageContext) -> StageResult:
+        grid: StudyGrid = self.config  # type: ignore[assignment]
+        results = cell_results(ctx.run, grid)
+        if not results:
+            raise MissingInputError(f"study {grid.name}: no evaluation results; run `nt study CONFIG` to evaluate "
+                                    "its cells.")  # fmt: skip
+        folder = study_dir(ctx.run, grid.name)
+        written = write_results(folder, results, f"Study {grid.name}")
+        rows = aggregate(results)
+        return StageResult(
+            counts={"cells": len(expand(grid)), "results": len(results), "rows": len(rows)},
+            outputs=written,
+            summary=f"{len(rows)} rows ({len({r.benchmark for r in rows})} benchmarks) -> {folder / TABLE_MD}",
+            value={"folder": folder, "rows": rows},
+        )
+
+
+def report_stage(config: Any) -> Stage:
+    from naturalthoughts.report import ReportConfig, ReportStage
+
+    section = getattr(config, "report", None)
+    return ReportStage(section if isinstance(section, ReportConfig) else ReportConfig())
+
+
+def iter_stages(config: Any) -> Iterator[Stage]:
+    """Every stage of the study in order, built one at a time: a cell's eval stage is built after its train stage
+    ran, so it names the trained weights (no stage is built twice: cells that share a selection share its stage)."""
+    from naturalthoughts.pipeline import pool_stages
+    from naturalthoughts.study.grid import study_stages
+
+    yield from pool_stages(config)
+    yield from study_stages(config)
+    yield StudyTableStage(config.study)
+    yield report_stage(config)
+
+
+def stage_keys(config: Any) -> list[str]:
+    """The manifest keys of every stage of the study, in order (computed from names: nothing is built)."""
+    from naturalthoughts.pipeline import pool_stages
+    from naturalthoughts.study.grid import expand
+
+    keys = [stage.key for stage in pool_stages(config)]
+    for cell in expand(config.study):
+        keys += [f"select:{cell.selection_name}", f"sft-data:{cell.name}", f"train:{cell.name}", f"eval:{cell.name}"]
+    if config.study.evaluate_base:
+        keys.append(f"eval:{BASE_MODEL}")
+    return [*dict.fromkeys(keys), f"study-table:{config.study.name}", "report"]
+
+
+def run_study(config: Any, *, force: bool | list[str] = False, wait: bool = False, reporter: Any = None,
+              on_stage: Any = None) -> list[Any]:  # fmt: skip
+    """Run the whole study through one runner (:func:`naturalthoughts.pipeline.run_stages`: every stage is checked
+    before any work); returns every stage's outcome. Stages are built lazily, see :func:`iter_stages`."""
+    from naturalthoughts.pipeline import run_stages
+
+    return run_stages(RunDir(config.run_dir), lambda: iter_stages(config), force=force, wait=wait,
+                      reporter=reporter, on_stage=on_stage)  # fmt: skip
