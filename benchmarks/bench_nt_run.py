@@ -30,6 +30,8 @@ TARGET_TOTAL_S = 15 * 60
 
 
 def _seconds(record: dict) -> float:
+    if isinstance(record.get("seconds"), int | float):
+        return float(record["seconds"])
     start, end = (datetime.fromisoformat(record[k]) for k in ("started_at", "finished_at"))
     return (end - start).total_seconds()
 
