@@ -119,7 +119,8 @@ def tiny_study(tmp_path: Path, teacher: dict, student: Path) -> Path:
         "sources": [str(source)],
         "ingest": {"decontaminate": []},
         # A thinking budget closes the tiny teacher's reasoning (it never closes it itself), so traces are complete.
-        "generate": {"engine": teacher, "max_tokens": 40, "prompt_template": "think-tags",
+        # Greedy decoding, so the pool (and which traces are complete) is the same on every run.
+        "generate": {"engine": teacher, "max_tokens": 40, "prompt_template": "think-tags", "temperature": 0.0,
                      "thinking": {"budget": 24, "answer_max_tokens": 12}},
         "annotate": {"annotators": ["length", "domain", "strategies", "verbosity"]},
         "sft": {"max_length": 512, "student": str(student)},
@@ -127,8 +128,9 @@ def tiny_study(tmp_path: Path, teacher: dict, student: Path) -> Path:
                   "tokens_per_micro_batch": 512, "max_length": 512, "save_steps": 50},
         "eval": {"benchmarks": ["gsm8k"], "limit": 2, "max_tokens": 8, "engine": engine},
         "study": {"name": "tiny", "sizes": [3], "allow_smaller": True,
-                  "selections": [{"label": "random", "method": "filter:all>random"},
-                                 {"label": "longest", "method": "filter:all>length(mode=longest)"}]},
+                  # Complete traces only (the paper's filter): SFT data is built from complete traces.
+                  "selections": [{"label": "random", "method": "filter:complete>random"},
+                                 {"label": "longest", "method": "filter:complete>length(mode=longest)"}]},
     }  # fmt: skip
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
