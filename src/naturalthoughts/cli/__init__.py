@@ -61,10 +61,17 @@ def build_app() -> typer.Typer:
     stages = (ingest, generate, annotate, select, sft_data, train, eval, report, export)
     for module in (*stages, run, study, doctor):
         module.register(app)
-    panels = {"run": "Pipeline", "study": "Pipeline", "doctor": "Tools"}
+    panels = {"run": "Pipeline", "study": "Pipeline", "doctor": "Tools"}  # every other command is a stage
     for info in app.registered_commands:
         info.callback = _interrupts_as_errors(info.callback)
-        info.rich_help_panel = panels.get(info.name or "", "Stages")  # one panel per kind, in pipeline order
+        info.rich_help_panel = panels.get(info.name or "", "Stages")
+    for group in app.registered_groups:  # `nt eval` (with `nt eval compare`)
+        group.rich_help_panel = panels.get(group.name or "", "Stages")
+        sub = group.typer_instance
+        if sub is not None and sub.registered_callback is not None:  # `nt eval` itself is the group's callback
+            sub.registered_callback.callback = _interrupts_as_errors(sub.registered_callback.callback)
+        for info in sub.registered_commands if sub is not None else ():
+            info.callback = _interrupts_as_errors(info.callback)
     return app
 
 

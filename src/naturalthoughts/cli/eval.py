@@ -231,4 +231,4 @@ def register(app: typer.Typer) -> None:
         if output is not None:
             write_text(text if text.endswith("\n") else text + "\n", output)
 
-    app.add_typer(group, name="eval", rich_help_panel="Stages")
+    app.add_typer(group, name="eval")

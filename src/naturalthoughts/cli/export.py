@@ -19,7 +19,7 @@ HELP = (
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("export", help=HELP, rich_help_panel="Stages", no_args_is_help=True)
+    @app.command("export", help=HELP, no_args_is_help=True)
     def export_cmd(
         run: RunOption,
         model: Annotated[str, typer.Option("--model", "-m", help="Model name (RUN/models/NAME).")],

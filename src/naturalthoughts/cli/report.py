@@ -20,7 +20,7 @@ HELP = (
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("report", help=HELP, rich_help_panel="Stages")
+    @app.command("report", help=HELP)
     def report_cmd(
         run: RunOption,
         config: ConfigOption = None,

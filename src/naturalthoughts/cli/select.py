@@ -89,7 +89,7 @@ def load_select_config(path: Path | None, overrides: dict[str, Any]) -> Any:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("select", help=_help(), rich_help_panel="Stages")
+    @app.command("select", help=_help())
     def select_command(
         run: RunOption,
         method: str | None = typer.Option(

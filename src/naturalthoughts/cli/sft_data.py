@@ -51,7 +51,7 @@ def print_sft(meta: dict[str, Any], folder: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("sft-data", help=HELP, rich_help_panel="Stages", no_args_is_help=True)
+    @app.command("sft-data", help=HELP, no_args_is_help=True)
     def sft_data_cmd(
         run: RunOption,
         selection: SelectionOption,

@@ -22,7 +22,7 @@ HELP = (
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("study", help=HELP, rich_help_panel="Pipeline")
+    @app.command("study", help=HELP)
     def study_cmd(
         config: Annotated[Path, typer.Argument(help="Study YAML: a pipeline file with a `study:` grid.")],
         run_dir: Annotated[str | None, typer.Option("--run", help="Run directory (overrides run_dir).")] = None,

@@ -25,7 +25,7 @@ HELP = (
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train", help=HELP, rich_help_panel="Stages", no_args_is_help=True)
+    @app.command("train", help=HELP, no_args_is_help=True)
     def train_cmd(
         run: RunOption,
         selection: SelectionOption,
