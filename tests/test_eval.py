@@ -105,7 +105,8 @@ def test_thinking_budgets_seeds_and_adaptive_mode(run_dir: RunDir, endpoint: Ope
     for row in rows:
         assert row["error"] is None and row["output"].startswith("<think>\n") and "</think>" in row["output"]
         assert row["reasoning_tokens"] <= 8
-        assert row["forced"] is (row["reasoning_tokens"] == 8), "forced exactly when the budget was spent"
+        # A forced reasoning was cut at the budget; the model may also close its own at exactly 8 tokens (not forced).
+        assert not row["forced"] or row["reasoning_tokens"] == 8, "forced only when the budget was spent"
     assert any(row["forced"] for row in rows), "a tiny model does not close its reasoning within 8 tokens"
     assert all("Final Answer:" in r["output"] for r in rows if r["forced"])
     adaptive = [r for r in rows if r["mode"] == "adaptive"]
