@@ -11,7 +11,6 @@ import pytest
 
 from naturalthoughts.annotate import AnnotateConfig, annotate
 from naturalthoughts.annotate.base import BadReply
-from naturalthoughts.annotate.correctness import JUDGE_SCHEMA
 from naturalthoughts.annotate.disagree import AGREEMENT_SCHEMA, parse_agreement
 from naturalthoughts.annotate.domain_llm import DOMAIN_SCHEMA
 from naturalthoughts.annotate.strategies import STRATEGY_NAMES
@@ -20,6 +19,7 @@ from naturalthoughts.annotate.taxonomy import DOMAINS, FIELDS
 from naturalthoughts.annotate.verbosity_llm import VERBOSITY_SCHEMA, parse_verbosity
 from naturalthoughts.engines import engine_identity
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.text.judge import VERDICT as JUDGE_SCHEMA
 from test_annotate_support import ReplayServer, make_run
 
 # ---- the schemas -----------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from naturalthoughts import benchmarks
 from naturalthoughts.benchmarks import BenchmarkItem, GradeOptions
 from naturalthoughts.benchmarks.choice import permutation, shuffled
 from naturalthoughts.benchmarks.mmlu_pro.task import random_guess
-from naturalthoughts.benchmarks.open_ended.task import parse_verdict
+from naturalthoughts.text.judge import judge_messages, read_verdict
 
 TEN = tuple(f"option {c}" for c in "ABCDEFGHIJ")
 
@@ -143,16 +143,20 @@ def test_gpqa_gold_letters_spread_over_a_to_d_across_items_and_seeds() -> None:
     assert benchmarks.get("gpqa_diamond").variant(first, 5) == asked
 
 
-def test_open_ended_verdicts() -> None:
-    assert parse_verdict('{"correct": true}') is True
-    assert parse_verdict('noise {"correct": false} noise') is False
-    assert parse_verdict('{"correct": "yes"}') is None and parse_verdict('{"correct": tr') is None
-    assert parse_verdict(None) is None
+def test_open_ended_verdicts_go_through_the_one_judge_path() -> None:
+    assert read_verdict('{"correct": true}') == (True, None)
+    assert read_verdict('noise {"correct": false} noise') == (False, None)
+    assert read_verdict('{"correct": "yes"}')[0] is None  # a string is not a boolean
+    assert read_verdict('{"correct": tr')[0] is None and read_verdict(None)[0] is None
+    cut = read_verdict('{"correct": true}', finish_reason="length")
+    assert cut == (None, "the judge's reply was cut at max_tokens")
     entry = benchmarks.get("open_ended")
-    assert entry.judge is not None and entry.judge.schema["required"] == ["correct"]
+    assert entry.judge is not None and entry.judge.reply.json_schema["required"] == ["correct"]
     it = item("open_ended", "Water boils at 100 degrees Celsius at sea level.")
     messages = entry.judge.messages(it, "At 100 C.")
     assert "Water boils at 100" in messages[-1]["content"] and "At 100 C." in messages[-1]["content"]
+    # the chat annotate's correctness judge sends for the same question, reference and answer
+    assert messages == judge_messages(it.question, it.answer, "At 100 C.")
     assert grade("open_ended", it, "<think>hmm</think>\nAt 100 C.").extracted == "At 100 C."
     assert grade("open_ended", it, "<think>hmm").extracted is None
 

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import pyarrow as pa
 
 from naturalthoughts.annotate.config import AnnotateConfig
-from naturalthoughts.annotate.schema import BadReply, ReplySchema, extract_json
 from naturalthoughts.engines import NOT_SENT, CachedEngine, ChatRequest, EngineConfig, ResponseCache, SamplingParams
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.text.replies import BadReply, ReplySchema, clip_middle, extract_json
 
 if TYPE_CHECKING:
     from naturalthoughts.progress import Reporter, Task
@@ -33,7 +33,7 @@ NO_QUESTION = "no question text"
 NO_ANSWER = "the trace has no answer text"
 NO_REASONING = "the trace has no reasoning text"
 
-__all__ = ["BadReply", "extract_json"]  # re-exported: annotators and tests import them from here
+__all__ = ["BadReply", "clip_middle", "extract_json"]  # re-exported: annotators and tests import them from here
 
 
 class StopRequested(Exception):
@@ -289,15 +289,6 @@ def ask(
 def _stats(counts: Counter[str]) -> str:
     bad = counts["bad_replies"] + counts["cut_replies"] + counts["engine_errors"]
     return f"{bad:,} bad replies (retried)" if bad else ""
-
-
-def clip_middle(text: str | None, limit: int) -> str:
-    """Keep the head and tail of long text: the question's restatement and the conclusion matter most."""
-    text = text or ""
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted ...]\n{text[-half:]}"
 
 
 def column(batch: pa.Table, name: str) -> list[Any]:

@@ -4,7 +4,8 @@
 - a mathematical reference (short, with digits or LaTeX, that math-verify can parse): ``math-verify``;
 - a short reference (at most ``short_answer_max_words`` words): ``exact``, normalised exact match against
   the answer's final answer (a ``\\boxed{}``, the text after "answer:", or the last line);
-- a long reference: the judge engine (``llm:MODEL``), reply schema ``{"correct": true|false}``.
+- a long reference: the judge engine (``llm:MODEL``) through the one judge path of :mod:`naturalthoughts.text.judge`
+  (the prompt, the reply schema ``{"correct": true|false}`` and its reading that evaluation uses too).
 
 Grading itself lives in :mod:`naturalthoughts.text.grading` (shared with evaluation).
 """
@@ -15,23 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from naturalthoughts.annotate import prompts
-from naturalthoughts.annotate.base import NO_ANSWER, Annotator, Columns, ask, clip_middle, column
-from naturalthoughts.annotate.schema import Reply, ReplySchema
+from naturalthoughts.annotate.base import NO_ANSWER, Annotator, Columns, ask, column
 from naturalthoughts.text.grading import exact_match, is_mathematical, math_verify
-
-
-class JudgeReply(Reply):
-    correct: bool
-
-
-JUDGE_SCHEMA: ReplySchema[bool] = ReplySchema(
-    name="correctness", model=JudgeReply, longest={"correct": False}, convert=lambda reply: reply.correct
-)
-
-
-def parse_judgement(text: str | None) -> bool:
-    return JUDGE_SCHEMA.parse(text)
+from naturalthoughts.text.judge import VERDICT, judge_messages
 
 
 class CorrectnessAnnotator(Annotator):
@@ -83,19 +70,10 @@ class CorrectnessAnnotator(Annotator):
         return {"correct": correct, "correct_method": method, "correct_error": error}
 
     def _judge(self, batch: pa.Table, rows: list[int], correct: list[Any], method: list[Any], error: list[Any]) -> None:
-        part = self.ctx.config.max_input_chars // 3  # question, reference and answer share the prompt
+        limit = self.ctx.config.max_input_chars  # question, reference and answer share the prompt
         questions, references, answers = (column(batch, c) for c in ("question", "reference_answer", "answer"))
-        conversations: list[Any] = [
-            prompts.user(
-                prompts.CORRECTNESS.format(
-                    question=clip_middle(questions[i], part),
-                    reference=clip_middle(references[i], part),
-                    answer=clip_middle(answers[i], part),
-                )
-            )
-            for i in rows
-        ]
-        replies = ask(self, "judge", conversations, JUDGE_SCHEMA)
+        conversations: list[Any] = [judge_messages(questions[i], references[i], answers[i], limit) for i in rows]
+        replies = ask(self, "judge", conversations, VERDICT)
         label = self.ctx.model_label("judge")
         for i, reply in zip(rows, replies, strict=True):
             correct[i], method[i], error[i] = reply.value, label, reply.error

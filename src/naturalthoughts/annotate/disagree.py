@@ -32,8 +32,8 @@ from naturalthoughts.annotate.base import (
     clip_middle,
     column,
 )
-from naturalthoughts.annotate.schema import Reply, ReplySchema
 from naturalthoughts.engines import NOT_SENT, ChatRequest, ChatResult, SamplingParams
+from naturalthoughts.text.replies import Reply, ReplySchema
 from naturalthoughts.text.think import final_answer
 
 NO_SECOND = "no second answer: the pool has no other_answer and disagree.second_engine is not configured"

@@ -13,8 +13,8 @@ from pydantic import Field, ValidationError, create_model
 
 from naturalthoughts.annotate import prompts
 from naturalthoughts.annotate.base import NO_QUESTION, Annotator, Columns, ask, column
-from naturalthoughts.annotate.schema import Reply, ReplySchema, canonical, first_error
 from naturalthoughts.annotate.taxonomy import DOMAINS, FIELDS
+from naturalthoughts.text.replies import Reply, ReplySchema, canonical, first_error
 
 
 def _branch(index: int, domain: str) -> type[Reply]:

@@ -2,13 +2,14 @@
 
 The paper's annotation prompts were not published; these are the project's own. Placeholders are
 filled with :meth:`str.format`; long traces are shortened to head + tail before they are inserted.
-The JSON each prompt describes is also sent as the request's schema (see :mod:`.schema`), so an engine that
-constrains decoding can only answer in it; the wording keeps unconstrained engines on the same format.
+The JSON each prompt describes is also sent as the request's schema (see :mod:`naturalthoughts.text.replies`), so
+an engine that constrains decoding can only answer in it; the wording keeps unconstrained engines on the same format.
 """
 
 from __future__ import annotations
 
 from naturalthoughts.annotate import strategies, taxonomy
+from naturalthoughts.text import judge
 
 DOMAIN = """Classify the question into exactly one domain and one field of this taxonomy (domain: fields):
 {taxonomy}
@@ -47,19 +48,8 @@ Reasoning trace:
 
 Reply with only a JSON object: {{"verbosity": <integer 0-10>}}"""
 
-CORRECTNESS = """Decide whether the response's final answer is correct, given the reference answer.
-Minor wording or formatting differences do not matter; a different conclusion or value does.
-
-Question:
-{question}
-
-Reference answer:
-{reference}
-
-Response:
-{answer}
-
-Reply with only a JSON object: {{"correct": true}} or {{"correct": false}}"""
+# The correctness judge's prompt is the one every consumer sends (annotate and evaluation): naturalthoughts.text.judge.
+CORRECTNESS = judge.PROMPT
 
 DISAGREE = """Two responses to the same question end with the final answers below. Do the two final answers \
 reach the same answer or conclusion? Ignore differences in wording, explanation and formatting.

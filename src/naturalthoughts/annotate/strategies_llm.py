@@ -15,8 +15,8 @@ from pydantic import Field, ValidationError, field_validator
 from naturalthoughts.annotate import prompts
 from naturalthoughts.annotate.base import NO_REASONING, Annotator, Columns, ask, clip_middle, column
 from naturalthoughts.annotate.density import STRATEGY_READS, STRATEGY_WRITES, strategy_columns
-from naturalthoughts.annotate.schema import Reply, ReplySchema, canonical, first_error
 from naturalthoughts.annotate.strategies import STRATEGY_NAMES
+from naturalthoughts.text.replies import Reply, ReplySchema, canonical, first_error
 
 MAX_COUNT = 999
 

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from naturalthoughts.annotate import prompts
 from naturalthoughts.annotate.base import NO_REASONING, Annotator, Columns, ask, clip_middle, column
-from naturalthoughts.annotate.schema import Reply, ReplySchema
+from naturalthoughts.text.replies import Reply, ReplySchema
 
 
 class VerbosityReply(Reply):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from naturalthoughts.benchmarks.items import BenchmarkItem
+from naturalthoughts.text.replies import ReplySchema
 
 Kind = Literal["choice", "number", "math", "judge"]
 
@@ -45,13 +46,12 @@ class Grade:
 
 @dataclass(frozen=True)
 class Judge:
-    """How a judge model grades a benchmark's answers: the chat it is sent, the JSON schema its reply must follow
-    (the engine constrains decoding to it where it can) and the reading of the reply (None: unreadable)."""
+    """How a judge model grades a benchmark's answers: the chat it is sent and the reply schema (sent with the
+    request, so the engine constrains decoding to it where it can; read with
+    :func:`naturalthoughts.text.judge.read_verdict`)."""
 
     messages: Callable[[BenchmarkItem, str], tuple[dict[str, str], ...]]
-    schema: dict[str, Any]
-    parse: Callable[[str | None], bool | None]
-    max_tokens: int = 64
+    reply: ReplySchema[bool]
 
 
 Grader = Callable[[BenchmarkItem, str | None, GradeOptions], Grade]

@@ -50,6 +50,7 @@ from naturalthoughts.eval.summary import SUMMARY_INPUT_COLUMNS, summarise
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
 from naturalthoughts.tables import EVAL_SAMPLES
+from naturalthoughts.text.judge import read_verdict
 
 SAMPLES = "samples.parquet"
 SUMMARY = "summary.parquet"
@@ -221,20 +222,19 @@ class EvalStage(Stage):
         replies = judge.generate(requests, should_stop=ctx.should_stop)
         verdicts: dict[int, tuple[bool | None, str | None]] = {}
         for i, reply in zip(asked, replies, strict=True):
-            spec = chunk[i].benchmark.judge
-            assert spec is not None
-            cut = reply.finish_reason == "length"  # a reply cut by max_tokens is not a verdict, whatever it reads
-            verdicts[i] = (None if reply.error or cut else spec.parse(reply.text), reply.text or reply.error)
+            verdict = None if reply.error else read_verdict(reply.text, reply.finish_reason)[0]
+            verdicts[i] = (verdict, reply.text or reply.error)
         return verdicts
 
     def _judge_request(self, sample: Sample, grade: Grade | None) -> ChatRequest:
         spec = sample.benchmark.judge
         assert spec is not None and grade is not None and grade.extracted is not None
+        max_tokens = spec.reply.max_tokens(self.config.judge_max_tokens)
         return ChatRequest(
             messages=spec.messages(sample.item, grade.extracted),
-            params=SamplingParams(temperature=0.0, top_p=1.0, max_tokens=self.config.judge_max_tokens, seed=0),
-            json_schema=spec.schema,
-            json_schema_name="verdict",
+            params=SamplingParams(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0),
+            json_schema=spec.reply.json_schema,
+            json_schema_name=spec.reply.name,
         )
 
 

@@ -1,5 +1,8 @@
 """Reply schemas: every LLM annotator's and judge's reply is a pydantic model, sent as a JSON schema, validated.
 
+Neutral (annotation and evaluation both ask models for typed replies: the correctness judge of
+:mod:`naturalthoughts.text.judge` is used by both), so it lives in the text tools, not in a stage.
+
 A :class:`ReplySchema` holds one reply type. Its JSON schema goes with each request (llama.cpp and
 OpenAI-compatible servers constrain decoding to it; vLLM uses guided decoding; an engine that cannot constrain
 still gets the schema's wording in the prompt), and the same pydantic type validates the reply text, so a reply
@@ -116,3 +119,12 @@ def canonical(value: Any, names: tuple[str, ...]) -> Any:
 
 def _label_key(text: str) -> str:
     return re.sub(r"[\s_\-]+", "_", text.strip().lower())
+
+
+def clip_middle(text: str | None, limit: int) -> str:
+    """Keep the head and tail of long text: the question's restatement and the conclusion matter most."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted ...]\n{text[-half:]}"
