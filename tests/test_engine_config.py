@@ -64,7 +64,7 @@ def test_registry_is_read_from_the_config_union() -> None:
 def test_prefill_mode_is_validated() -> None:
     with pytest.raises(ConfigError, match="prefill"):
         validate(Holder, {"engine": {"engine": "openai", "base_url": "http://h/v1", "model": "m", "prefill": "vllm"}})
-    config = validate(Holder, {"engine": {"engine": "openai", "base_url": "h", "model": "m"}}).engine
+    config = validate(Holder, {"engine": {"engine": "openai", "base_url": "http://h/v1", "model": "m"}}).engine
     assert isinstance(config, OpenAIEngineConfig) and config.prefill == "auto"
 
 

@@ -6,6 +6,7 @@ Each stage keeps its config model beside its code (``naturalthoughts/<stage>/con
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,14 +26,16 @@ class StrictModel(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
+def format_validation_error(exc: ValidationError, source: str, data: Any = None) -> str:
+    """One line per problem, naming the dotted key and, for values read from YAML, its line and column."""
     lines = [f"{source}: invalid configuration"]
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        place = _place(data, err["loc"])
         if err["type"] == "extra_forbidden":
-            lines.append(f"  - unknown key '{where}'")
+            lines.append(f"  - unknown key '{where}'{place}")
         else:
-            lines.append(f"  - {where}: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"  - {where}{place}: {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)
 
 
@@ -40,10 +43,147 @@ def validate(model: type[M], data: dict[str, Any], source: str = "configuration"
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        raise ConfigError(format_validation_error(exc, source, data)) from None
+
+
+# ---- YAML -------------------------------------------------------------------------------------------------------
+
+# A config has hundreds of values; anchors and aliases may reuse parts of it, but what they expand to is capped, so
+# an alias bomb ("a billion laughs") is refused before anything walks it.
+MAX_EXPANDED_NODES = 100_000
+FROM_OPTION = "option"  # the mark of a value set by a command-line option (it has no line)
+
+
+class YamlMapping(dict):  # type: ignore[type-arg]
+    """A mapping read from YAML that remembers where each key was written: ``marks[key] = (line, column)``
+    (1-based), or :data:`FROM_OPTION` for a value a command-line option replaced."""
+
+    marks: dict[Any, tuple[int, int] | str]
+    start: tuple[int, int]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.marks = {}
+        self.start = (1, 1)
+
+    def __copy__(self) -> YamlMapping:
+        copied = YamlMapping(self)
+        copied.marks, copied.start = dict(self.marks), self.start
+        return copied
+
+
+class YamlList(list):  # type: ignore[type-arg]
+    """A sequence read from YAML with the (line, column) of each item."""
+
+    marks: list[tuple[int, int]]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.marks = []
+
+
+def _position(mark: Any) -> tuple[int, int]:
+    return (mark.line + 1, mark.column + 1)
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, plus: duplicate keys are errors, and every mapping and list remembers its positions."""
+
+    def construct_yaml_map(self, node: yaml.MappingNode) -> Any:
+        data = YamlMapping()
+        data.start = _position(node.start_mark)
+        yield data
+        self.flatten_mapping(node)  # merge keys (<<) first: an explicit key may override a merged one
+        explicit = {id(pair[0]) for pair in getattr(node, "_explicit", node.value)}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a mapping key must be a plain value, not {type(key).__name__}", key_node.start_mark
+                ) from None
+            if key in data.marks and id(key_node) in explicit and data.marks[key] != "merged":
+                line, column = data.marks[key]
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key '{key}' (first at line {line}, column {column}); each key once",
+                    key_node.start_mark,
+                )
+            data[key] = self.construct_object(value_node, deep=True)
+            data.marks[key] = _position(key_node.start_mark) if id(key_node) in explicit else "merged"
+        for key, mark in data.marks.items():  # a merged key points at the line that merged it
+            if mark == "merged":
+                data.marks[key] = data.start
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        if not hasattr(node, "_explicit"):
+            node._explicit = [pair for pair in node.value if pair[0].tag != "tag:yaml.org,2002:merge"]  # type: ignore[attr-defined]
+        super().flatten_mapping(node)
+
+    def construct_yaml_seq(self, node: yaml.SequenceNode) -> Any:
+        data = YamlList()
+        yield data
+        data.extend(self.construct_sequence(node, deep=True))
+        data.marks = [_position(item.start_mark) for item in node.value]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_yaml_seq)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values ``root`` stands for once every alias is expanded (each node counted once per use)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in open_nodes:
+            raise yaml.composer.ComposerError(
+                None, None, "an alias refers to the anchor it is inside (a loop)", node.start_mark
+            )
+        open_nodes.add(id(node))
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(key) + size(value) for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        open_nodes.discard(id(node))
+        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        return sizes[id(node)]
+
+    return size(root)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` as YAML with the checks of :func:`load_yaml` (raises ``yaml.YAMLError`` with a position)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_EXPANDED_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"anchors and aliases expand to more than {MAX_EXPANDED_NODES:,} values; write the values out",
+                node.start_mark,
+            )
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def load_yaml(path: str | os.PathLike[str], allow_empty: bool = False) -> dict[str, Any]:
+    """A YAML config file as a mapping that remembers each key's line and column (see :class:`YamlMapping`).
+
+    Safe tags only; a key written twice in one mapping is an error (YAML would silently keep the last); anchors and
+    aliases are allowed up to :data:`MAX_EXPANDED_NODES` expanded values. Every error names the line and column.
+    """
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: configuration file not found")
@@ -54,7 +194,7 @@ def load_yaml(path: str | os.PathLike[str], allow_empty: bool = False) -> dict[s
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
@@ -69,6 +209,28 @@ def load_yaml(path: str | os.PathLike[str], allow_empty: bool = False) -> dict[s
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys to values (got {type(data).__name__})")
     return data
+
+
+def _place(data: Any, loc: tuple[Any, ...]) -> str:
+    """`` (line L, column C)`` of the deepest key of ``loc`` found in ``data`` as read from YAML ("" when the value
+    came from no file). Parts of ``loc`` that are not keys (a union's tag) are skipped; a missing key points at
+    the mapping it is missing from."""
+    node, mark = data, getattr(data, "start", None)
+    found = True
+    for part in loc:
+        if mark == FROM_OPTION:
+            break
+        if isinstance(node, YamlMapping) and part in node:
+            mark, node, found = node.marks.get(part, mark), node[part], True
+        elif isinstance(node, YamlList) and isinstance(part, int) and 0 <= part < len(node):
+            mark, node, found = node.marks[part] if part < len(node.marks) else mark, node[part], True
+        else:
+            found = False  # a union's tag, or a key that is missing
+    if not found and isinstance(node, YamlMapping) and mark != FROM_OPTION:
+        mark = node.start  # a missing key: where the mapping it belongs in starts
+    if mark == FROM_OPTION:
+        return " (from a command-line option)"
+    return f" (line {mark[0]}, column {mark[1]})" if isinstance(mark, tuple) else ""
 
 
 # The sections of a pipeline YAML. A stage command given a whole pipeline file reads its own section.
@@ -88,9 +250,27 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> d
             child = node.get(key)
             if not isinstance(child, dict):
                 child = node[key] = {}
+                _from_option(node, key)
             node = child
         node[leaf] = value
+        _from_option(node, leaf)
     return data
+
+
+def _from_option(node: dict[str, Any], key: str) -> None:
+    if isinstance(node, YamlMapping):
+        node.marks[key] = FROM_OPTION
+
+
+def copy_mapping(data: Any) -> dict[str, Any]:
+    """A shallow copy of a config mapping that keeps the YAML positions of its keys (``dict(data)`` drops them)."""
+    return copy.copy(data) if isinstance(data, YamlMapping) else dict(data or {})
+
+
+def set_option(data: dict[str, Any], key: str, value: Any) -> None:
+    """``data[key] = value`` for a value a command-line option gave (errors about it then name the option)."""
+    data[key] = value
+    _from_option(data, key)
 
 
 def section_of(data: dict[str, Any], section: str | None, path: str | os.PathLike[str] | None = None) -> Any:
@@ -116,7 +296,7 @@ def load_section(
     if not isinstance(data, dict):
         where = f"section '{section}' of {path}" if section else str(path)
         raise ConfigError(f"{where}: expected a mapping of keys to values (got {type(data).__name__})")
-    data = apply_overrides(dict(data), overrides)
+    data = apply_overrides(copy_mapping(data), overrides)
     source = (f"{path} (section {section})" if section and path else str(path)) if path else "options"
     return validate(model, data, source=source)
 

@@ -38,7 +38,9 @@ def engine_names() -> tuple[str, ...]:
 
 def engine_section(data: dict[str, Any], engine: str | None, model: str | None, base_url: str | None) -> dict:
     """The ``engine`` section after command-line options: switching engines drops the other engine's keys."""
-    section = dict(data.get("engine") or {})
+    from naturalthoughts.config import copy_mapping, set_option
+
+    section = copy_mapping(data.get("engine") or {})
     if engine is None and base_url is not None:
         engine = "openai"  # a base URL only makes sense for an HTTP endpoint
     names = engine_names()
@@ -48,11 +50,11 @@ def engine_section(data: dict[str, Any], engine: str | None, model: str | None, 
         section = {"engine": engine}
     kind = section.get("engine", "llamacpp")
     if model is not None:
-        section["model_path" if kind == "llamacpp" else "model"] = model
+        set_option(section, "model_path" if kind == "llamacpp" else "model", model)
     if base_url is not None:
         if kind != "openai":
             raise ConfigError(f"--base-url is for --engine openai, not {kind}")
-        section["base_url"] = base_url
+        set_option(section, "base_url", base_url)
     return section
 
 

@@ -43,12 +43,12 @@ def build_config(
     run: Path | None,
 ) -> Any:
     """The eval section of ``config_path`` (or the file itself), then the model / judge options, then the rest."""
-    from naturalthoughts.config import apply_overrides, load_yaml, section_of, validate
+    from naturalthoughts.config import apply_overrides, copy_mapping, load_yaml, section_of, validate
     from naturalthoughts.eval.config import EvalConfig
     from naturalthoughts.eval.models import engine_section_for
     from naturalthoughts.rundir import RunDir
 
-    data: dict[str, Any] = dict(section_of(load_yaml(config_path), "eval") if config_path else {})
+    data: dict[str, Any] = copy_mapping(section_of(load_yaml(config_path), "eval") if config_path else {})
     rundir = RunDir(run) if run is not None else None
     model = engine.pop("model")
     if engine["engine"] is None and engine["base_url"] is None and model is not None:

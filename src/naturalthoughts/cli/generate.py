@@ -23,10 +23,10 @@ class Executor(StrEnum):
 
 def build_config(config_path: Path | None, options: dict[str, Any], engine: dict[str, str | None]) -> Any:
     """The generate section of ``config_path`` (or the file itself), then the engine options, then the rest."""
-    from naturalthoughts.config import apply_overrides, load_yaml, section_of, validate
+    from naturalthoughts.config import apply_overrides, copy_mapping, load_yaml, section_of, validate
     from naturalthoughts.generate.config import GenerateConfig
 
-    data: dict[str, Any] = dict(section_of(load_yaml(config_path), "generate") if config_path else {})
+    data: dict[str, Any] = copy_mapping(section_of(load_yaml(config_path), "generate") if config_path else {})
     section = engine_section(data, **engine)
     if section:
         data["engine"] = section

@@ -68,7 +68,7 @@ def _fmt(value: float) -> str:
 def load_select_config(path: Path | None, overrides: dict[str, Any]) -> Any:
     """A SelectConfig from ``--config`` (one entry of a pipeline's ``select:`` list, or a single mapping), then the
     options given on the command line."""
-    from naturalthoughts.config import apply_overrides, load_yaml, section_of, validate
+    from naturalthoughts.config import apply_overrides, copy_mapping, load_yaml, section_of, validate
     from naturalthoughts.select.config import SelectConfig
 
     data: Any = section_of(load_yaml(path), "select") if path else {}
@@ -84,7 +84,7 @@ def load_select_config(path: Path | None, overrides: dict[str, Any]) -> Any:
             raise ConfigError(f"{path}: has {len(data)} selections; pick one with --name ({names})")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the select section must be a mapping or a list of mappings")
-    data = apply_overrides(dict(data), overrides)
+    data = apply_overrides(copy_mapping(data), overrides)
     return validate(SelectConfig, data, source=f"{path} (section select)" if path else "options")
 
 

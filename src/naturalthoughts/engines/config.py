@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from naturalthoughts.config import StrictModel
 
@@ -44,6 +44,26 @@ class LlamaCppEngineConfig(StrictModel):
     concurrency: int | None = Field(default=None, ge=1, description="Requests in flight; None = n_parallel.")
     timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout.")
     startup_timeout_s: float = Field(default=120.0, gt=0, description="How long to wait for the server's /health.")
+
+
+def check_base_url(value: str) -> str:
+    """``value`` when it is an http or https URL with a host; else a ValueError saying what is wrong."""
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"not a URL ({exc}); expected e.g. http://127.0.0.1:8000/v1") from None
+    if parts.scheme not in ("http", "https"):
+        got = f"scheme '{parts.scheme}'" if parts.scheme else "no scheme"
+        raise ValueError(f"must start with http:// or https:// ({got}); e.g. http://127.0.0.1:8000/v1")
+    if not parts.hostname:
+        raise ValueError("has no host; expected e.g. http://127.0.0.1:8000/v1")
+    if any(char.isspace() for char in text):
+        raise ValueError("contains whitespace")
+    return text
 
 
 PrefillMode = Literal["auto", "assistant_message", "continue_final_message", "none"]
@@ -80,6 +100,12 @@ class OpenAIEngineConfig(StrictModel):
         "continue_final_message true, add_generation_prompt false), none (the server cannot; a prefill is a "
         "config error), auto (assistant_message, and a reply that does not continue the prefill is a config error).",
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """An http(s) URL with a host, checked here so a typo fails at once instead of after a minute of retries."""
+        return check_base_url(value)
 
     def continuation_problem(self) -> str | None:
         if self.prefill == "none":

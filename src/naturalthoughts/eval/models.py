@@ -72,10 +72,11 @@ def model_name(engine: Any) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A name usable as a folder and a manifest key."""
+    """A name usable as a folder and a manifest key, made from a model's path (a name the user gives is checked
+    by :func:`naturalthoughts.names.check_name` instead, never changed)."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
     if not cleaned:
-        raise ConfigError(f"--name {name!r}: use letters, digits, '.', '_' or '-'")
+        raise ConfigError(f"cannot make a model name from {name!r}: give one with --name")
     return cleaned
 
 

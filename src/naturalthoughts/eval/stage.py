@@ -43,10 +43,11 @@ from naturalthoughts.errors import ConfigError, EngineFailure
 from naturalthoughts.eval import contamination
 from naturalthoughts.eval.compare import markdown_table
 from naturalthoughts.eval.config import VOLATILE, EvalConfig
-from naturalthoughts.eval.models import model_name, safe_name
+from naturalthoughts.eval.models import model_name
 from naturalthoughts.eval.plan import Sample, build_plan, grade_options
 from naturalthoughts.eval.records import full_output, record
 from naturalthoughts.eval.summary import SUMMARY_INPUT_COLUMNS, summarise
+from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
 from naturalthoughts.tables import EVAL_SAMPLES
@@ -81,7 +82,7 @@ class EvalStage(Stage):
         self, config: EvalConfig | None = None, *, model_name: str | None = None, out: str | Path | None = None
     ) -> None:
         config = config if config is not None else EvalConfig()
-        name = safe_name(model_name) if model_name else _default_name(config)
+        name = _default_name(config) if model_name is None else check_name(model_name, "model name")
         super().__init__(config, model_name=name, out=str(Path(out).resolve()) if out is not None else None)
         self.config: EvalConfig = config
 

@@ -16,8 +16,8 @@ from pydantic import Field
 from naturalthoughts.atomic import atomic_dir, write_json
 from naturalthoughts.config import StrictModel
 from naturalthoughts.errors import MissingInputError
+from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
-from naturalthoughts.sft.stage import check_name
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.train.card import TRAINING_JSON
 from naturalthoughts.train.stage import ADAPTER_DIR

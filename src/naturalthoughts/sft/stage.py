@@ -10,7 +10,6 @@ shares are exact for a seed.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import atomic_dir, write_json
-from naturalthoughts.errors import BadInputError, ConfigError, MissingInputError
+from naturalthoughts.errors import BadInputError, MissingInputError
 from naturalthoughts.manifest import fingerprint
+from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.sft import exports
 from naturalthoughts.sft.config import SftDataConfig
@@ -40,7 +40,6 @@ from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import SFT_DROPPED, SFT_EXAMPLES
 from naturalthoughts.train.student import load_student_tokenizer, student_label, student_source
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*$")
 TRACE_COLUMNS = ["trace_id", "question_id", "reasoning", "answer", "complete", "error"]
 CHUNK = 512  # examples rendered per progress update
 
@@ -49,11 +48,6 @@ def sft_name(selection: str, mix: str) -> str:
     """``random-40`` for the pure System-2 data of a selection, ``random-40+random-0.4`` for a mix."""
     policy = parse_mix(mix)
     return selection if policy.kind == "none" else f"{selection}+{policy.slug}"
-
-
-def check_name(value: str, what: str) -> None:
-    if not NAME_PATTERN.match(value):
-        raise ConfigError(f"{what} {value!r}: use letters, digits and . _ + - (starting with a letter or digit)")
 
 
 class SftDataStage(Stage):
@@ -68,7 +62,7 @@ class SftDataStage(Stage):
 
     def __init__(self, config: SftDataConfig | None = None, *, selection: str, name: str | None = None) -> None:
         config = config if config is not None else SftDataConfig()
-        super().__init__(config, selection=selection, name=name or sft_name(selection, config.mix))
+        super().__init__(config, selection=selection, name=sft_name(selection, config.mix) if name is None else name)
 
     @property
     def key(self) -> str:

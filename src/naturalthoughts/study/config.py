@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import Field, create_model, field_validator, model_validator
 
 from naturalthoughts.config import StrictModel, load_section
+from naturalthoughts.names import Name
 from naturalthoughts.pipeline import PipelineConfig
-from naturalthoughts.select.config import NAME_PATTERN
 
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"  # no "+": it separates the selection from the mix in SFT names
 
@@ -38,7 +38,7 @@ class StudyGrid(StrictModel):
     )
     allow_smaller: bool = Field(False, description="a selection with fewer eligible traces takes them all")
     evaluate_base: bool = Field(True, description="also evaluate the untrained student (the table's Base row)")
-    name: str = Field("study", pattern=NAME_PATTERN, description="folder of the results: RUN/study/NAME/")
+    name: Name = Field("study", description="folder of the results: RUN/study/NAME/")
 
     @field_validator("sizes", "seeds")
     @classmethod

@@ -32,9 +32,9 @@ from naturalthoughts import __version__
 from naturalthoughts.atomic import replace_dir
 from naturalthoughts.errors import ConfigError, MissingInputError, Terminated
 from naturalthoughts.manifest import fingerprint
+from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.sft import exports
-from naturalthoughts.sft.stage import check_name
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.text import modes
 from naturalthoughts.train import card
@@ -56,7 +56,7 @@ class TrainStage(Stage):
     volatile = VOLATILE
 
     def __init__(self, config: TrainConfig | None = None, *, sft: str, name: str | None = None) -> None:
-        super().__init__(config, sft=sft, name=name or sft)
+        super().__init__(config, sft=sft, name=sft if name is None else name)
 
     @property
     def key(self) -> str:
