@@ -30,6 +30,7 @@ from typing import Any
 
 from naturalthoughts import __version__
 from naturalthoughts.atomic import write_json
+from naturalthoughts.redact import scrub_data
 
 FINISHED_OK = ("done",)
 _FULL_HASH_BYTES = 64 << 20  # files up to this size are hashed whole
@@ -163,7 +164,8 @@ class Manifest:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def put(self, record: dict[str, Any]) -> None:
-        """Add ``record`` or replace the record with the same ``id``."""
+        """Add ``record`` or replace the record with the same ``id`` (every string scrubbed of secrets)."""
+        record = scrub_data(record)
         with self._locked() as data:
             records = data["stages"].setdefault(record["stage"], [])
             for i, existing in enumerate(records):

@@ -21,24 +21,25 @@ import contextlib
 import fcntl
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, Literal
 
 from naturalthoughts import __version__
-from naturalthoughts.errors import MissingInputError, RunBusyError, Terminated
+from naturalthoughts.errors import EXIT_TERMINATED, MissingInputError, RunBusyError, Terminated
+from naturalthoughts.interrupts import interrupt_signals, last_words
 from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.progress import Reporter
+from naturalthoughts.redact import ScrubbingFilter, clip
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult
 
 Status = Literal["ran", "up to date", "stopped"]
 LOCK_NAME = ".nt.lock"
+RECORDED_ERROR_CHARS = 2000  # a failed stage's error, as recorded in the manifest (scrubbed, then cut)
 
 
 @dataclass
@@ -146,28 +147,8 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
 # ---- signals ---------------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def interrupt_signals() -> Iterator[None]:
-    """While inside: SIGINT raises KeyboardInterrupt and SIGTERM raises :class:`Terminated` in the main thread, so
-    cleanup runs the same way for both.
-
-    SIGINT is set explicitly because a process started in the background by a non-interactive shell inherits it
-    *ignored* (POSIX), and then ``kill -INT`` would be silently swallowed and the work would look successful.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        raise Terminated()
-
-    previous_term = signal.signal(signal.SIGTERM, on_sigterm)
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGINT, previous_int)
+# SIGINT and SIGTERM: naturalthoughts.interrupts (through the event loop, bounded shutdown, hard deadline).
+# ``interrupt_signals`` is re-exported here for callers that import it from the runner.
 
 
 # ---- the runner ------------------------------------------------------------------------------------------------
@@ -184,6 +165,7 @@ def run_logger(run: RunDir) -> logging.Logger:
     if not any(isinstance(h, logging.FileHandler) and Path(h.baseFilename) == target for h in logger.handlers):
         handler = logging.FileHandler(target, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handler.addFilter(ScrubbingFilter())  # no key fragment reaches the log
         logger.addHandler(handler)
     return logger
 
@@ -347,10 +329,11 @@ class Runner:
         )
         started = time.monotonic()
         try:
-            result = stage.run(ctx)
+            with last_words(lambda code: self._abandoned(record, started, code)):
+                result = stage.run(ctx)
         except BaseException as exc:
             record["status"] = _status_of(exc)
-            record["error"] = (str(exc) or type(exc).__name__)[:2000]
+            record["error"] = clip(str(exc) or type(exc).__name__, RECORDED_ERROR_CHARS)
             self._finish(record, started, None, stage)
             self.log.info("%s: %s (%s)", stage.key, record["status"], record["error"])
             raise
@@ -368,6 +351,14 @@ class Runner:
         outcome = StageOutcome(stage.key, "stopped" if result.stopped else "ran", reason, record, result)
         self.outcomes.append(outcome)
         return outcome
+
+    def _abandoned(self, record: dict[str, Any], started: float, code: int) -> None:
+        """The record of a stage the shutdown deadline cut short (called from the deadline's thread)."""
+        record["status"] = "terminated" if code == EXIT_TERMINATED else "interrupted"
+        record["error"] = "stopped by a signal; the shutdown deadline passed before the stage finished cleaning up"
+        record["finished_at"] = now()
+        record["seconds"] = round(time.monotonic() - started, 3)
+        self.manifest.put(record)
 
     def _finish(self, record: dict[str, Any], started: float, result: StageResult | None, stage: Stage) -> None:
         record["finished_at"] = now()

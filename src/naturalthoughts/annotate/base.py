@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from naturalthoughts.annotate.config import AnnotateConfig
 from naturalthoughts.engines import NOT_SENT, CachedEngine, ChatRequest, EngineConfig, ResponseCache, SamplingParams
+from naturalthoughts.redact import clip
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.text.replies import BadReply, ReplySchema, clip_middle, extract_json
 
@@ -32,6 +33,7 @@ T = TypeVar("T")
 NO_QUESTION = "no question text"
 NO_ANSWER = "the trace has no answer text"
 NO_REASONING = "the trace has no reasoning text"
+ERROR_CHARS = 300  # an annotation's error column is cut to this (scrubbed of keys first)
 
 __all__ = ["BadReply", "clip_middle", "extract_json"]  # re-exported: annotators and tests import them from here
 
@@ -199,7 +201,7 @@ def _read(result: Any, schema: ReplySchema[Any], answer: Answer) -> str | None:
     """Parse one engine result into ``answer``; returns the count key of what went wrong (None when valid)."""
     answer.raw = result.text
     if result.error is not None:
-        answer.error = f"engine error: {result.error}"[:300]
+        answer.error = clip(f"engine error: {result.error}", ERROR_CHARS)
         return "engine_errors"
     if result.finish_reason == "length":
         answer.error = "reply cut at max_tokens (finish_reason length)"
@@ -207,7 +209,7 @@ def _read(result: Any, schema: ReplySchema[Any], answer: Answer) -> str | None:
     try:
         answer.value, answer.error = schema.parse(result.text), None
     except (BadReply, ValueError) as exc:
-        answer.error = f"{exc}"[:300]
+        answer.error = clip(f"{exc}", ERROR_CHARS)
         return "bad_replies"
     return None
 

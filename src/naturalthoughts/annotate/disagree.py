@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from naturalthoughts.annotate import prompts
 from naturalthoughts.annotate.base import (
+    ERROR_CHARS,
     NO_ANSWER,
     NO_QUESTION,
     Annotator,
@@ -33,6 +34,7 @@ from naturalthoughts.annotate.base import (
     column,
 )
 from naturalthoughts.engines import NOT_SENT, ChatRequest, ChatResult, SamplingParams
+from naturalthoughts.redact import clip
 from naturalthoughts.text.replies import Reply, ReplySchema
 from naturalthoughts.text.think import final_answer
 
@@ -156,7 +158,7 @@ class DisagreeAnnotator(Annotator):
     def _second_text(result: ChatResult) -> tuple[str | None, str | None]:
         """(final answer, None) or (None, why there is none). An answer cut at the token cap is kept (counted)."""
         if result.error is not None:
-            return None, f"second answer failed: {result.error}"[:300]
+            return None, clip(f"second answer failed: {result.error}", ERROR_CHARS)
         text = final_answer(result.text)
         if text is None:
             return None, "the second answer opened a thinking block and never closed it"

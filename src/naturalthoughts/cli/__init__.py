@@ -94,6 +94,9 @@ def _interrupts_as_errors(callback: Callable[..., Any] | None) -> Callable[..., 
 
 
 def main(argv: list[str] | None = None) -> None:
+    from naturalthoughts.interrupts import install_for_process
+
+    install_for_process()  # SIGINT/SIGTERM from the first moment: exit 130/143, within a deadline
     _offline_defaults()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("NT_DEBUG", "") not in ("", "0")
@@ -103,11 +106,22 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as exc:
-        if debug and not isinstance(exc, KeyboardInterrupt):
-            raise
+        if debug:  # the traceback is added; the message and the exit code stay what they are without --debug
+            print_traceback(exc)
         sys.exit(exit_code_for(exc, debug))
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def print_traceback(exc: BaseException) -> None:
+    """The traceback of ``exc`` on stderr (``--debug``), with any key scrubbed like every other output."""
+    import traceback
+
+    from naturalthoughts.console import err_console
+    from naturalthoughts.redact import scrub
+
+    text = scrub("".join(traceback.format_exception(exc)))
+    err_console.print(text.rstrip(), markup=False, highlight=False, soft_wrap=True)
 
 
 def exit_code_for(exc: BaseException, debug: bool = False) -> int:

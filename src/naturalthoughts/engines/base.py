@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from naturalthoughts.errors import ConfigError, NTError
+from naturalthoughts.interrupts import requested, run_async
+from naturalthoughts.redact import scrub
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,10 @@ class ChatResult:
     reasoning_tokens: int | None = None  # tokens generated in the reasoning phase(s)
     answer_tokens: int | None = None  # tokens generated in the answer phase
 
+    def __post_init__(self) -> None:
+        if self.error is not None:  # every engine error passes here: no key fragment reaches a row, log or file
+            self.error = scrub(self.error)
+
     @property
     def ok(self) -> bool:
         return self.error is None
@@ -129,13 +135,17 @@ T = TypeVar("T")
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion from synchronous code, even when called inside a running loop (notebooks)."""
+    """Run ``coro`` to completion from synchronous code, even when called inside a running loop (notebooks).
+
+    SIGINT and SIGTERM cancel it through its event loop (:func:`naturalthoughts.interrupts.run_async`), so its
+    requests are closed cleanly before the signal is raised as an exception.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return run_async(coro)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(run_async, coro).result()
 
 
 def failure_text(engine: str, exc: Exception) -> str:
@@ -160,7 +170,8 @@ class Dispatch:
         self._stopped = False
 
     def stopped(self) -> bool:
-        self._stopped = self._stopped or bool(self.should_stop and self.should_stop())
+        """Whether to send nothing more: ``should_stop`` said so, or SIGINT/SIGTERM arrived (threads stop too)."""
+        self._stopped = self._stopped or requested() or bool(self.should_stop and self.should_stop())
         return self._stopped
 
     def deliver(self, index: int, result: ChatResult) -> None:

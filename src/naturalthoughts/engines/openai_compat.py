@@ -34,13 +34,14 @@ from naturalthoughts.engines.base import AsyncEngine, ChatRequest, ChatResult, r
 from naturalthoughts.engines.config import OpenAIEngineConfig
 from naturalthoughts.engines.identity import short_hash
 from naturalthoughts.errors import ConfigError
+from naturalthoughts.redact import clip, register_secret, scrub
 
 __all__ = ["OpenAICompatEngine", "build_payload", "parse_completion", "retry_after_seconds", "run_sync"]
 
 # 408 timeout, 409 conflict (transient on some gateways), 425 too early, 429 rate limit; all 5xx.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _RETRY_AFTER_CAP_S = 600.0
-_ERROR_BODY_CHARS = 300
+ERROR_BODY_CHARS = 300  # an error reply's body is cut to this (after the key is scrubbed from it)
 _CHARS_PER_TOKEN = 4  # rough prompt-size estimate for the token-rate limit, corrected by the real usage
 CONNECT_RETRIES = 1  # a refused connection is retried once: a restarting server gets a second chance, no more
 CONNECT_RETRY_WAIT_S = 0.5  # at most this long before that one retry
@@ -112,7 +113,7 @@ def parse_completion(body: Any) -> ChatResult:
     if not isinstance(body, dict):
         raise MalformedResponse(f"expected a JSON object, got {type(body).__name__}")
     if "error" in body and "choices" not in body:
-        raise MalformedResponse(f"error object in a 200 reply: {str(body['error'])[:_ERROR_BODY_CHARS]}")
+        raise MalformedResponse(f"error object in a 200 reply: {clip(str(body['error']), ERROR_BODY_CHARS)}")
     try:
         choice = body["choices"][0]
         message = choice["message"]
@@ -231,6 +232,7 @@ class OpenAICompatEngine(AsyncEngine):
         self._identity = identity or self.identity(config)
         # Read once and kept only in memory: never logged, stored or put in an error message.
         self._api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
+        register_secret(self._api_key)
 
     @staticmethod
     def identity(config: OpenAIEngineConfig) -> str:
@@ -247,9 +249,6 @@ class OpenAICompatEngine(AsyncEngine):
 
     def continuation_problem(self) -> str | None:
         return self.http.continuation_problem()
-
-    def _scrub(self, message: str) -> str:
-        return message.replace(self._api_key, "***") if self._api_key else message
 
     def _client(self) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -277,7 +276,7 @@ class OpenAICompatEngine(AsyncEngine):
         if failure is not None and failure.endpoint_down:
             session.down_streak += 1
             if session.down_streak >= GIVE_UP_AFTER and session.gave_up is None:
-                session.gave_up = self._scrub(failure.message)
+                session.gave_up = scrub(failure.message)
         else:
             session.down_streak = 0
         return continuation(result, request, self.http.prefill, self.http.base_url)
@@ -302,7 +301,7 @@ class OpenAICompatEngine(AsyncEngine):
             retries = min(self.http.max_retries, CONNECT_RETRIES) if outcome.endpoint_down else self.http.max_retries
             if not outcome.retryable or attempts > retries:
                 tail = f" (gave up after {attempts} attempts)" if outcome.retryable else ""
-                error = self._scrub(outcome.message + tail)
+                error = scrub(outcome.message + tail)
                 return ChatResult(error=error, latency_s=time.monotonic() - started), outcome
             wait = outcome.wait_s if outcome.wait_s is not None else self._backoff(attempts)
             await asyncio.sleep(min(wait, CONNECT_RETRY_WAIT_S) if outcome.endpoint_down else wait)
@@ -335,7 +334,7 @@ class OpenAICompatEngine(AsyncEngine):
 
     def _http_failure(self, response: httpx.Response, payload: dict[str, Any]) -> Failure:
         status = response.status_code
-        body = response.text[:_ERROR_BODY_CHARS].strip()
+        body = clip(response.text, ERROR_BODY_CHARS).strip()
         hint = ""
         if status in (401, 403):
             hint = self._auth_hint()

@@ -18,8 +18,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from naturalthoughts.engines.base import NOT_SENT, ChatResult
+from naturalthoughts.redact import clip
 from naturalthoughts.stage import Usage
 
+ERROR_MESSAGE_CHARS = 500  # an error message is tallied by its first 500 characters (scrubbed first)
 _DISTINCT_ERRORS = 64  # error messages tallied one by one; the rest are counted as "other" (memory stays flat)
 
 
@@ -81,7 +83,7 @@ class Ledger:
             self.requests_sent += 1
             if result.error is not None:
                 self.errors += 1
-                message = result.error[:500]
+                message = clip(result.error, ERROR_MESSAGE_CHARS)
                 if message not in self.error_messages and len(self.error_messages) >= _DISTINCT_ERRORS:
                     message = "other errors"
                 self.error_messages[message] += 1

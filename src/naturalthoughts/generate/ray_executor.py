@@ -29,6 +29,7 @@ from naturalthoughts.engines.base import Dispatch
 from naturalthoughts.errors import ConfigError
 from naturalthoughts.generate.config import RayOptions
 from naturalthoughts.generate.plan import request_from_json, request_to_json
+from naturalthoughts.redact import clip
 
 
 def import_ray() -> Any:
@@ -113,7 +114,7 @@ class RayPoolEngine(Engine):
         try:
             return [ChatResult(**json.loads(payload)) for payload in self._ray.get(ref)]
         except Exception as exc:  # a dead actor or worker: error rows, retried by a rerun
-            return [ChatResult(error=f"ray worker failed: {type(exc).__name__}: {exc}"[:500]) for _ in range(size)]
+            return [ChatResult(error=clip(f"ray worker failed: {type(exc).__name__}: {exc}", 500)) for _ in range(size)]
 
     def close(self) -> None:
         for actor in self._actors:
