@@ -110,4 +110,6 @@ class CountingServer:
     def _completion(self) -> bytes:
         message = {"role": "assistant", "content": self.text}
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
-        return json.dumps({"choices": [{"index": 0, "finish_reason": "stop", "message": message}], "usage": usage}).encode()
+        return json.dumps(
+            {"choices": [{"index": 0, "finish_reason": "stop", "message": message}], "usage": usage}
+        ).encode()

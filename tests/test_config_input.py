@@ -134,7 +134,10 @@ def test_modest_anchors_are_fine(tmp_path: Path) -> None:
             "generate:\n  engine:\n    engine: openai\n    model: m\n    base_url: ftp://example.org/v1\n",
             "engine.openai.base_url (line 5, column 5): Value error, must start with http:// or https://",
         ),
-        ("generate:\n  engine:\n    engine: openai\n    model: m\n", "engine.openai.base_url (line 3, column 5): Field required"),
+        (
+            "generate:\n  engine:\n    engine: openai\n    model: m\n",
+            "engine.openai.base_url (line 3, column 5): Field required",
+        ),
         ("select:\n  - method: random\n    size: 0\n", "select.0.size (line 3, column 5)"),
     ],
     ids=["unknown-key", "bad-type", "bad-url", "missing-key", "list-item"],
@@ -172,7 +175,9 @@ def test_base_urls_are_checked_when_the_config_is_read(url: str, problem: str) -
     with pytest.raises(ConfigError, match="base_url") as error:
         validate(GenerateConfig, {"engine": {"engine": "openai", "base_url": url, "model": "m"}})
     assert problem in str(error.value)
-    assert OpenAIEngineConfig(base_url=" https://api.example.org/v1 ", model="m").base_url == "https://api.example.org/v1"
+    assert (
+        OpenAIEngineConfig(base_url=" https://api.example.org/v1 ", model="m").base_url == "https://api.example.org/v1"
+    )
 
 
 @pytest.mark.parametrize("url", ["ftp://example.org/v1", "not a url"])
