@@ -146,7 +146,7 @@ ANNOTATIONS = pa.schema(
             "where the second answer came from: pool:other_answer (MODEL) (the paper's cross-model signal) | "
             "self:second-sample (MODEL, T, seed) (the teacher sampled again) | engine:second-answer (MODEL, T, seed)",
         ),
-        _f("disagree_raw", pa.string(), "the judge's raw reply (JSON {\"same_final_answer\": bool})"),
+        _f("disagree_raw", pa.string(), 'the judge\'s raw reply (JSON {"same_final_answer": bool})'),
         _f("disagree_judge", pa.string(), "judge model identity"),
         _f("disagree_error", pa.string(), "why disagree is null"),
     ]
@@ -176,7 +176,8 @@ SFT_EXAMPLES = pa.schema(
         _f("mode", pa.string(), "system-2 (<think> reasoning </think> answer) | system-1 (empty block, answer)"),
         _f("instruction", pa.string(), "mode instruction in the system message: think | no-think | adaptive (none)"),
         _f("messages", pa.list_(CHAT_MESSAGE), "chat turns: [system instruction], user question, assistant target"),
-        _f("tokens", pa.int64(), "tokens of the whole example under the student's chat template"),
+        _f("chat_template_kwargs", pa.string(), "JSON chat-template keywords of the mode (enable_thinking); or null"),
+        _f("tokens", pa.int64(), "tokens of the whole example under the training chat template"),
         _f("completion_tokens", pa.int64(), "trained tokens: the assistant turn with its end-of-turn tokens"),
         _f("reasoning_tokens", pa.int64(), "reasoning tokens (student tokenizer; length:T decides on it)"),
     ]

@@ -2,6 +2,9 @@
 
 Requests are deterministic: the same config, model and seed give the same requests, hence the same cache keys,
 so an interrupted or repeated evaluation is answered from the run's response cache.
+
+Modes follow the model's family exactly as training did (:func:`naturalthoughts.text.modes.switch_for`, the family
+read from the model folder by :func:`naturalthoughts.text.chat_templates.model_family`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from naturalthoughts import benchmarks
 from naturalthoughts.benchmarks import Benchmark, BenchmarkItem, GradeOptions
@@ -30,6 +35,12 @@ class Sample:
     mode: Mode
     budget: int | None
     request: ChatRequest
+    opened: str = ""  # what the chat template's generation prompt already opened the assistant turn with
+
+    @property
+    def assistant_start(self) -> str:
+        """The start of the assistant turn the model continues: the template's opener, then the prefill."""
+        return self.opened + (self.request.prefill or "")
 
 
 @dataclass
@@ -75,11 +86,32 @@ def slot_tokens(config: EvalConfig) -> tuple[int, str | None]:
     )
 
 
-def messages(benchmark: Benchmark, item: BenchmarkItem, mode: Mode, config: EvalConfig) -> tuple[dict[str, str], ...]:
+def messages(
+    benchmark: Benchmark, item: BenchmarkItem, mode: Mode, config: EvalConfig, switch: modes.ModeSwitch
+) -> tuple[dict[str, str], ...]:
     assert benchmark.prompt is not None
     user = {"role": "user", "content": benchmark.prompt(item, grade_options(config, 0))}
-    system = modes.instruction(mode) if config.instruction else None
+    system = switch.instruction(mode) if config.instruction else None
     return ({"role": "system", "content": system}, user) if system else (user,)
+
+
+def mode_switch(engine: Any) -> modes.ModeSwitch:
+    """The mode switch of the evaluated model's family, from its folder when the engine loads one; else the generic
+    one (reading a GGUF's template takes seconds, and a served model's template is not visible from here)."""
+    from naturalthoughts.text.chat_templates import model_family
+
+    raw = getattr(engine, "model", None)
+    path = Path(str(raw)).expanduser() if raw else None
+    if path is None or not path.is_dir():
+        return modes.switch_for(None)
+    return modes.switch_for(model_family(path))
+
+
+def mode_prefill(switch: modes.ModeSwitch, mode: Mode) -> str | None:
+    try:
+        return switch.prefill(mode)
+    except modes.ModeUnavailable as exc:
+        raise ConfigError(f"{exc} (eval.modes)") from None
 
 
 def grade_options(config: EvalConfig, seed: int) -> GradeOptions:
@@ -93,14 +125,21 @@ def budgets_for(mode: Mode, config: EvalConfig) -> list[int | None]:
     return list(config.think_budgets)
 
 
-def _samples(config: EvalConfig, items: dict[str, list[BenchmarkItem]], max_tokens: int) -> Iterator[Sample]:
+def _samples(
+    config: EvalConfig, items: dict[str, list[BenchmarkItem]], max_tokens: int, switch: modes.ModeSwitch
+) -> Iterator[Sample]:
     for name, benchmark_items in items.items():
         benchmark = benchmarks.get(name)
         for mode in config.modes:
             for budget in budgets_for(mode, config):
+                if budget is not None and switch.opener:
+                    raise ConfigError(
+                        f"{switch.label}: the chat template opens the reasoning itself, which thinking budgets do "
+                        "not handle yet: set eval.think_budgets to [] for this model"
+                    )
                 # Under a budget the thinking engine opens the reasoning itself (a pre-filled request would pass
                 # through it unbudgeted), so the request carries no prefill.
-                prefill = modes.prefill(mode) if config.prefill and budget is None else None
+                prefill = mode_prefill(switch, mode) if config.prefill and budget is None else None
                 for seed in config.seeds_of(name):
                     params = SamplingParams(
                         temperature=config.temperature, top_p=config.top_p, max_tokens=max_tokens, seed=seed
@@ -108,12 +147,12 @@ def _samples(config: EvalConfig, items: dict[str, list[BenchmarkItem]], max_toke
                     for item in benchmark_items:
                         asked = benchmark.variant(item, seed)
                         request = ChatRequest(
-                            messages=messages(benchmark, asked, mode, config),
+                            messages=messages(benchmark, asked, mode, config, switch),
                             params=params,
                             sample=seed,
                             prefill=prefill,
                         )
-                        yield Sample(benchmark, asked, seed, mode, budget, request)
+                        yield Sample(benchmark, asked, seed, mode, budget, request, opened=switch.opener)
 
 
 def build_plan(config: EvalConfig) -> Plan:
@@ -123,4 +162,7 @@ def build_plan(config: EvalConfig) -> Plan:
     items = load_items(config)
     max_tokens, note = slot_tokens(config)
     notes = [note] if note else []
-    return Plan(list(_samples(config, items, max_tokens)), items, max_tokens, notes)
+    switch = mode_switch(config.engine)
+    if switch.family != modes.GENERIC:
+        notes.append(f"modes follow the {switch.label} conventions of training ({switch.switch})")
+    return Plan(list(_samples(config, items, max_tokens, switch)), items, max_tokens, notes)

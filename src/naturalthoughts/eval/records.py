@@ -28,7 +28,7 @@ def full_output(sample: Sample, result: ChatResult) -> str | None:
     text = result.text or ""
     if result.reasoning:
         text = f"{THINK_OPEN}\n{result.reasoning.strip()}\n{THINK_CLOSE}\n\n{text.lstrip()}"
-    prefill = sample.request.prefill or ""
+    prefill = sample.assistant_start  # the template's opener (R1-distill's <think>) and the request's prefill
     if prefill and not result.reasoning and not text.startswith(prefill):
         text = prefill + text
     return text
@@ -86,4 +86,3 @@ def record(
         "error": result.error,
         "latency_s": result.latency_s,  # the cache keeps the first answer's latency: reruns give identical rows
     }
-

@@ -24,6 +24,11 @@ class SftDataConfig(StrictModel):
     student: str | None = Field(
         None, description="student model folder whose chat template renders the examples; None: bundled SmolLM2"
     )
+    chat_template: str | None = Field(
+        None,
+        description="a Jinja chat template file to render and train with instead of the student's (default: TRL's "
+        "training template for the student's family when the installed TRL has one, else the student's own)",
+    )
     adaptive_share: float = Field(
         0.0,
         ge=0.0,

@@ -4,8 +4,8 @@ Every string comes from :mod:`naturalthoughts.text.modes` (shared with evaluatio
 ``<think>\\n{reasoning}\\n</think>\\n\\n{answer}``, the System-1 target (the empty thinking block, then the
 answer), and the mode instruction as a system message (none for adaptive examples).
 
-Lengths are counted exactly as TRL tokenises a prompt/completion row: the student's chat template applied to the
-whole conversation (``tokenize=True``), and to the prompt alone with the generation prompt.
+Lengths are counted exactly as TRL tokenises a prompt/completion row (:func:`naturalthoughts.sft.loss_check.tokenise`):
+the chat template applied to the whole conversation, and to the prompt alone with the generation prompt.
 """
 
 from __future__ import annotations
@@ -40,36 +40,24 @@ def instruction_mode(system2: bool, adaptive: bool) -> modes.Mode:
     return "think" if system2 else "no-think"
 
 
-def conversation(source: Source, system2: bool, adaptive: bool) -> list[Message]:
-    """The chat messages of one example: [system instruction], user question, assistant target."""
+def conversation(
+    source: Source, system2: bool, adaptive: bool, switch: modes.ModeSwitch = modes.SWITCHES[modes.GENERIC]
+) -> list[Message]:
+    """The chat messages of one example: [system instruction], user question, assistant target, in the
+    student family's conventions (``switch``)."""
     messages: list[Message] = []
-    text = modes.instruction(instruction_mode(system2, adaptive))
+    text = switch.instruction(instruction_mode(system2, adaptive))
     if text is not None:
         messages.append({"role": "system", "content": text})
     messages.append({"role": "user", "content": source.question})
-    target = modes.system2_target(source.reasoning, source.answer) if system2 else modes.system1_target(source.answer)
+    target = modes.system2_target(source.reasoning, source.answer) if system2 else switch.system1_target(source.answer)
     messages.append({"role": "assistant", "content": target})
     return messages
 
 
-def token_lengths(tokenizer: Any, conversations: Sequence[list[Message]], batch: int = 256) -> np.ndarray:
-    """Tokens of each whole conversation under the tokenizer's chat template (what TRL trains on)."""
-    out = np.zeros(len(conversations), dtype=np.int64)
-    for start in range(0, len(conversations), batch):
-        chunk = list(conversations[start : start + batch])
-        ids = tokenizer.apply_chat_template(chunk, tokenize=True, return_dict=False)
-        out[start : start + len(chunk)] = [len(x) for x in ids]
-    return out
-
-
-def prompt_lengths(tokenizer: Any, conversations: Sequence[list[Message]], batch: int = 256) -> np.ndarray:
-    """Tokens of each prompt (every message but the last) with the generation prompt: the masked part."""
-    out = np.zeros(len(conversations), dtype=np.int64)
-    for start in range(0, len(conversations), batch):
-        chunk = [c[:-1] for c in conversations[start : start + batch]]
-        ids = tokenizer.apply_chat_template(chunk, tokenize=True, add_generation_prompt=True, return_dict=False)
-        out[start : start + len(chunk)] = [len(x) for x in ids]
-    return out
+def template_kwargs(system2: bool, adaptive: bool, switch: modes.ModeSwitch) -> dict[str, Any]:
+    """The chat-template keywords of one example (Qwen's ``enable_thinking``), as TRL reads them per row."""
+    return switch.template_kwargs(instruction_mode(system2, adaptive))
 
 
 def text_tokens(tokenizer: Any, texts: Sequence[str]) -> np.ndarray:

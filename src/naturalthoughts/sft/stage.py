@@ -6,10 +6,17 @@ render each as a System-2 example with the student's chat template and drop the 
 on a reasoning with no answer); then the mixing policy chooses each kept example's form. Because the fit is
 decided on the full (System-2) form, every mix of one selection trains on the same questions and the realised
 shares are exact for a seed.
+
+The chat template is TRL's training template for the student's family when the installed TRL has one
+(:mod:`naturalthoughts.text.chat_templates`), and the examples follow the family's mode switch
+(:mod:`naturalthoughts.text.modes`). Every example is then checked at the loss mask
+(:mod:`naturalthoughts.sft.loss_check`); one that would not train on its whole reasoning (System-2), or would
+train on some of it (System-1), stops the stage with an error naming the student, the family and the fix.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import atomic_dir, write_json
-from naturalthoughts.errors import BadInputError, MissingInputError
+from naturalthoughts.errors import BadInputError, ConfigError, MissingInputError
 from naturalthoughts.manifest import fingerprint
 from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
@@ -31,13 +38,15 @@ from naturalthoughts.sft.examples import (
     Source,
     conversation,
     instruction_mode,
-    prompt_lengths,
+    template_kwargs,
     text_tokens,
-    token_lengths,
 )
+from naturalthoughts.sft.loss_check import example_problem, tokenise
 from naturalthoughts.sft.mix import ADAPTIVE_STREAM, MixPolicy, assign_system2, exact_count, parse_mix, seeded_subset
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import SFT_DROPPED, SFT_EXAMPLES
+from naturalthoughts.text import chat_templates, modes
+from naturalthoughts.text.chat_templates import ChatTemplate
 from naturalthoughts.train.student import load_student_tokenizer, student_label, student_source
 
 TRACE_COLUMNS = ["trace_id", "question_id", "reasoning", "answer", "complete", "error"]
@@ -80,7 +89,8 @@ class SftDataStage(Stage):
         if self.policy.needs_disagree:
             paths.append(run.annotations)
         source = student_source(self.config.student)
-        return paths + ([source] if source is not None else [])
+        template = [Path(self.config.chat_template).expanduser()] if self.config.chat_template else []
+        return paths + ([source] if source is not None else []) + template
 
     def outputs(self, run: RunDir) -> list[Path]:
         return [self.folder(run)]
@@ -88,6 +98,9 @@ class SftDataStage(Stage):
     def check(self, run: RunDir) -> None:
         check_name(self.args["selection"], "selection")
         check_name(self.args["name"], "SFT data name")
+        template = self.config.chat_template
+        if template is not None and not Path(template).expanduser().is_file():
+            raise ConfigError(f"sft.chat_template {template}: no such file (give a Jinja chat template, .jinja)")
 
     def run(self, ctx: StageContext) -> StageResult:
         run, config = ctx.run, self.config
@@ -100,10 +113,18 @@ class SftDataStage(Stage):
         sources, dropped = _load_sources(run, selection_path)
         selected = len(sources) + len(dropped)
         tokenizer = load_student_tokenizer(config.student)
-        built = _build(self.policy, config, sources, tokenizer, ctx, self.key)
+        template = chat_templates.resolve(tokenizer, config.chat_template)
+        student = Student(tokenizer, template, modes.switch_for(template.family), student_label(config.student))
+        if config.adaptive_share > 0 and not student.switch.adaptive:
+            raise ConfigError(
+                f"student {student.label} ({student.switch.label}): its chat template fixes the mode in the "
+                f"generation prompt ({student.switch.switch}), so it has no adaptive mode to train: set "
+                "adaptive_share to 0."
+            )
+        built = _build(self.policy, config, sources, student, ctx, self.key)
         dropped.extend(built.dropped)
         provenance = _provenance(run, selection_path, self.args["selection"])
-        meta = _meta(self, built, dropped, provenance, tokenizer, selected)
+        meta = _meta(self, built, dropped, provenance, student, selected)
         folder = self.folder(run)
         with atomic_dir(folder) as tmp:
             files = exports.write_all(built.table, tmp)
@@ -113,7 +134,8 @@ class SftDataStage(Stage):
         shares = meta["shares"]
         summary = (
             f"{counts['examples']:,} examples ({shares['system2']:.0%} System-2) -> {folder}; dropped "
-            f"{counts['too_long']:,} too long, {counts['incomplete']:,} incomplete"
+            f"{counts['too_long']:,} too long, {counts['incomplete']:,} incomplete; loss mask checked on "
+            f"{counts['loss_checked']:,} ({student.template.source})"
         )
         return StageResult(
             counts=counts,
@@ -177,6 +199,19 @@ def _disagree(run: RunDir, sources: list[Source]) -> list[bool | None]:
 # ---- building ----------------------------------------------------------------------------------------------------
 
 
+class Student:
+    """The student's tokenizer, the template the examples are rendered with, and its family's mode switch."""
+
+    def __init__(self, tokenizer: Any, template: ChatTemplate, switch: modes.ModeSwitch, label: str) -> None:
+        self.tokenizer = tokenizer
+        self.template = template
+        self.switch = switch
+        self.label = label
+
+    def tokenise(self, conversations: list[list[dict[str, str]]], kwargs: list[dict[str, Any]]) -> list[Any]:
+        return tokenise(self.tokenizer, conversations, kwargs, self.template.text or None)
+
+
 class Built:
     """The kept examples as an SFT_EXAMPLES table, the dropped ones, and how many had an unknown difficulty."""
 
@@ -186,7 +221,7 @@ class Built:
         self.difficulty_unknown = difficulty_unknown
 
 
-def _fits(sources: list[Source], tokenizer: Any, config: SftDataConfig, ctx: StageContext, key: str) -> np.ndarray:
+def _fits(sources: list[Source], student: Student, config: SftDataConfig, ctx: StageContext, key: str) -> np.ndarray:
     """Tokens of each source's longest possible example: System-2 with the think instruction (and, when some
     examples will be adaptive, System-2 under the template's default system prompt)."""
     longest = np.zeros(len(sources), dtype=np.int64)
@@ -196,16 +231,19 @@ def _fits(sources: list[Source], tokenizer: Any, config: SftDataConfig, ctx: Sta
         for start in range(0, len(sources), CHUNK):
             chunk = sources[start : start + CHUNK]
             for adaptive in variants:
-                lengths = token_lengths(tokenizer, [conversation(s, True, adaptive) for s in chunk])
+                kwargs = [template_kwargs(True, adaptive, student.switch)] * len(chunk)
+                tokenised = student.tokenise([conversation(s, True, adaptive, student.switch) for s in chunk], kwargs)
+                lengths = np.array([len(t.ids) for t in tokenised], dtype=np.int64)
                 longest[start : start + len(chunk)] = np.maximum(longest[start : start + len(chunk)], lengths)
             task.advance(len(chunk))
     return longest
 
 
 def _build(
-    policy: MixPolicy, config: SftDataConfig, sources: list[Source], tokenizer: Any, ctx: StageContext, key: str
+    policy: MixPolicy, config: SftDataConfig, sources: list[Source], student: Student, ctx: StageContext, key: str
 ) -> Built:
-    longest = _fits(sources, tokenizer, config, ctx, key)
+    tokenizer, switch = student.tokenizer, student.switch
+    longest = _fits(sources, student, config, ctx, key)
     fits = longest <= config.max_length
     dropped = [{"trace_id": s.trace_id, "reason": "too_long", "tokens": int(n)}
                for s, n, ok in zip(sources, longest, fits, strict=True) if not ok]  # fmt: skip
@@ -214,9 +252,13 @@ def _build(
     disagree = _disagree(ctx.run, kept) if policy.needs_disagree else None
     system2 = assign_system2(policy, config.seed, disagree, reasoning)
     adaptive = seeded_subset(len(kept), exact_count(config.adaptive_share, len(kept)), config.seed, ADAPTIVE_STREAM)
-    conversations = [conversation(s, bool(m), bool(a)) for s, m, a in zip(kept, system2, adaptive, strict=True)]
-    tokens = token_lengths(tokenizer, conversations)
-    prompts = prompt_lengths(tokenizer, conversations)
+    forms = list(zip(system2.tolist(), adaptive.tolist(), strict=True))
+    conversations = [conversation(s, bool(m), bool(a), switch) for s, (m, a) in zip(kept, forms, strict=True)]
+    kwargs = [template_kwargs(bool(m), bool(a), switch) for m, a in forms]
+    tokenised = student.tokenise(conversations, kwargs)
+    _check_loss_mask(student, kept, [bool(m) for m, _ in forms], tokenised, key)
+    tokens = np.array([len(t.ids) for t in tokenised], dtype=np.int64)
+    prompts = np.array([len(t.prompt_ids) for t in tokenised], dtype=np.int64)
     if len(tokens) and int(tokens.max()) > config.max_length:  # a System-1 form longer than its System-2 form
         raise BadInputError(f"{key}: an example grew past max_length after mixing; report this as a bug")
     table = pa.Table.from_pydict(
@@ -227,6 +269,7 @@ def _build(
             "mode": [SYSTEM2 if m else SYSTEM1 for m in system2],
             "instruction": [instruction_mode(bool(m), bool(a)) for m, a in zip(system2, adaptive, strict=True)],
             "messages": conversations,
+            "chat_template_kwargs": [json.dumps(k, sort_keys=True) if k else None for k in kwargs],
             "tokens": tokens,
             "completion_tokens": tokens - prompts,
             "reasoning_tokens": reasoning,
@@ -237,6 +280,40 @@ def _build(
     if unknown:
         ctx.progress.note(f"{key}: {unknown:,} example(s) have no disagree value; they keep their full trace")
     return Built(table, dropped, unknown)
+
+
+def _check_loss_mask(student: Student, kept: list[Source], system2: list[bool], tokenised: list[Any], key: str) -> None:
+    """Every example trains on its whole reasoning (System-2) or none of it (System-1), after a prompt that is a
+    prefix of it; the first failures stop the stage with the student, the family and the fix."""
+    failed = [
+        (source, mode, problem)
+        for source, mode, example in zip(kept, system2, tokenised, strict=True)
+        if (problem := example_problem(student.tokenizer, example, mode, source.reasoning, source.answer))
+    ]
+    if not failed:
+        return
+    source, mode, problem = failed[0]
+    template = student.template
+    family = chat_templates.family_label(template.family)
+    raise ConfigError(
+        f"{key}: student {student.label} (family {family}, chat template {template.source}): {len(failed):,} of "
+        f"{len(kept):,} examples fail the loss-mask check; e.g. trace {source.trace_id} "
+        f"({SYSTEM2 if mode else SYSTEM1}): {problem}. Fix: {_fix(template)}"
+    )
+
+
+def _fix(template: ChatTemplate) -> str:
+    """What to do about a template that fails the check."""
+    if template.stock and f"{template.stock}{chat_templates.TRAINING_SUFFIX}" in chat_templates.trl_templates():
+        name = f"{template.stock}{chat_templates.TRAINING_SUFFIX}.jinja"
+        return (
+            f"use TRL's training template {name} (trl/chat_templates/{name}), which keeps the reasoning: "
+            "drop sft.chat_template so sft-data picks it, or point sft.chat_template at it."
+        )
+    return (
+        "set sft.chat_template to a Jinja template that renders the assistant turn verbatim and whose generation "
+        "prompt ends where the assistant text starts (TRL's trl/chat_templates/*_training.jinja are examples)."
+    )
 
 
 def _dropped_table(dropped: list[dict[str, Any]]) -> pa.Table:
@@ -271,7 +348,7 @@ def _share(part: int, whole: int) -> float:
 
 
 def _meta(
-    stage: SftDataStage, built: Built, dropped: list[dict[str, Any]], provenance: dict[str, Any], tokenizer: Any,
+    stage: SftDataStage, built: Built, dropped: list[dict[str, Any]], provenance: dict[str, Any], student: Student,
     selected: int,
 ) -> dict[str, Any]:  # fmt: skip
     table, config = built.table, stage.config
@@ -293,6 +370,8 @@ def _meta(
         "tokens": int(pc.sum(tokens).as_py() or 0),
         "trained_tokens": int(pc.sum(table.column("completion_tokens")).as_py() or 0),
         "max_tokens": int(pc.max(tokens).as_py() or 0),
+        "loss_checked": n,
+        "loss_failed": 0,  # a failure stops the stage (_check_loss_mask)
     }
     return {
         "name": stage.args["name"],
@@ -301,7 +380,14 @@ def _meta(
         "adaptive_share": config.adaptive_share,
         "max_length": config.max_length,
         "student": student_label(config.student),
-        "chat_template": getattr(tokenizer, "chat_template", None),
+        "chat_template": student.template.text,
+        "template": {
+            **student.template.record(),
+            "label": chat_templates.family_label(student.template.family),
+            "mode_switch": student.switch.switch,
+            "no_think_marker": student.switch.no_think_marker,
+            "instructions": {mode: student.switch.instruction(mode) for mode in modes.MODES},
+        },
         "counts": counts,
         "shares": {"system2": _share(system2, n), "system1": _share(n - system2, n), "adaptive": _share(adaptive, n)},
         **provenance,

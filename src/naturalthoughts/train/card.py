@@ -117,6 +117,9 @@ def write_card(folder: Path, training: dict[str, Any], loss: pa.Table) -> None:
         "examples": f"{counts.get('examples', 0):,} ({counts.get('system2', 0):,} System-2, "
         f"{counts.get('system1', 0):,} System-1); dropped {counts.get('too_long', 0):,} too long, "
         f"{counts.get('incomplete', 0):,} incomplete",
+        "chat template": _template_line(training.get("chat_template") or {}),
+        "loss-mask check": f"{training['result'].get('loss_mask_checked', 0):,} examples trained on their whole "
+        "reasoning (System-2) or none of it (System-1), checked on TRL's labels",
         "naturalthoughts version": __version__,
     }
     result = training["result"]
@@ -128,7 +131,8 @@ def write_card(folder: Path, training: dict[str, Any], loss: pa.Table) -> None:
         "",
         "Modes: ask for one with a system message, as in training: "
         f"`{training['instructions']['think']}` (think), `{training['instructions']['no-think']}` (no-think), "
-        "or none (adaptive). No-think answers start with the empty thinking block "
+        "or none (adaptive) (docs/training.md has each family's switch). No-think answers start with the empty "
+        "thinking block "
         f"`{json.dumps(training['instructions']['no_think_marker'])}`.",
         "",
         "## Provenance",
@@ -152,6 +156,12 @@ def write_card(folder: Path, training: dict[str, Any], loss: pa.Table) -> None:
         "",
     ]
     (folder / CARD).write_text("\n".join([*front, "", *body]), encoding="utf-8")
+
+
+def _template_line(template: dict[str, Any]) -> str:
+    line = f"{template.get('source', 'student')} (family {template.get('label') or template.get('family', 'generic')})"
+    switch = template.get("mode_switch")
+    return f"{line}; mode switch: {switch}" if switch else line
 
 
 def _rows_table(values: dict[str, Any]) -> str:

@@ -37,6 +37,7 @@ from naturalthoughts.rundir import RunDir
 from naturalthoughts.sft import exports
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.text import modes
+from naturalthoughts.text.chat_templates import inference_template
 from naturalthoughts.train import card
 from naturalthoughts.train.config import VOLATILE, TrainConfig
 from naturalthoughts.train.student import resolve_student, student_label, student_source
@@ -106,14 +107,39 @@ def _read_sft(stage: TrainStage, run: RunDir) -> tuple[Any, dict[str, Any]]:
             f"{folder} was rendered with the chat template of {meta.get('student')}, not of "
             f"{student_label(stage.config.student)}: rebuild it with `nt sft-data ... --student` for this student."
         )
-    table = pq.read_table(folder / exports.TRAIN_PARQUET, columns=["messages"])
+    table = pq.read_table(folder / exports.TRAIN_PARQUET)
     if table.num_rows == 0:
         raise MissingInputError(f"{folder}: no training examples (every selected trace was dropped: see meta.json)")
     from datasets import Dataset
 
     messages = table.column("messages").to_pylist()
-    dataset = Dataset.from_dict({"prompt": [m[:-1] for m in messages], "completion": [m[-1:] for m in messages]})
-    return dataset, meta
+    columns: dict[str, list[Any]] = {"prompt": [m[:-1] for m in messages], "completion": [m[-1:] for m in messages]}
+    if "chat_template_kwargs" in table.column_names:
+        kwargs = [json.loads(k) if k else {} for k in table.column("chat_template_kwargs").to_pylist()]
+        if any(kwargs):  # TRL renders each row with its own keywords (Qwen's enable_thinking per mode)
+            columns["chat_template_kwargs"] = kwargs
+    return Dataset.from_dict(columns), meta
+
+
+def _check_trained(trainer: Any, rows: list[dict[str, Any]], folder: Path) -> int:
+    """The loss-mask check again, on the labels TRL built: every example trains on its whole reasoning (System-2)
+    or none of it (System-1). Returns the number of examples checked."""
+    from naturalthoughts.sft.loss_check import trained_problem, trained_text
+
+    tokenizer = trainer.processing_class
+    failed = []
+    for row, example in zip(rows, trainer.train_dataset, strict=True):
+        trained = trained_text(tokenizer, example["input_ids"], example["labels"])
+        problem = trained_problem(tokenizer, trained, row["mode"] == "system-2", row["messages"][-1]["content"])
+        if problem:
+            failed.append((row["trace_id"], problem))
+    if failed:
+        raise ConfigError(
+            f"{folder}: {len(failed):,} of {len(rows):,} examples fail the loss-mask check as TRL tokenised them "
+            f"(e.g. trace {failed[0][0]}: {failed[0][1]}); rebuild the SFT data with `nt sft-data ... --force` for "
+            "this student (its chat template changed since?)."
+        )
+    return len(rows)
 
 
 def _identity(stage: TrainStage, run: RunDir, student: str, world: int) -> dict[str, Any]:
@@ -202,6 +228,7 @@ class Prepared:
     resume: str | None  # the checkpoint training resumes from
     checkpoints: Path
     examples: int
+    checked: int  # examples whose TRL labels passed the loss-mask check
 
 
 def prepare(stage: TrainStage, run: RunDir, note: Any = None) -> Prepared:
@@ -232,11 +259,14 @@ def prepare(stage: TrainStage, run: RunDir, note: Any = None) -> Prepared:
 
         resume = broadcast(resume)
     session, elapsed_before, tokens_before = _previous_sessions(resume)
+    tokenizer = AutoTokenizer.from_pretrained(student)
+    if meta.get("chat_template"):  # the template sft-data rendered and checked with (TRL's training one, say)
+        tokenizer.chat_template = meta["chat_template"]
     trainer = NTTrainer(
         model=student,
         args=args,
         train_dataset=dataset,
-        processing_class=AutoTokenizer.from_pretrained(student),
+        processing_class=tokenizer,
         peft_config=lora_config(config) if config.method == "lora" else None,
         tokens_per_micro_batch=config.micro_batch_tokens(world),
         session=session,
@@ -244,8 +274,11 @@ def prepare(stage: TrainStage, run: RunDir, note: Any = None) -> Prepared:
     trainer.elapsed_before = elapsed_before
     trainer.continue_token_count(tokens_before)
     trainer.remove_callback(PrinterCallback)  # nt reports progress itself (ctx.progress)
+    rows = pq.read_table(stage.sft_folder(run) / exports.TRAIN_PARQUET, columns=["trace_id", "mode", "messages"])
+    checked = _check_trained(trainer, rows.to_pylist(), stage.sft_folder(run))
     return Prepared(trainer=trainer, args=args, meta=meta, student=student, world=world, precision=precision,
-                    is_main=is_main, resume=resume, checkpoints=checkpoints, examples=len(dataset))  # fmt: skip
+                    is_main=is_main, resume=resume, checkpoints=checkpoints, examples=len(dataset),
+                    checked=checked)  # fmt: skip
 
 
 def _quiet_libraries() -> None:
@@ -282,6 +315,8 @@ def _train(stage: TrainStage, ctx: StageContext) -> StageResult:
     staging = target.with_name(f".{target.name}.staging.tmp")
     if is_main:
         shutil.rmtree(staging, ignore_errors=True)
+    if prepared.meta.get("chat_template"):  # the model folder renders prompts exactly as training did
+        trainer.processing_class.chat_template = inference_template(prepared.meta["chat_template"])
     _save(trainer, config, prepared.student, staging, is_main)
     result = {
         "steps": trainer.state.global_step,
@@ -296,6 +331,7 @@ def _train(stage: TrainStage, ctx: StageContext) -> StageResult:
         "world_size": prepared.world,
         "distributed": str(trainer.accelerator.distributed_type.value),  # NO | MULTI_CPU | MULTI_GPU | FSDP | DEEPSPEED
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "loss_mask_checked": prepared.checked,
     }
     if is_main:
         pq.write_table(loss, staging / card.LOSS_PARQUET, compression="zstd")
@@ -365,7 +401,9 @@ def merge_adapter(base: str, adapter: Path, out: Path) -> None:
 def _training_record(
     stage: TrainStage, run: RunDir, meta: dict[str, Any], student: str, result: dict[str, Any]
 ) -> dict[str, Any]:
-    sft = {k: v for k, v in meta.items() if k != "chat_template"}
+    sft = {k: v for k, v in meta.items() if k not in ("chat_template", "template")}
+    template = meta.get("template") or {"family": "generic", "source": "student"}
+    instructions = template.get("instructions") or {mode: modes.instruction(mode) for mode in modes.MODES}
     return {
         "name": stage.args["name"],
         "run": str(run.root),
@@ -374,10 +412,11 @@ def _training_record(
         "student_path": student,
         "sft": sft,
         "hyperparameters": stage.config.model_dump(mode="json"),
+        "chat_template": template,
         "instructions": {
-            "think": modes.THINK_INSTRUCTION,
-            "no-think": modes.NO_THINK_INSTRUCTION,
-            "no_think_marker": modes.NO_THINK_MARKER,
+            "think": instructions.get("think"),
+            "no-think": instructions.get("no-think"),
+            "no_think_marker": template.get("no_think_marker", modes.NO_THINK_MARKER),
         },
         "result": result,
         "naturalthoughts_version": __version__,
