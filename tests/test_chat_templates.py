@@ -118,16 +118,17 @@ def test_the_stock_r1_template_drops_the_reasoning_so_sft_data_uses_trls_trainin
 def test_forcing_the_stock_r1_template_is_an_error_naming_the_student_family_and_fix(
     run_dir: RunDir, base: Path, tmp_path: Path
 ) -> None:
+    """Through the real `nt sft-data --chat-template`: exit 2, the message names the fix, nothing is written."""
+    from test_cli_errors import assert_clean_failure, nt
+
     student = family_student(base, BY_NAME["deepseek-r1-distill"], tmp_path / "r1")
     stock = tmp_path / "stock.jinja"
     stock.write_text(stock_template("deepseek_r1_distill"), encoding="utf-8")
     make_run(run_dir.root, n=4)
-    with pytest.raises(ConfigError) as caught:
-        build(run_dir, student=str(student), chat_template=str(stock))
-    message = str(caught.value)
-    assert str(student) in message and "DeepSeek-R1-Distill" in message
-    assert "4 of 4 examples fail the loss-mask check" in message and "lack the reasoning" in message
-    assert "deepseek_r1_distill_training.jinja" in message
+    proc = nt("sft-data", "--run", str(run_dir.root), "--selection", "pick", "--student", str(student),
+              "--chat-template", str(stock), timeout=300)  # fmt: skip
+    assert_clean_failure(proc, 2, str(student), "DeepSeek-R1-Distill", "4 of 4 examples fail the loss-mask check",
+                         "lack the reasoning", "deepseek_r1_distill_training.jinja")  # fmt: skip
     assert not (run_dir.sft_dir / "pick").exists()  # nothing written: no example trains without its reasoning
 
 

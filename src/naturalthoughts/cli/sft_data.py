@@ -31,8 +31,9 @@ SelectionOption = Annotated[str, typer.Option("--selection", "-s", help="Selecti
 
 
 def sft_overrides(mix: str | None, seed: int | None, max_length: int | None, student: str | None,
-                  adaptive_share: float | None) -> dict[str, Any]:  # fmt: skip
-    return {"mix": mix, "seed": seed, "max_length": max_length, "student": student, "adaptive_share": adaptive_share}
+                  adaptive_share: float | None, chat_template: str | None = None) -> dict[str, Any]:  # fmt: skip
+    return {"mix": mix, "seed": seed, "max_length": max_length, "student": student, "adaptive_share": adaptive_share,
+            "chat_template": chat_template}  # fmt: skip
 
 
 def print_sft(meta: dict[str, Any], folder: Path) -> None:
@@ -48,6 +49,12 @@ def print_sft(meta: dict[str, Any], folder: Path) -> None:
         f"incomplete, {counts['no_question']:,} without question · {counts['tokens']:,} tokens "
         f"({counts['trained_tokens']:,} trained) · mix {meta['mix']} seed {meta['seed']}"
     )
+    template = meta.get("template") or {}
+    if "loss_checked" in counts:
+        say(
+            f"  chat template {template.get('source', 'student')} ({template.get('label', 'own template')}): "
+            f"{counts['loss_checked']:,} examples checked at the loss mask, {counts['loss_failed']:,} failed"
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -64,6 +71,14 @@ def register(app: typer.Typer) -> None:
         adaptive_share: Annotated[
             float | None, typer.Option("--adaptive-share", help="Share of examples without a mode instruction.")
         ] = None,
+        chat_template: Annotated[
+            str | None,
+            typer.Option(
+                "--chat-template",
+                help="A .jinja chat template to train with \\[default: TRL's training template for the student's "
+                "family, else the student's own].",
+            ),
+        ] = None,
         name: Annotated[str | None, typer.Option("--name", help="Output name \\[default: SELECTION+MIX].")] = None,
         config: ConfigOption = None,
         force: ForceOption = False,
@@ -74,7 +89,8 @@ def register(app: typer.Typer) -> None:
         from naturalthoughts.config import load_section
         from naturalthoughts.sft import SftDataConfig, SftDataStage
 
-        cfg = load_section(SftDataConfig, config, "sft", sft_overrides(mix, seed, max_length, student, adaptive_share))
+        overrides = sft_overrides(mix, seed, max_length, student, adaptive_share, chat_template)
+        cfg = load_section(SftDataConfig, config, "sft", overrides)
         stage = SftDataStage(cfg, selection=selection, name=name)
         outcome = run_stage(stage, run, force=force, wait=wait, quiet=quiet)
         if outcome.value is not None:

@@ -129,11 +129,7 @@ def write_card(folder: Path, training: dict[str, Any], loss: pa.Table) -> None:
         f"A student distilled with naturalthoughts: **{training['student']}** fine-tuned ({training['hyperparameters']['method']}) "  # noqa: E501
         "on teacher reasoning traces with TRL's SFTTrainer (loss on the assistant turn only).",
         "",
-        "Modes: ask for one with a system message, as in training: "
-        f"`{training['instructions']['think']}` (think), `{training['instructions']['no-think']}` (no-think), "
-        "or none (adaptive) (docs/training.md has each family's switch). No-think answers start with the empty "
-        "thinking block "
-        f"`{json.dumps(training['instructions']['no_think_marker'])}`.",
+        _modes_line(training),
         "",
         "## Provenance",
         "",
@@ -156,6 +152,20 @@ def write_card(folder: Path, training: dict[str, Any], loss: pa.Table) -> None:
         "",
     ]
     (folder / CARD).write_text("\n".join([*front, "", *body]), encoding="utf-8")
+
+
+def _modes_line(training: dict[str, Any]) -> str:
+    instructions = training["instructions"]
+    switch = (training.get("chat_template") or {}).get("mode_switch")
+    marker = f"`{json.dumps(instructions['no_think_marker'])}`"
+    if instructions.get("think") is None:  # a family whose template flag is the switch (Qwen3.5)
+        return f"Modes: {switch}, as in training. No-think answers start with the empty thinking block {marker}."
+    return (
+        "Modes: ask for one with a system message, as in training: "
+        f"`{instructions['think']}` (think), `{instructions['no-think']}` (no-think), or none (adaptive)"
+        + (f"; mode switch: {switch}" if switch else "")
+        + f". No-think answers start with the empty thinking block {marker}."
+    )
 
 
 def _template_line(template: dict[str, Any]) -> str:
