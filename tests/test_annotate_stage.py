@@ -60,12 +60,12 @@ def test_second_run_is_up_to_date_and_embeddings_only_when_run(run_dir: RunDir) 
     assert stage.outputs(run_dir) == [run_dir.annotations]
     assert AnnotateStage(config(), only=["embeddings"]).outputs(run_dir) == [run_dir.annotations, run_dir.embeddings]
     first = quiet(run_dir, stage)
-    assert first.status == "ran" and first.value.rows == 3
+    assert first.status == "done" and first.value.rows == 3
     assert "3 traces annotated (length, strategies)" in first.result.summary
     again = quiet(run_dir, AnnotateStage(config(), only=["strategies", "length", "length"]))  # the same set
-    assert again.status == "up to date"
+    assert again.status == "up-to-date"
     # batch_rows is volatile: it changes no value, so the stage stays up to date
-    assert quiet(run_dir, AnnotateStage(config(batch_rows=1), only=["length", "strategies"])).status == "up to date"
+    assert quiet(run_dir, AnnotateStage(config(batch_rows=1), only=["length", "strategies"])).status == "up-to-date"
     record = Manifest(run_dir.manifest).latest("annotate", ("done",))
     assert record["config"]["only"] == ["length", "strategies"]
     assert record["counts"]["traces"] == 3 and record["methods"]["length"] == "approx:chars/4"
@@ -222,8 +222,8 @@ def test_stop_check_stops_before_writing(run_dir: RunDir) -> None:
     make_run(run_dir, ITEMS)
     stage = AnnotateStage(config(), only=["length"])
     ctx = StageContext(run=run_dir, progress=Reporter(mode="off"), log=run_logger(run_dir), should_stop=lambda: True)
-    result = stage.run(ctx)
-    assert result.stopped and "rerun to resume" in result.stopped
+    with pytest.raises(KeyboardInterrupt, match="stop requested"):  # a user's stop is an interrupt, not a budget
+        stage.run(ctx)
     assert not run_dir.annotations.exists()
 
 

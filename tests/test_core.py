@@ -136,7 +136,7 @@ def test_architecture_doc_names_the_real_values() -> None:
     """The generated sections carry the code's own names (e.g. every annotator method a config can name)."""
     from naturalthoughts.annotate.registry import ANNOTATORS
     from naturalthoughts.doc_sections import DOC
-    from naturalthoughts.pipeline import stage_classes
+    from naturalthoughts.registry import stage_classes
 
     doc = DOC.read_text(encoding="utf-8")
     for methods in ANNOTATORS.values():

@@ -228,14 +228,14 @@ def test_a_failed_request_is_recorded_left_out_of_accuracy_and_retried_by_the_ne
         )
         config = EvalConfig(engine=endpoint, benchmarks=["gsm8k"], limit=3, max_tokens=4, modes=["no-think"])
         first = run_eval(run_dir, config)
-        assert first.status == "stopped" and "1 samples not answered" in first.result.stopped
+        assert first.status == "incomplete" and "1 of 3 samples not answered" in first.result.incomplete
         rows = pq.read_table(run_dir.eval_dir / "smollm2" / "samples.parquet").to_pylist()
         failed = [r for r in rows if r["error"]]
         assert len(failed) == 1 and failed[0]["correct"] is None and failed[0]["output"] is None
         [summary] = first.result.value.to_pylist()
         assert summary["errors"] == 1 and summary["samples"] == 2
         second = run_eval(run_dir, config)  # the plan is spent: every request passes now
-    assert second.status == "ran" and second.result.stopped is None
+    assert second.status == "done" and second.result.incomplete is None
     assert (second.result.usage.requests_sent, second.result.usage.cache_hits) == (1, 2), "only the failed one resent"
     rows = pq.read_table(run_dir.eval_dir / "smollm2" / "samples.parquet").to_pylist()
     assert not any(r["error"] for r in rows) and all(r["correct"] is not None for r in rows)

@@ -158,9 +158,9 @@ def test_estimate_from_a_cached_pool_sends_nothing(run_dir: RunDir, config: Gene
 def test_up_to_date_unless_something_that_changes_traces_changed(run_dir: RunDir, config: GenerateConfig) -> None:
     write_questions(run_dir, 2)
     fill_cache(run_dir, config)
-    assert run_stage(run_dir, GenerateStage(config)).status == "ran"
-    assert run_stage(run_dir, GenerateStage(config.model_copy(update={"concurrency": 9}))).status == "up to date"
+    assert run_stage(run_dir, GenerateStage(config)).status == "done"
+    assert run_stage(run_dir, GenerateStage(config.model_copy(update={"concurrency": 9}))).status == "up-to-date"
     seeded = config.model_copy(update={"seed": 3})
     fill_cache(run_dir, seeded)
     outcome = run_stage(run_dir, GenerateStage(seeded))
-    assert (outcome.status, outcome.reason) == ("ran", "config changed: seed")
+    assert (outcome.status, outcome.reason) == ("done", "config changed: seed")

@@ -43,7 +43,7 @@ def test_script_json_cannot_close_a_script_element() -> None:
 
 def test_report_builds_every_section_from_the_tables(run: RunDir) -> None:
     outcome = run_report(run)
-    assert outcome.status == "ran"
+    assert outcome.status == "done"
     info = outcome.value
     assert info["section_errors"] == {} and info["traces"] == 120
     assert set(info["not_run"]) == {"sft", "training", "evaluation", "study"}
@@ -79,14 +79,14 @@ def test_page_references_nothing_outside_the_run_directory(run: RunDir) -> None:
 
 
 def test_rerun_is_up_to_date_until_an_input_changes(run: RunDir) -> None:
-    assert run_report(run).status == "ran"
+    assert run_report(run).status == "done"
     again = run_report(run)
-    assert again.status == "up to date"
+    assert again.status == "up-to-date"
     from naturalthoughts.report.synthetic import write_selection
 
     write_selection(run, "first-10", list(range(10)))
     third = run_report(run)
-    assert third.status == "ran" and "selections/first-10.parquet" in third.reason
+    assert third.status == "done" and "selections/first-10.parquet" in third.reason
     assert "first-10" in run.report.read_text(encoding="utf-8")
 
 

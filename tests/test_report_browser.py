@@ -68,7 +68,7 @@ def open_report(browser: object, report: Path, width: int = 1400) -> Opened:
 def build(run: RunDir, **config: object) -> dict:
     with Runner(run, reporter=quiet_reporter()) as runner:
         outcome = runner.run_stage(ReportStage(ReportConfig(**config)))
-    assert outcome.status == "ran"
+    assert outcome.status == "done"
     assert outcome.value["section_errors"] == {}
     return outcome.value
 

@@ -84,10 +84,10 @@ def outcome(run: RunDir, stage: Stage, force: bool = False):
 
 def test_second_run_is_up_to_date_and_records_once(run: RunDir) -> None:
     first = outcome(run, UpperStage())
-    assert first.status == "ran" and first.reason == "never ran"
+    assert first.status == "done" and first.reason == "never ran"
     assert (run.root / "mid.txt").read_text() == "HELLO"
     second = outcome(run, UpperStage())
-    assert second.status == "up to date"
+    assert second.status == "up-to-date"
     records = Manifest(run.manifest).records("upper:mid.txt")
     assert [r["status"] for r in records] == ["done"]
     record = records[0]
@@ -99,9 +99,9 @@ def test_second_run_is_up_to_date_and_records_once(run: RunDir) -> None:
 
 def test_config_change_reruns_and_names_the_key_but_volatile_fields_do_not(run: RunDir) -> None:
     outcome(run, UpperStage())
-    assert outcome(run, UpperStage(UpperConfig(progress=False))).status == "up to date"
+    assert outcome(run, UpperStage(UpperConfig(progress=False))).status == "up-to-date"
     changed = outcome(run, UpperStage(UpperConfig(suffix="!")))
-    assert changed.status == "ran" and changed.reason == "config changed: suffix"
+    assert changed.status == "done" and changed.reason == "config changed: suffix"
     assert (run.root / "mid.txt").read_text() == "HELLO!"
 
 
@@ -119,13 +119,13 @@ def test_missing_or_edited_output_and_changed_input_rerun(run: RunDir) -> None:
 def test_rerunning_a_producer_reruns_its_consumers_only(run: RunDir) -> None:
     first, second = UpperStage(), UpperStage(source="mid.txt", target="out.txt")
     with Runner(run, reporter=quiet()) as runner:
-        assert [runner.run_stage(s).status for s in (first, second)] == ["ran", "ran"]
+        assert [runner.run_stage(s).status for s in (first, second)] == ["done", "done"]
     with Runner(run, reporter=quiet()) as runner:
-        assert [runner.run_stage(s).status for s in (first, second)] == ["up to date", "up to date"]
+        assert [runner.run_stage(s).status for s in (first, second)] == ["up-to-date", "up-to-date"]
     # The producer reruns and writes the same bytes: its consumer still reruns (its input has a new producer).
     with Runner(run, force=["upper:mid.txt"], reporter=quiet()) as runner:
         statuses = [runner.run_stage(s) for s in (first, second)]
-    assert [s.status for s in statuses] == ["ran", "ran"]
+    assert [s.status for s in statuses] == ["done", "done"]
     assert statuses[0].reason == "forced (--force)" and statuses[1].reason == "input changed: mid.txt"
 
 
@@ -210,7 +210,7 @@ def test_a_killed_run_leaves_nothing_stale_behind(run: RunDir) -> None:
     assert list(run.root.glob(".mid.txt.*.tmp")), "the killed writer should have left its temporary file"
     assert Manifest(run.manifest).records("upper:mid.txt")[-1]["status"] == "running"
     again = outcome(run, UpperStage())
-    assert again.status == "ran"
+    assert again.status == "done"
     assert not list(run.root.glob(".*.tmp"))
     assert [r["status"] for r in Manifest(run.manifest).records("upper:mid.txt")] == ["killed", "done"]
 
@@ -293,5 +293,5 @@ def test_an_input_made_from_an_older_upstream_file_is_refused(run: RunDir) -> No
     with pytest.raises(MissingInputError, match=r"mid.txt was made by `upper:mid.txt` from an older in.txt"):
         outcome(run, second)
     outcome(run, first)  # refreshing the producer makes its consumer runnable again
-    assert outcome(run, second).status == "ran"
+    assert outcome(run, second).status == "done"
     assert (run.root / "out.txt").read_text() == "A DIFFERENT POOL"

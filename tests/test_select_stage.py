@@ -83,7 +83,7 @@ def test_stage_runs_through_the_runner_and_is_skipped_when_up_to_date(run_dir: R
     with Runner(run_dir) as runner:
         first = runner.run_stage(SelectStage(config))
         second = runner.run_stage(SelectStage(config))
-    assert (first.key, first.status, second.status) == ("select:topic-100", "ran", "up to date")
+    assert (first.key, first.status, second.status) == ("select:topic-100", "done", "up-to-date")
     record = Manifest(run_dir.manifest).latest("select:topic-100")
     assert record["status"] == "done" and record["counts"]["selected"] == 100
     assert set(record["inputs"]) == {"traces.parquet", "annotations.parquet"}
@@ -95,7 +95,7 @@ def test_stage_runs_through_the_runner_and_is_skipped_when_up_to_date(run_dir: R
     assert short_ref == [run_dir.traces, run_dir.questions]
 
     reseeded = run_one(SelectStage(config.model_copy(update={"seed": 2})), run_dir)
-    assert reseeded.status == "ran" and reseeded.reason == "config changed: seed"
+    assert reseeded.status == "done" and reseeded.reason == "config changed: seed"
     regenerate_traces(run_dir, 400)
     with pytest.raises(StaleAnnotationsError):  # the runner sees the new traces; the stage refuses stale topics
         run_one(SelectStage(config), run_dir)

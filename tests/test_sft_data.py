@@ -198,7 +198,7 @@ def test_second_run_is_up_to_date_and_a_new_mix_writes_a_new_folder(run_dir: Run
     build(run_dir)
     stage = SftDataStage(SftDataConfig(), selection=SELECTION)
     with Runner(run_dir, reporter=quiet_reporter()) as runner:
-        assert runner.run_stage(stage).status == "up to date"
+        assert runner.run_stage(stage).status == "up-to-date"
     _, folder = build(run_dir, mix="random:0.5")
     assert folder.name == "pick+random-0.5" and (run_dir.sft_dir / SELECTION / "train.parquet").exists()
 

@@ -147,7 +147,7 @@ def test_tiny_study_writes_its_table_and_a_rerun_does_no_work(
     teacher = llamacpp_openai_config.model_dump(mode="json")  # type: ignore[attr-defined]
     config = load_study_config(tiny_study(tmp_path, teacher, tiny_llama_dir))
     outcomes = run_study(config, reporter=quiet_reporter())
-    assert [o.key for o in outcomes] == stage_keys(config) and {o.status for o in outcomes} == {"ran"}
+    assert [o.key for o in outcomes] == stage_keys(config) and {o.status for o in outcomes} == {"done"}
     assert "train:random-3-none-s0" in stage_keys(config) and "eval:longest-3-none-s0" in stage_keys(config)
     run = RunDir(config.run_dir)
     folder = study_dir(run, "tiny")
@@ -160,8 +160,8 @@ def test_tiny_study_writes_its_table_and_a_rerun_does_no_work(
     assert "<td>longest</td>" in study_section and "<td>base</td>" in study_section
 
     again = run_study(config, reporter=quiet_reporter())
-    assert {o.status for o in again} == {"up to date"}  # a rerun does no work
+    assert {o.status for o in again} == {"up-to-date"}  # a rerun does no work
 
     (run.eval_dir / "random-3-none-s0" / "summary.parquet").unlink()  # one cell's evaluation lost
     third = run_study(config, reporter=quiet_reporter())
-    assert [o.key for o in third if o.status == "ran"] == ["eval:random-3-none-s0", "study-table:tiny", "report"]
+    assert [o.key for o in third if o.status == "done"] == ["eval:random-3-none-s0", "study-table:tiny", "report"]

@@ -83,7 +83,7 @@ def test_a_few_steps_lower_the_loss_and_write_the_model_folder(run_dir: RunDir, 
         _run(run_dir, _stages(tiny_llama_dir, method="full", learning_rate=3e-3, max_steps=6, precision="fp32"))[
             1
         ].status
-        == "up to date"
+        == "up-to-date"
     )
 
 

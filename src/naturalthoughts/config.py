@@ -1,7 +1,7 @@
 """Configuration: pydantic models loaded from YAML, with command-line overrides.
 
 Each stage keeps its config model beside its code (``naturalthoughts/<stage>/config.py``);
-:class:`PipelineConfig` composes them for ``nt run``. Unknown keys are errors that name the key.
+:func:`naturalthoughts.pipeline.pipeline_model` composes them for ``nt run``. Unknown keys are errors that name the key.
 """
 
 from __future__ import annotations
@@ -233,10 +233,13 @@ def _place(data: Any, loc: tuple[Any, ...]) -> str:
     return f" (line {mark[0]}, column {mark[1]})" if isinstance(mark, tuple) else ""
 
 
-# The sections of a pipeline YAML. A stage command given a whole pipeline file reads its own section.
-PIPELINE_KEYS = frozenset(
-    {"run_dir", "sources", "ingest", "generate", "annotate", "select", "sft", "train", "eval", "report", "study"}
-)
+def pipeline_keys() -> frozenset[str]:
+    """The top-level keys of a pipeline (or study) YAML: run-wide keys and every registered stage's section. A stage
+    command given a whole pipeline file reads its own section."""
+    from naturalthoughts.registry import pipeline_specs
+
+    sections = {spec.section for spec in pipeline_specs() if spec.section is not None}
+    return frozenset({"run_dir", "sources", "students", "evaluate_base", "study", *sections})
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
@@ -279,7 +282,7 @@ def section_of(data: dict[str, Any], section: str | None, path: str | os.PathLik
         return data
     if section in data:
         return data[section] if data[section] is not None else {}
-    if set(data) <= PIPELINE_KEYS:  # a pipeline file without this section: the defaults
+    if set(data) <= pipeline_keys():  # a pipeline file without this section: the defaults
         return {}
     return data
 

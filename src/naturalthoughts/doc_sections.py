@@ -2,8 +2,10 @@
 
 Between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers the doc holds:
 
-- ``stages``: every registered stage with its command, config model, the files it reads and writes (the stage's own
-  ``reads`` / ``writes`` declarations) and the config fields that do not count toward "up to date";
+- ``outcomes``: how a stage run can end, with its exit code (``naturalthoughts.stage.OUTCOMES``);
+- ``stages``: every registered stage (``naturalthoughts.registry``) with its command, YAML section, config model,
+  the files it reads and writes (the stage's own ``reads`` / ``writes`` declarations) and the config fields that
+  do not count toward "up to date";
 - ``tables``: every documented table's columns (``naturalthoughts.tables``);
 - ``registries``: engines, annotators and their methods, selection methods and filters, benchmarks — the names a
   user types, taken from the registries;
@@ -31,18 +33,37 @@ def _cell(text: str) -> str:
 
 
 def stages_section() -> str:
-    from naturalthoughts.pipeline import stage_classes
+    from naturalthoughts import registry
 
     lines = [
-        "| stage | command | config | reads | writes | not fingerprinted |",
-        "|---|---|---|---|---|---|",
+        "| stage | command | YAML section | config | reads | writes | not fingerprinted |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, cls in stage_classes().items():
+    for spec in registry.specs():
+        cls = spec.stage_class()
         reads = ", ".join(f"`{p}`" for p in getattr(cls, "reads", ())) or "-"
         writes = ", ".join(f"`{p}`" for p in getattr(cls, "writes", ())) or "-"
         volatile = ", ".join(f"`{v}`" for v in sorted(cls.volatile)) or "-"
-        config = f"`{cls.config_model.__module__.removeprefix('naturalthoughts.')}.{cls.config_model.__name__}`"
-        lines.append(f"| `{name}` | `nt {name}` | {config} | {reads} | {writes} | {volatile} |")
+        model = spec.config_model()
+        config = f"`{model.__module__.removeprefix('naturalthoughts.')}.{model.__name__}`"
+        command = f"`{cli_command(spec)}`" if spec.cli else "-"
+        section = {"list": "`{s}:` (a list)", "optional": "`{s}:` (optional)"}.get(spec.presence, "`{s}:`")
+        section = section.format(s=spec.section) if spec.section else "-"
+        lines.append(f"| `{spec.name}` | {command} | {section} | {config} | {reads} | {writes} | {volatile} |")
+    return "\n".join(lines)
+
+
+def cli_command(spec: object) -> str:
+    """The command a registered stage's CLI module adds (its module name, with ``-`` for ``_``)."""
+    return "nt " + str(getattr(spec, "cli", "")).replace("_", "-")
+
+
+def outcomes_section() -> str:
+    from naturalthoughts.stage import OUTCOMES
+
+    lines = ["| outcome | exit code | what it means | then `nt run` |", "|---|---|---|---|"]
+    for outcome in OUTCOMES.values():
+        lines.append(f"| `{outcome.status}` | {outcome.exit_code} | {_cell(outcome.meaning)} | {_cell(outcome.then)} |")
     return "\n".join(lines)
 
 
@@ -106,6 +127,7 @@ def modules_section() -> str:
 
 
 SECTIONS = {
+    "outcomes": outcomes_section,
     "stages": stages_section,
     "tables": tables_section,
     "registries": registries_section,

@@ -3,7 +3,8 @@
 Every stage run has one record under ``stages[<key>]`` (oldest first), written when the stage starts (status
 ``running``) and rewritten when it ends:
 
-``id``, ``stage``, ``status`` (``running`` | ``done`` | ``stopped`` (a budget ended it early) | ``failed`` |
+``id``, ``stage``, ``status`` (``running`` | ``done`` | ``stopped`` (a budget ended it early) | ``incomplete``
+(some items failed; the rest is written) | ``failed`` |
 ``interrupted`` (SIGINT) | ``terminated`` (SIGTERM) | ``killed`` (the process died without a word; found by the
 next run)), ``version``, ``pid``, ``started_at``, ``finished_at``, ``seconds``, ``config`` (resolved),
 ``config_sha256`` (of the config without its volatile fields), ``inputs`` and ``outputs`` (path -> fingerprint),
@@ -33,6 +34,8 @@ from naturalthoughts.atomic import write_json
 from naturalthoughts.redact import scrub_data
 
 FINISHED_OK = ("done",)
+# Records whose outputs are real files later stages may read (a stopped or incomplete stage wrote what it could).
+WROTE_OUTPUTS = ("done", "stopped", "incomplete")
 _FULL_HASH_BYTES = 64 << 20  # files up to this size are hashed whole
 _WINDOW = 256 << 10  # bigger files: head, tail and evenly spaced windows of this size
 _WINDOWS = 32
@@ -130,7 +133,7 @@ class Manifest:
         best: tuple[str, str] | None = None
         for records in (data or self.load())["stages"].values():
             for record in records:
-                if record.get("status") not in ("done", "stopped"):
+                if record.get("status") not in WROTE_OUTPUTS:
                     continue
                 out = (record.get("outputs") or {}).get(name)
                 if out and out.get("sha256") == sha256:

@@ -1,102 +1,125 @@
 """``nt run``: the whole pipeline from one YAML config, as a list of stages given to the runner.
 
-:class:`PipelineConfig` composes every stage's config (each lives beside its stage); :func:`pipeline_stages`
-turns it into stages in order; :func:`run_pipeline` hands them to one :class:`~naturalthoughts.runner.Runner`,
-which validates every stage first (a bad selection expression fails before generation starts), skips the
-stages that are up to date and resumes the one that was cut.
+Everything here is read from the stage registry (:mod:`naturalthoughts.registry`):
+
+- :func:`pipeline_model` is the YAML's model: a few run-wide keys, then one section per registered stage that has
+  one, validated by that stage's own config model;
+- :class:`PipelinePlan` is a config resolved into what the stages need (the selections, the students);
+  :func:`pipeline_stages` asks every registered stage for its instances
+  (:meth:`naturalthoughts.stage.Stage.pipeline_stages`) and puts them in the order their declared inputs and
+  outputs require (:func:`dependency_order`);
+- :func:`run_stages` hands them to one :class:`~naturalthoughts.runner.Runner`, which validates every stage first
+  (a bad selection expression fails before generation starts), skips the stages that are up to date and resumes
+  the one that was cut. A budget stop (``stopped``) ends the run; an ``incomplete`` stage does not (the caller
+  reports it at the end).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, create_model
 
-from naturalthoughts.annotate.config import AnnotateConfig
+from naturalthoughts import registry
 from naturalthoughts.config import StrictModel, load_section
 from naturalthoughts.errors import ConfigError
-from naturalthoughts.eval.config import EvalConfig
-from naturalthoughts.generate.config import GenerateConfig
-from naturalthoughts.ingest.config import IngestConfig
 from naturalthoughts.progress import Reporter
-from naturalthoughts.report.config import ReportConfig
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.runner import Runner, StageOutcome
-from naturalthoughts.select.config import SelectConfig
-from naturalthoughts.sft.config import SftDataConfig
 from naturalthoughts.stage import Stage
-from naturalthoughts.train.config import TrainConfig
 
 
-class PipelineConfig(StrictModel):
-    """One YAML for the whole pipeline. The sections after ``select`` are optional: without ``train`` the pipeline
-    ends with the selections (and the report); with it, every selection named in ``students`` (default: all) gets
-    SFT data (``sft``), a student (``train``) and, with ``eval``, an evaluation beside the untrained student's."""
+class PipelineBase(StrictModel):
+    """One YAML for the whole pipeline: these run-wide keys and a section per registered stage. The sections after
+    ``select`` are optional: without ``train`` the pipeline ends with the selections (and the report); with it,
+    every selection named in ``students`` (default: all) gets SFT data (``sft``), a student (``train``) and, with
+    ``eval``, an evaluation beside the untrained student's."""
 
     run_dir: str = "runs/default"
     sources: list[str] = Field(default_factory=lambda: ["builtin:sample"])
-    ingest: IngestConfig = Field(default_factory=IngestConfig)
-    generate: GenerateConfig = Field(default_factory=GenerateConfig)
-    annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
-    select: list[SelectConfig] = Field(default_factory=list)
-    sft: SftDataConfig | None = Field(None, description="SFT data of every student (the System-1/System-2 mix)")
-    train: TrainConfig | None = Field(None, description="how every student is trained; absent: no students")
     students: list[str] | None = Field(None, description="selection names that get a student (default: all)")
-    eval: EvalConfig | None = Field(None, description="evaluation of every student (engine: the student's folder)")
     evaluate_base: bool = Field(True, description="also evaluate the untrained student, as `base`")
-    report: ReportConfig | None = Field(default_factory=ReportConfig, description="the HTML report (null: none)")
+
+
+def _section_field(spec: registry.StageSpec) -> tuple[Any, Any]:
+    model = spec.config_model()
+    described = {"description": spec.description} if spec.description else {}
+    if spec.presence == "list":
+        return list[model], Field(default_factory=list, **described)  # type: ignore[valid-type]
+    if spec.presence == "optional":
+        return model | None, Field(None, **described)
+    if spec.presence == "default":
+        return model | None, Field(default_factory=model, **described)
+    return model, Field(default_factory=model, **described)
+
+
+@functools.lru_cache(maxsize=8)
+def _model_for(sections: tuple[registry.StageSpec, ...]) -> type[PipelineBase]:
+    fields = {spec.section: _section_field(spec) for spec in sections}
+    return create_model("PipelineConfig", __base__=PipelineBase, __doc__=PipelineBase.__doc__, **fields)  # type: ignore[call-overload,no-any-return]
+
+
+def pipeline_model() -> type[PipelineBase]:
+    """The pipeline YAML's model, with a section for every registered stage that has one."""
+    return _model_for(tuple(registry.pipeline_specs()))
+
+
+PipelineConfig = pipeline_model()
 
 
 def default_config_path() -> Path:
     return Path(str(importlib.resources.files("naturalthoughts") / "configs" / "default.yaml"))
 
 
-def load_pipeline_config(path: str | os.PathLike[str] | None, run_dir: str | None = None) -> PipelineConfig:
-    return load_section(PipelineConfig, path or default_config_path(), None, {"run_dir": run_dir})
+def load_pipeline_config(path: str | os.PathLike[str] | None, run_dir: str | None = None) -> Any:
+    return load_section(pipeline_model(), path or default_config_path(), None, {"run_dir": run_dir})
 
 
-def stage_classes() -> dict[str, type[Stage]]:
-    """The one registry of stages, in pipeline order (imported on demand: each pulls in its own libraries)."""
-    from naturalthoughts.annotate.stage import AnnotateStage
-    from naturalthoughts.eval.stage import EvalStage
-    from naturalthoughts.export.stage import ExportStage
-    from naturalthoughts.generate.stage import GenerateStage
-    from naturalthoughts.ingest.stage import IngestStage
-    from naturalthoughts.report.stage import ReportStage
-    from naturalthoughts.select.stage import SelectStage
-    from naturalthoughts.sft.stage import SftDataStage
-    from naturalthoughts.train.stage import TrainStage
-
-    classes: list[type[Stage]] = [
-        IngestStage, GenerateStage, AnnotateStage, SelectStage, SftDataStage, TrainStage, EvalStage, ReportStage,
-        ExportStage,
-    ]  # fmt: skip
-    return {cls.name: cls for cls in classes}
+# ---- the plan: a config resolved into stages --------------------------------------------------------------------
 
 
-def pool_stages(config: PipelineConfig) -> list[Stage]:
-    """ingest -> generate -> annotate -> one select per selection: the pool and its subsets."""
-    from naturalthoughts.annotate.stage import AnnotateStage
-    from naturalthoughts.generate.stage import GenerateStage
-    from naturalthoughts.ingest.stage import IngestStage
-    from naturalthoughts.select.stage import SelectStage
+@dataclass(frozen=True)
+class Student:
+    """One student of a pipeline: its selection, the name of its SFT data, model and evaluation, and how its SFT
+    data is built and (``train`` set) how it is trained."""
 
-    stages: list[Stage] = [
-        IngestStage(config.ingest, sources=config.sources),
-        GenerateStage(config.generate),
-        AnnotateStage(config.annotate),
-    ]
-    stages.extend(SelectStage(step) for step in config.select)
-    return stages
+    selection: str
+    name: str
+    sft: Any  # SftDataConfig
+    train: Any | None = None  # TrainConfig
 
 
-def student_selections(config: PipelineConfig, selections: list[Stage]) -> list[str]:
+@dataclass
+class PipelinePlan:
+    """A pipeline (or study) config resolved into what the stages need. Stage classes read it in
+    :meth:`~naturalthoughts.stage.Stage.pipeline_stages`: their section (:meth:`section`), the selections, the
+    students, whether the trained students and the untrained one are evaluated."""
+
+    config: Any
+    selections: list[Any] = field(default_factory=list)  # SelectConfig, one per selection stage
+    students: list[Student] = field(default_factory=list)
+    evaluate: bool = False  # every trained student gets an evaluation
+    evaluate_base: bool = False  # so does the untrained student
+    study: Any = None  # the study grid (nt study only)
+
+    @property
+    def run(self) -> RunDir:
+        return RunDir(self.config.run_dir)
+
+    def section(self, stage: str) -> Any:
+        """The config section of the registered stage ``stage`` (None when absent or not in this config)."""
+        name = registry.spec(stage).section
+        return getattr(self.config, name, None) if name is not None else None
+
+
+def student_selections(config: Any, names: list[str]) -> list[str]:
     """The selection names that get a student: ``students``, checked against the selections, or all of them."""
-    names = [stage.key.split(":", 1)[1] for stage in selections]
     if config.students is None:
         return names
     unknown = [name for name in config.students if name not in names]
@@ -105,42 +128,44 @@ def student_selections(config: PipelineConfig, selections: list[Stage]) -> list[
     return list(config.students)
 
 
-def distill_stages(config: PipelineConfig, selections: list[Stage]) -> list[Stage]:
-    """sft-data -> train -> eval for each student, the untrained student's eval, in that order."""
+def sft_for_student(config: Any, sft: Any) -> Any:
+    """The SFT data config of a student: the student of ``train`` renders it, so one chat template serves both."""
+    train = getattr(config, "train", None)
+    student = train.get("student") if isinstance(train, dict) else getattr(train, "student", None)
+    if student and not sft.student:
+        return sft.model_copy(update={"student": student})
+    return sft
+
+
+def pipeline_plan(config: Any) -> PipelinePlan:
+    from naturalthoughts.select.stage import SelectStage
+    from naturalthoughts.sft.config import SftDataConfig
+    from naturalthoughts.sft.stage import sft_name
+
+    plan = PipelinePlan(config, selections=list(config.select))
     if config.train is None and config.sft is None:
-        return []
-    from naturalthoughts.eval.models import eval_stage
-    from naturalthoughts.sft.stage import SftDataStage
-    from naturalthoughts.train.stage import TrainStage
+        return plan
+    sft = sft_for_student(config, config.sft or SftDataConfig())
+    names = [SelectStage(step).selection_name for step in config.select]
+    for selection in student_selections(config, names):
+        plan.students.append(Student(selection, sft_name(selection, sft.mix), sft, config.train))
+    plan.evaluate = config.train is not None and config.eval is not None
+    plan.evaluate_base = plan.evaluate and config.evaluate_base
+    return plan
 
-    sft_config = config.sft or SftDataConfig()
-    if config.train is not None and config.train.student and not sft_config.student:
-        sft_config = sft_config.model_copy(update={"student": config.train.student})  # one chat template for both
+
+def plan_stages(plan: PipelinePlan) -> list[Stage]:
+    """Every registered stage's instances for ``plan``, in dependency order; two stages with one key are refused."""
     stages: list[Stage] = []
-    for selection in student_selections(config, selections):
-        sft = SftDataStage(sft_config, selection=selection)
-        stages.append(sft)
-        if config.train is None:
-            continue
-        name = sft.args["name"]
-        stages.append(TrainStage(config.train, sft=name, name=name))
-        if config.eval is not None:
-            stages.append(eval_stage(config, model=name))
-    if config.train is not None and config.eval is not None and config.evaluate_base:
-        stages.append(eval_stage(config, model=None))
-    return stages
-
-
-def pipeline_stages(config: PipelineConfig) -> list[Stage]:
-    """Every stage of the pipeline, in order."""
-    stages = pool_stages(config)
-    stages += distill_stages(config, [s for s in stages if s.name == "select"])
-    if config.report is not None:
-        from naturalthoughts.report.stage import ReportStage
-
-        stages.append(ReportStage(config.report))
+    for spec in registry.specs():
+        stages.extend(spec.stage_class().pipeline_stages(plan))
     _check_unique_keys(stages)
-    return stages
+    return dependency_order(stages, plan.run)
+
+
+def pipeline_stages(config: Any) -> list[Stage]:
+    """Every stage of the pipeline, in order."""
+    return plan_stages(pipeline_plan(config))
 
 
 def _check_unique_keys(stages: list[Stage]) -> None:
@@ -154,9 +179,46 @@ def _check_unique_keys(stages: list[Stage]) -> None:
         seen.add(stage.key)
 
 
+# ---- the order: what a stage reads comes first --------------------------------------------------------------------
+
+
+def _overlaps(read: Path, written: Path) -> bool:
+    """Reading ``read`` sees what writing ``written`` changes: the same path, or one inside the other."""
+    return read == written or written in read.parents or read in written.parents
+
+
+def dependency_order(stages: Sequence[Stage], run: RunDir) -> list[Stage]:
+    """``stages`` ordered so every stage comes after the stages that write what it reads (declared ``inputs`` and
+    ``outputs``). Among the stages that may run next, the one that reads what ran last goes first (a selection's
+    SFT data, training and evaluation follow it, so one student is finished before the next starts); then the
+    given order (the registry's) decides. Stages that read each other's outputs keep the given order."""
+    absolute = functools.partial(_absolute, run)
+    reads = [[absolute(p) for p in stage.inputs(run)] for stage in stages]
+    writes = [[absolute(p) for p in stage.outputs(run)] for stage in stages]
+    needs = [
+        {j for j in range(len(stages)) if j != i and any(_overlaps(r, w) for r in reads[i] for w in writes[j])}
+        for i in range(len(stages))
+    ]
+    position: dict[int, int] = {}
+    remaining = list(range(len(stages)))
+    while remaining:
+        ready = [i for i in remaining if needs[i] <= position.keys()] or remaining[:1]  # a cycle: the given order
+        chosen = max(ready, key=lambda i: (max((position[j] for j in needs[i] if j in position), default=-1), -i))
+        position[chosen] = len(position)
+        remaining.remove(chosen)
+    return [stages[i] for i in sorted(position, key=position.__getitem__)]
+
+
+def _absolute(run: RunDir, path: Path) -> Path:
+    return Path(os.path.abspath(path if Path(path).is_absolute() else run.root / path))
+
+
+# ---- running ------------------------------------------------------------------------------------------------------
+
+
 def run_stages(
     run: RunDir,
-    stages: Callable[[], Iterable[Stage]],
+    stages: Sequence[Stage],
     *,
     force: bool | list[str] = False,
     wait: bool = False,
@@ -165,13 +227,12 @@ def run_stages(
 ) -> list[StageOutcome]:
     """Check every stage first (bad config fails before any work), then run them in order through one runner.
 
-    ``stages`` is called twice (once to check, once to run), so a caller can build later stages lazily. A budget
-    stop ends the run there (later stages would read a partial result); any error propagates.
-    """
+    A budget stop ends the run there (later stages would read a partial result); an incomplete stage does not
+    (its failed items are left out of what follows; the caller names it at the end); any error propagates."""
     with Runner(run, force=force, wait=wait, reporter=reporter) as runner:
-        for stage in stages():
+        for stage in stages:
             stage.check(run)
-        for stage in stages():
+        for stage in stages:
             if on_stage is not None:
                 on_stage(stage.key)
             if runner.run_stage(stage).status == "stopped":
@@ -180,7 +241,7 @@ def run_stages(
 
 
 def run_pipeline(
-    config: PipelineConfig,
+    config: Any,
     *,
     force: bool | list[str] = False,
     wait: bool = False,
@@ -189,17 +250,15 @@ def run_pipeline(
 ) -> list[StageOutcome]:
     """Run every stage of ``config`` (see :func:`run_stages`); returns each stage's outcome."""
     stages = pipeline_stages(config)
-    return run_stages(RunDir(config.run_dir), lambda: stages, force=force, wait=wait, reporter=reporter,
-                      on_stage=on_stage)  # fmt: skip
+    return run_stages(RunDir(config.run_dir), stages, force=force, wait=wait, reporter=reporter, on_stage=on_stage)
 
 
-def stage_keys(config: PipelineConfig) -> list[str]:
+def stage_keys(config: Any) -> list[str]:
     return [stage.key for stage in pipeline_stages(config)]
 
 
-def check_force(config: PipelineConfig, force: list[str]) -> None:
-    """``nt run --force NAME``: every name must be a stage of this pipeline."""
-    keys = stage_keys(config)
+def check_force(keys: list[str], force: list[str]) -> None:
+    """``--force NAME``: every name must be a stage key or stage name of this pipeline (``keys``)."""
     names = {key.split(":", 1)[0] for key in keys}
     unknown = [name for name in force if name not in keys and name not in names]
     if unknown:

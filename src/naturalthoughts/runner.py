@@ -6,7 +6,8 @@ For each stage it:
 2. **skips** the stage when its last successful record has the same config fingerprint and inputs and its
    outputs still exist unchanged (``up to date``), unless forced;
 3. otherwise writes a ``running`` record, runs the stage, and rewrites the record as ``done`` / ``stopped`` /
-   ``failed`` / ``interrupted`` / ``terminated`` with times, counts, usage and output fingerprints.
+   ``incomplete`` / ``failed`` / ``interrupted`` / ``terminated`` (:data:`naturalthoughts.stage.OUTCOMES`) with
+   times, counts, usage and output fingerprints.
 
 The runner also owns the run directory while it works: an OS file lock (``RUN/.nt.lock``, released by the kernel
 if the process dies) so a second writer fails at once naming the holder's PID (or waits with ``wait=True``);
@@ -26,7 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from naturalthoughts import __version__
 from naturalthoughts.errors import EXIT_TERMINATED, MissingInputError, RunBusyError, Terminated
@@ -35,16 +36,17 @@ from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.progress import Reporter
 from naturalthoughts.redact import ScrubbingFilter, clip
 from naturalthoughts.rundir import RunDir
-from naturalthoughts.stage import Stage, StageContext, StageResult
+from naturalthoughts.stage import Stage, StageContext, StageResult, Status
 
-Status = Literal["ran", "up to date", "stopped"]
 LOCK_NAME = ".nt.lock"
 RECORDED_ERROR_CHARS = 2000  # a failed stage's error, as recorded in the manifest (scrubbed, then cut)
 
 
 @dataclass
 class StageOutcome:
-    """What happened to one stage: it ran (``result`` set), was up to date, or was stopped by a budget."""
+    """What happened to one stage that returned: ``done``, ``up-to-date``, ``stopped`` (a budget) or ``incomplete``
+    (some items failed). A stage that raised has no outcome object: the exception propagates (its record says
+    ``failed``, ``interrupted`` or ``terminated``)."""
 
     key: str
     status: Status
@@ -56,6 +58,13 @@ class StageOutcome:
     def value(self) -> Any:
         """The stage's own rich result (None when the stage was up to date)."""
         return self.result.value if self.result is not None else None
+
+    @property
+    def problem(self) -> str | None:
+        """What a ``stopped`` or ``incomplete`` stage says about it (the budget, the count of failed items)."""
+        if self.result is None:
+            return None
+        return self.result.stopped or self.result.incomplete
 
     @property
     def summary(self) -> str:
@@ -172,7 +181,8 @@ def run_logger(run: RunDir) -> logging.Logger:
 
 @dataclass
 class Runner:
-    """Runs stages in one run directory. Use as a context manager: it holds the run lock while open.
+    """Runs stages in one run directory. As a context manager it holds the run lock while open (for several
+    stages in a row); :meth:`run_stage` outside a ``with`` takes the lock for that one stage.
 
     ``force`` reruns every stage (True) or the named stage keys / names; ``wait`` queues behind another process
     holding the lock instead of failing; ``reporter`` draws progress (default: a bar on a terminal, lines
@@ -291,7 +301,10 @@ class Runner:
         return [self.run_stage(stage) for stage in stages]
 
     def run_stage(self, stage: Stage) -> StageOutcome:
-        assert self._stack is not None, "use the Runner as a context manager (with Runner(run) as runner: ...)"
+        """Run ``stage`` unless it is up to date; returns its outcome (exceptions propagate after being recorded)."""
+        if self._stack is None:  # outside a `with`: hold the lock for this stage only
+            with self:
+                return self.run_stage(stage)
         assert self.reporter is not None and self.log is not None
         run = self.run
         stage.check(run)
@@ -301,7 +314,7 @@ class Runner:
         if reason is None:
             last = self.manifest.latest(stage.key, ("done",)) or {}
             self.log.info("%s: up to date (last run %s)", stage.key, last.get("finished_at"))
-            outcome = StageOutcome(stage.key, "up to date", f"up to date (last run {last.get('finished_at')})", last)
+            outcome = StageOutcome(stage.key, "up-to-date", f"up to date (last run {last.get('finished_at')})", last)
             self.outcomes.append(outcome)
             return outcome
         self.log.info("%s: running (%s)", stage.key, reason)
@@ -337,9 +350,11 @@ class Runner:
             self._finish(record, started, None, stage)
             self.log.info("%s: %s (%s)", stage.key, record["status"], record["error"])
             raise
-        record["status"] = "stopped" if result.stopped else "done"
+        record["status"] = result.status
         if result.stopped:
             record["stopped"] = result.stopped
+        if result.incomplete:
+            record["incomplete"] = result.incomplete
         self._finish(record, started, result, stage)
         self.log.info(
             "%s: %s in %.1f s%s",
@@ -348,7 +363,7 @@ class Runner:
             record["seconds"],
             f" ({result.summary})" if result.summary else "",
         )
-        outcome = StageOutcome(stage.key, "stopped" if result.stopped else "ran", reason, record, result)
+        outcome = StageOutcome(stage.key, result.status, reason, record, result)
         self.outcomes.append(outcome)
         return outcome
 

@@ -9,13 +9,15 @@ A stage is a small class beside its package's code (``naturalthoughts/<stage>/st
   first one runs, so a bad selection expression fails before hours of generation);
 - ``run(ctx)``: the work; returns a :class:`StageResult` (counts, usage, files written).
 
+- ``pipeline_stages(plan)``: the instances ``nt run`` (and each ``nt study`` cell) needs, from the stage's section
+  of the pipeline config (the stage is registered in :mod:`naturalthoughts.registry`).
+
 A stage knows nothing of the command line and never writes the manifest itself: :mod:`naturalthoughts.runner`
-does that, skips a stage whose inputs, config and outputs match its last successful record, and turns
-interrupts into ``interrupted`` / ``terminated`` records. Notebooks use the same path::
+does that, skips a stage whose inputs, config and outputs match its last successful record, and records what
+happened as one of the :data:`OUTCOMES`. Notebooks use the same path::
 
     from naturalthoughts.runner import Runner
-    with Runner("runs/demo") as runner:
-        outcome = runner.run(GenerateStage(GenerateConfig(temperature=0.7)))
+    outcome = Runner("runs/demo").run_stage(GenerateStage(GenerateConfig(temperature=0.7)))
 """
 
 from __future__ import annotations
@@ -26,15 +28,49 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
+
+from naturalthoughts.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, BudgetExceeded, EngineFailure
 
 if TYPE_CHECKING:
     import logging
 
+    from naturalthoughts.pipeline import PipelinePlan
     from naturalthoughts.progress import Reporter
     from naturalthoughts.rundir import RunDir
+
+
+# ---- outcomes --------------------------------------------------------------------------------------------------
+
+Status = Literal["done", "up-to-date", "stopped", "incomplete", "failed", "interrupted", "terminated"]
+
+
+@dataclass(frozen=True)
+class OutcomeKind:
+    """One way a stage run can end: its exit code, what it means and what ``nt run`` does next."""
+
+    status: Status
+    exit_code: int
+    meaning: str
+    then: str  # what `nt run` (and `nt study`) does after it
+
+
+OUTCOMES: dict[str, OutcomeKind] = {o.status: o for o in (
+    OutcomeKind("done", 0, "the stage ran and wrote every output", "goes on"),
+    OutcomeKind("up-to-date", 0, "skipped: config, inputs and outputs match the last `done` record", "goes on"),
+    OutcomeKind("stopped", BudgetExceeded.exit_code, "a budget (cost, tokens) ended the stage early; finished work "
+                "is kept and a rerun with a larger budget resumes", "stops there (later stages would read a partial "
+                "result)"),
+    OutcomeKind("incomplete", EngineFailure.exit_code, "some items failed (requests that errored); the stage wrote "
+                "everything else and names the count; a rerun retries only the failed items",
+                "goes on to the end (the report included), then exits with this code naming the stages"),
+    OutcomeKind("failed", 1, "an error stopped the stage (an NTError exits with its own code, 2-8)", "stops there"),
+    OutcomeKind("interrupted", EXIT_INTERRUPTED, "SIGINT (Ctrl-C); finished work is kept, a rerun resumes",
+                "stops there"),
+    OutcomeKind("terminated", EXIT_TERMINATED, "SIGTERM; as interrupted", "stops there"),
+)}  # fmt: skip
 
 
 @dataclass
@@ -73,8 +109,10 @@ class StageResult:
 
     ``counts`` are row counts worth a glance (``{"kept": 140, "duplicates": 3}``); ``summary`` is the one line
     ``nt run`` prints; ``extra`` goes into the manifest record as is; ``stopped`` names a budget that ended the
-    stage early (recorded as status ``stopped``: the stage is not up to date and the next run resumes it);
-    ``value`` is the stage's own rich result (an ``IngestResult``, a ``SelectionResult``...) for the CLI.
+    stage early (outcome ``stopped``); ``incomplete`` says how many items failed and where the errors are
+    recorded (outcome ``incomplete``). Either way the stage is not up to date, and the next run resumes it or
+    retries the failed items. ``value`` is the stage's own rich result (an ``IngestResult``, a
+    ``SelectionResult``...) for the CLI.
     """
 
     counts: dict[str, int] = field(default_factory=dict)
@@ -83,7 +121,12 @@ class StageResult:
     summary: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None
+    incomplete: str | None = None
     value: Any = None
+
+    @property
+    def status(self) -> Status:
+        return "stopped" if self.stopped else "incomplete" if self.incomplete else "done"
 
 
 @dataclass
@@ -137,6 +180,13 @@ class Stage(abc.ABC):
         data = {k: v for k, v in self.recorded_config().items() if k not in self.volatile}
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
+        """The instances of this stage that ``nt run`` (or a study) needs: by default one, built from the stage's
+        section of the pipeline config when it is set (see :mod:`naturalthoughts.registry`)."""
+        section = plan.section(cls.name)
+        return [] if section is None else [cls(section)]
 
     def check(self, run: RunDir) -> None:  # noqa: B027 - optional hook
         """Validate what can be validated before any stage runs; raise an NTError naming the problem."""

@@ -236,10 +236,8 @@ class AnnotateStage(Stage):
         except StopRequested:
             for annotator in annotators:
                 annotator.abort()
-            return StageResult(
-                usage=_usage(actx.usage(), time.monotonic() - started),
-                stopped="stop requested: answered requests are in the response cache; rerun to resume",
-            )
+            # A user's stop, not a budget: recorded as interrupted (answered requests are in the response cache)
+            raise KeyboardInterrupt("stop requested: answered requests are in the response cache") from None
         except BaseException:
             for annotator in annotators:
                 annotator.abort()

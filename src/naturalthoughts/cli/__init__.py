@@ -1,7 +1,8 @@
 """The ``nt`` command line: a thin layer over the Python API in ``naturalthoughts.<stage>``.
 
 Each command lives in its own module here and only parses options, runs the stage through the runner and prints
-the result. Registering a command is one line in :func:`build_app`. The error policy lives here, once: every
+the result. A stage's command is registered by the stage's line in :mod:`naturalthoughts.registry` (its ``cli``
+module's ``register(app)``); the other commands are :data:`OTHER_COMMANDS`. The error policy lives here, once: every
 expected failure is one or two lines on stderr with a documented exit code (``naturalthoughts.errors``); a
 traceback only with ``--debug`` (or ``NT_DEBUG=1``).
 """
@@ -29,28 +30,22 @@ def _offline_defaults() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def build_app() -> typer.Typer:
-    from naturalthoughts.cli import (
-        annotate,
-        doctor,
-        eval,
-        export,
-        generate,
-        ingest,
-        report,
-        run,
-        select,
-        sft_data,
-        study,
-        train,
-    )
+# Commands that are not a stage's (the stage commands come from the stage registry), with their help panel.
+OTHER_COMMANDS = {"run": "Pipeline", "study": "Pipeline", "doctor": "Tools"}
 
+
+def build_app() -> typer.Typer:
+    import importlib
+
+    from naturalthoughts import registry
+
+    pipeline = " → ".join(spec.name for spec in registry.pipeline_specs())
     app = typer.Typer(
         name="nt",
         help="NaturalThoughts: turn a pool of questions into a sample-efficient reasoning-distillation "
-        "dataset and a distilled student.\n\nStages: ingest → generate → annotate → select → sft-data → train → "
-        "eval → report. Each reads and writes tables in a run directory (--run DIR); a stage whose inputs and "
-        "config have not changed since its last successful run is skipped (up to date; --force reruns it).",
+        f"dataset and a distilled student.\n\nStages: {pipeline}. Each reads and writes tables in a run directory "
+        "(--run DIR); a stage whose inputs and config have not changed since its last successful run is skipped "
+        "(up to date; --force reruns it).",
         epilog=EXIT_CODES_HELP + " Add --debug to any command for a traceback.",
         no_args_is_help=True,
         add_completion=False,
@@ -58,15 +53,13 @@ def build_app() -> typer.Typer:
         rich_markup_mode="rich",
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    stages = (ingest, generate, annotate, select, sft_data, train, eval, report, export)
-    for module in (*stages, run, study, doctor):
-        module.register(app)
-    panels = {"run": "Pipeline", "study": "Pipeline", "doctor": "Tools"}  # every other command is a stage
+    for module in (*registry.command_modules(), *OTHER_COMMANDS):
+        importlib.import_module(f"naturalthoughts.cli.{module}").register(app)
     for info in app.registered_commands:
         info.callback = _interrupts_as_errors(info.callback)
-        info.rich_help_panel = panels.get(info.name or "", "Stages")
+        info.rich_help_panel = OTHER_COMMANDS.get(info.name or "", "Stages")
     for group in app.registered_groups:  # `nt eval` (with `nt eval compare`)
-        group.rich_help_panel = panels.get(group.name or "", "Stages")
+        group.rich_help_panel = OTHER_COMMANDS.get(group.name or "", "Stages")
         sub = group.typer_instance
         if sub is not None and sub.registered_callback is not None:  # `nt eval` itself is the group's callback
             sub.registered_callback.callback = _interrupts_as_errors(sub.registered_callback.callback)
@@ -101,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("NT_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
+    from naturalthoughts.cli import common
+
+    common._invocation[:] = args
     try:
         code = build_app()(args=args, prog_name="nt", standalone_mode=False)
     except SystemExit:

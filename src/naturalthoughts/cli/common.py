@@ -4,18 +4,19 @@
   documented once, in every command.
 - :func:`engine_section`: ``--engine/--model/--base-url`` applied to a config's ``engine`` section (``nt generate``
   and ``nt eval`` choose engines the same way); the engine names come from the engine registry.
-- :func:`run_stage`: run one stage through the runner, say "up to date" when it was, and turn a budget stop into
-  exit code 6 after the caller printed what was done.
+- :func:`run_stage`: run one stage through the runner and say "up to date" when it was;
+  :func:`raise_for_outcomes`: after the caller printed what was done, a budget stop exits 6 and failed items 7.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from naturalthoughts.errors import BudgetExceeded, ConfigError
+from naturalthoughts.errors import BudgetExceeded, ConfigError, EngineFailure
 
 RunOption = Annotated[Path, typer.Option("--run", help="Run directory.", show_default=False)]
 ConfigOption = Annotated[
@@ -71,17 +72,35 @@ def run_stage(stage: Any, run: Path, *, force: bool = False, wait: bool = False,
 
     with Runner(run, force=force, wait=wait, reporter=reporter(quiet)) as runner:
         outcome = runner.run_stage(stage)
-    if outcome.status == "up to date":
+    if outcome.status == "up-to-date":
         summary = outcome.summary
         say(f"{outcome.key}: up to date (last run {outcome.record.get('finished_at')}"
             + (f": {summary}" if summary else "") + "); --force reruns it.")
     return outcome
 
 
-def raise_if_stopped(outcome: Any, command: str) -> None:
-    """A budget stop is exit code 6, after the command printed what it did."""
-    if outcome.status == "stopped":
+_invocation: list[str] = []  # the arguments of this `nt` process (set by naturalthoughts.cli.main)
+
+
+def this_command(default: str) -> str:
+    """The command line the user typed (to run it again), or ``default`` when nt was not started from a shell."""
+    import shlex
+
+    return shlex.join(["nt", *_invocation]) if _invocation else default
+
+
+def raise_for_outcomes(outcomes: Sequence[Any], command: str) -> None:
+    """After the command printed what it did: a budget stop exits 6, failed items (``incomplete``) exit 7, each with
+    its own advice (``command`` resumes or retries)."""
+    stopped = [o for o in outcomes if o.status == "stopped"]
+    if stopped:
         raise BudgetExceeded(
-            f"{outcome.result.stopped}: stopped cleanly; finished work is saved. Raise the budget and run "
-            f"`{command}` again to resume."
+            f"{stopped[-1].key} stopped by a budget ({stopped[-1].problem}); finished work is saved. Raise the budget "
+            f"and run `{command}` again to resume."
+        )
+    incomplete = [o for o in outcomes if o.status == "incomplete"]
+    if incomplete:
+        listed = "; ".join(f"{o.key}: {o.problem}" for o in incomplete)
+        raise EngineFailure(
+            f"incomplete: {listed}. Everything else is written; run `{command}` again to retry the failed items."
         )

@@ -158,7 +158,7 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand is not None:
             return
-        from naturalthoughts.cli.common import raise_if_stopped, run_stage
+        from naturalthoughts.cli.common import raise_for_outcomes, run_stage, this_command
         from naturalthoughts.eval import EvalStage
         from naturalthoughts.rundir import RunDir
 
@@ -199,15 +199,8 @@ def register(app: typer.Typer) -> None:
         folder = stage.out_dir(RunDir(root))
         if outcome.result is not None and outcome.result.value is not None:
             _print_summary(outcome.result.value, folder)
-        command = f"nt eval --run {root}" if run is not None else f"nt eval --out {root}"
-        if outcome.result is not None and outcome.result.counts.get("errors"):
-            from naturalthoughts.errors import EngineFailure
-
-            raise EngineFailure(
-                f"{outcome.result.counts['errors']} requests failed (the `error` column of {folder / 'samples.parquet'}"
-                f" says why); they are left out of accuracy. Run `{command} ...` again to retry only them."
-            )
-        raise_if_stopped(outcome, command)
+        where = f"--run {root}" if run is not None else f"--out {root}"
+        raise_for_outcomes([outcome], this_command(f"nt eval {where}"))
 
     @group.command("compare")
     def compare_cmd(

@@ -12,7 +12,7 @@ from rich.table import Table
 from naturalthoughts.cli.common import QuietOption, WaitOption
 from naturalthoughts.console import console
 
-STATUS_STYLE = {"ran": "green", "up to date": "cyan", "stopped": "yellow"}
+STATUS_STYLE = {"done": "green", "up-to-date": "cyan", "stopped": "yellow", "incomplete": "red"}
 
 
 HELP = (
@@ -45,8 +45,9 @@ def register(app: typer.Typer) -> None:
         show_config: Annotated[bool, typer.Option("--show-config", help="Print the resolved config and exit.")] = False,
     ) -> None:
         """``nt run`` (help text: HELP)."""
-        from naturalthoughts.cli.common import reporter
-        from naturalthoughts.pipeline import check_force, load_pipeline_config, run_pipeline
+        from naturalthoughts.cli.common import raise_for_outcomes, reporter, this_command
+        from naturalthoughts.pipeline import check_force, load_pipeline_config, pipeline_stages, run_stages
+        from naturalthoughts.rundir import RunDir
 
         cfg = load_pipeline_config(config, run_dir)
         if show_config:
@@ -55,10 +56,12 @@ def register(app: typer.Typer) -> None:
             console.print(escape(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)))
             return
         forced: bool | list[str] = True if force else list(force_stage or [])
+        stages = pipeline_stages(cfg)
         if isinstance(forced, list):
-            check_force(cfg, forced)
-        outcomes = run_pipeline(
-            cfg,
+            check_force([stage.key for stage in stages], forced)
+        outcomes = run_stages(
+            RunDir(cfg.run_dir),
+            stages,
             force=forced,
             wait=wait,
             reporter=reporter(quiet),
@@ -70,13 +73,11 @@ def register(app: typer.Typer) -> None:
         table.add_column("result", overflow="fold")
         for outcome in outcomes:
             style = STATUS_STYLE.get(outcome.status, "")
-            table.add_row(escape(outcome.key), f"[{style}]{outcome.status}[/]", escape(outcome.summary))
+            result = outcome.summary + (f" ({outcome.problem})" if outcome.problem else "")
+            table.add_row(escape(outcome.key), f"[{style}]{outcome.status}[/]", escape(result))
         console.print(table)
         print_made(Path(cfg.run_dir))
-        from naturalthoughts.cli.common import raise_if_stopped
-
-        if outcomes and outcomes[-1].status == "stopped":
-            raise_if_stopped(outcomes[-1], f"nt run {config or ''} --run {cfg.run_dir}".replace("  ", " "))
+        raise_for_outcomes(outcomes, this_command(f"nt run {config or ''} --run {cfg.run_dir}".replace("  ", " ")))
 
 
 def print_made(root: Path) -> None:

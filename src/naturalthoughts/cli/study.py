@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         wait: WaitOption = False,
         quiet: QuietOption = False,
     ) -> None:
-        from naturalthoughts.cli.common import reporter
+        from naturalthoughts.cli.common import raise_for_outcomes, reporter, this_command
         from naturalthoughts.console import say
         from naturalthoughts.study.config import load_study_config
         from naturalthoughts.study.stage import run_study
@@ -44,10 +44,11 @@ def register(app: typer.Typer) -> None:
             return
         outcomes = run_study(cfg, force=list(force or []) or False, wait=wait, reporter=reporter(quiet),
                              on_stage=None if quiet else lambda key: say(f"── {key}", style="bold"))  # fmt: skip
-        ran = [o for o in outcomes if o.status == "ran"]
+        ran = [o for o in outcomes if o.status != "up-to-date"]
         say(f"study {cfg.study.name}: {len(ran)} of {len(outcomes)} stages ran, "
-            f"{sum(o.status == 'up to date' for o in outcomes)} up to date")  # fmt: skip
+            f"{sum(o.status == 'up-to-date' for o in outcomes)} up to date")  # fmt: skip
         _print_table(cfg)
+        raise_for_outcomes(outcomes, this_command(f"nt study {config}"))
 
 
 def _print_plan(cfg: object) -> None:

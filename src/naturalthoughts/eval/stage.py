@@ -12,14 +12,14 @@ run directory, each under ``RUN/eval/NAME/``:
 Every request goes through the run's response cache: an interrupted evaluation resends only what had not
 finished, and a rerun of the same model with the same seeds gives identical records. Samples are sent, graded and
 written ``chunk_size`` at a time, so memory does not grow with the benchmark. Failed requests are recorded with
-their error, left out of accuracy, and retried by the next run (the stage then reports ``stopped``).
+their error, left out of accuracy, and retried by the next run (the stage's outcome is then ``incomplete``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,6 +53,9 @@ from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
 from naturalthoughts.tables import EVAL_SAMPLES
 from naturalthoughts.text.judge import read_verdict
 
+if TYPE_CHECKING:
+    from naturalthoughts.pipeline import PipelinePlan
+
 SAMPLES = "samples.parquet"
 SUMMARY = "summary.parquet"
 SUMMARY_MD = "summary.md"
@@ -85,6 +88,15 @@ class EvalStage(Stage):
         name = _default_name(config) if model_name is None else check_name(model_name, "model name")
         super().__init__(config, model_name=name, out=str(Path(out).resolve()) if out is not None else None)
         self.config: EvalConfig = config
+
+    @classmethod
+    def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
+        """An evaluation of every trained student (when the plan evaluates them) and of the untrained one."""
+        from naturalthoughts.eval.models import BASE_MODEL, eval_stage
+
+        models = [s.name for s in plan.students if s.train is not None] if plan.evaluate else []
+        models += [BASE_MODEL] if plan.evaluate_base else []
+        return [eval_stage(plan.config, None if model == BASE_MODEL else model) for model in models]
 
     def recorded_config(self) -> dict[str, Any]:
         """The config plus the weights' fingerprints, computed when asked (``nt run`` builds this stage before the
@@ -169,14 +181,19 @@ class EvalStage(Stage):
         write_parquet(summary, folder / SUMMARY)
         write_text(markdown_table(summary.to_pylist()) + "\n", folder / SUMMARY_MD)
         unfinished = counts["errors"] + counts["not_sent"]
-        stopped = f"{unfinished} samples not answered (errors or stopped): rerun to retry them" if unfinished else None
+        incomplete = (
+            f"{unfinished} of {counts['samples']} samples not answered (the `error` column of "
+            f"{folder / SAMPLES} says why; they are left out of accuracy)"
+            if unfinished
+            else None
+        )
         return StageResult(
             counts={**{k: counts[k] for k in ("samples", "errors", "not_sent")}, "contaminated_items": len(flagged)},
             usage=usage,
             outputs=[folder / SAMPLES, folder / SUMMARY, folder / SUMMARY_MD],
             summary=_one_line(self.model_name, summary.to_pylist(), unfinished),
             extra={"model": self.model_name, "engine": identity},
-            stopped=stopped,
+            incomplete=incomplete,
             value=summary,
         )
 

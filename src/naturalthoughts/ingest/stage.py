@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +49,9 @@ from naturalthoughts.ingest.validation import BadRow, BadRowsError, bad_rows, va
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import QUESTIONS, REJECTED
+
+if TYPE_CHECKING:
+    from naturalthoughts.pipeline import PipelinePlan
 
 
 @dataclass
@@ -314,6 +317,10 @@ class IngestStage(Stage):
     def __init__(self, config: IngestConfig | None = None, *, sources: list[str]) -> None:
         super().__init__(config, sources=list(sources))
         self._resolved: list[sources_mod.Source] | None = None
+
+    @classmethod
+    def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
+        return [cls(plan.section(cls.name), sources=plan.config.sources)]
 
     @property
     def sources(self) -> list[str]:

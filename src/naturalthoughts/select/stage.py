@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +30,9 @@ from naturalthoughts.select.plan import Plan, backfill_counts, bind, eligible_ro
 from naturalthoughts.select.pool import COLUMN_SOURCES, TOKEN_COLUMNS, Pool, StaleAnnotationsError
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import SELECTION
+
+if TYPE_CHECKING:
+    from naturalthoughts.pipeline import PipelinePlan
 
 # Parquet options fixed here so the same selection is the same bytes (no timestamps are written).
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "use_dictionary": ["method"], "write_statistics": True}
@@ -114,6 +117,10 @@ class SelectStage(Stage):
     def __init__(self, config: SelectConfig) -> None:
         super().__init__(config)
         self._plan: Plan | None = None
+
+    @classmethod
+    def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
+        return [cls(config) for config in plan.selections]
 
     @property
     def cfg(self) -> SelectConfig:

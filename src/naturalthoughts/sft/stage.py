@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -49,6 +49,8 @@ from naturalthoughts.text import chat_templates, modes
 from naturalthoughts.text.chat_templates import ChatTemplate
 from naturalthoughts.train.student import load_student_tokenizer, student_label, student_source
 
+if TYPE_CHECKING:
+    from naturalthoughts.pipeline import PipelinePlan
 TRACE_COLUMNS = ["trace_id", "question_id", "reasoning", "answer", "complete", "error"]
 CHUNK = 512  # examples rendered per progress update
 
@@ -72,6 +74,10 @@ class SftDataStage(Stage):
     def __init__(self, config: SftDataConfig | None = None, *, selection: str, name: str | None = None) -> None:
         config = config if config is not None else SftDataConfig()
         super().__init__(config, selection=selection, name=sft_name(selection, config.mix) if name is None else name)
+
+    @classmethod
+    def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
+        return [cls(student.sft, selection=student.selection, name=student.name) for student in plan.students]
 
     @property
     def key(self) -> str:

@@ -4,6 +4,7 @@ SFT data, training and evaluation) plus a ``study:`` grid of selection expressio
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -11,7 +12,7 @@ from pydantic import Field, create_model, field_validator, model_validator
 
 from naturalthoughts.config import StrictModel, load_section
 from naturalthoughts.names import Name
-from naturalthoughts.pipeline import PipelineConfig
+from naturalthoughts.pipeline import pipeline_model
 
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"  # no "+": it separates the selection from the mix in SFT names
 
@@ -29,8 +30,11 @@ class StudyGrid(StrictModel):
 
     selections: list[GridSelection] = Field(min_length=1, description="the selection expressions compared")
     sizes: list[int] = Field(min_length=1, description="training-set sizes (the paper: 1k, 10k, 100k, 500k)")
-    mixes: list[str] = Field(default_factory=lambda: ["none"], min_length=1,
-                             description="System-1/System-2 mixing policies: none | random:P | difficulty | length:T")
+    mixes: list[str] = Field(
+        default_factory=lambda: ["none"],
+        min_length=1,
+        description="System-1/System-2 mixing policies: none | random:P | difficulty | length:T",
+    )
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1,
                              description="each cell is trained and evaluated once per seed")  # fmt: skip
     reseed_selection: bool = Field(
@@ -69,22 +73,22 @@ class StudyGrid(StrictModel):
         return self
 
 
-# The sections every cell starts from. While the pipeline config does not have one of them yet, a study file
-# takes it as a plain mapping, validated by the stage's own config model when the cell is built.
-CELL_SECTIONS = ("sft", "train", "eval")
-_UNTYPED = {name: (dict[str, Any], Field(default_factory=dict)) for name in CELL_SECTIONS
-            if name not in PipelineConfig.model_fields}  # fmt: skip
+@functools.lru_cache(maxsize=8)
+def _study_model(pipeline: type[StrictModel]) -> type[StrictModel]:
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "StudyFile",
+        __base__=pipeline,
+        __doc__="A study YAML: every pipeline section, and ``study:`` (the grid). The ``sft``, ``train`` and ``eval`` "
+        "sections are the base configs of every cell; the grid sets each cell's mix, seed and names.",
+        study=(StudyGrid, ...),
+    )
 
-StudyFile = create_model(
-    "StudyFile",
-    __base__=PipelineConfig,
-    __doc__="A study YAML: every pipeline section, and ``study:`` (the grid). The ``sft``, ``train`` and ``eval`` "
-    "sections are the base configs of every cell; the grid sets each cell's mix, seed and names.",
-    study=(StudyGrid, ...),
-    **_UNTYPED,
-)
+
+def study_model() -> type[StrictModel]:
+    """The study YAML's model: the pipeline's (every registered stage's section) plus ``study``."""
+    return _study_model(pipeline_model())
 
 
 def load_study_config(path: str | os.PathLike[str], run_dir: str | None = None) -> Any:
     """The study file at ``path`` (``run_dir`` overrides its run directory)."""
-    return load_section(StudyFile, path, None, {"run_dir": run_dir})
+    return load_section(study_model(), path, None, {"run_dir": run_dir})

@@ -12,11 +12,11 @@ Cells that differ only in their seed form one row (a *group*) of the result tabl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from naturalthoughts.eval.models import section_data
+from naturalthoughts.pipeline import PipelinePlan, Student
 from naturalthoughts.study.config import GridSelection, StudyGrid
 
 
@@ -95,54 +95,68 @@ def _section(config: Any, name: str, **fixed: Any) -> dict[str, Any]:
     return {**data, **fixed}
 
 
-def select_stage(cell: Cell, grid: StudyGrid) -> Any:
+def select_config(cell: Cell, grid: StudyGrid) -> Any:
     from naturalthoughts.config import validate
     from naturalthoughts.select.config import SelectConfig
+
+    return validate(SelectConfig, {"method": cell.selection.method, "size": cell.size, "seed": cell.selection_seed,
+                                   "name": cell.selection_name, "allow_smaller": grid.allow_smaller,
+                                   "default_filter": cell.selection.default_filter},
+                    source=f"study cell {cell.name}")  # fmt: skip
+
+
+def cell_student(cell: Cell, config: Any) -> Student:
+    """The cell as a student of the pipeline: its selection, its name, its SFT data and training configs."""
+    from naturalthoughts.config import validate
+    from naturalthoughts.pipeline import sft_for_student
+    from naturalthoughts.sft.config import SftDataConfig
+    from naturalthoughts.train.config import TrainConfig
+
+    sft = validate(SftDataConfig, _section(config, "sft", mix=cell.mix, seed=cell.seed),
+                   source="study file (section sft)")  # fmt: skip
+    train = validate(TrainConfig, _section(config, "train", seed=cell.seed), source="study file (section train)")
+    return Student(cell.selection_name, cell.name, sft_for_student(config, sft), train)
+
+
+def select_stage(cell: Cell, grid: StudyGrid) -> Any:
     from naturalthoughts.select.stage import SelectStage
 
-    config = validate(SelectConfig, {"method": cell.selection.method, "size": cell.size, "seed": cell.selection_seed,
-                                     "name": cell.selection_name, "allow_smaller": grid.allow_smaller,
-                                     "default_filter": cell.selection.default_filter},
-                      source=f"study cell {cell.name}")  # fmt: skip
-    return SelectStage(config)
+    return SelectStage(select_config(cell, grid))
 
 
 def sft_stage(cell: Cell, config: Any) -> Any:
-    from naturalthoughts.config import validate
-    from naturalthoughts.sft.config import SftDataConfig
     from naturalthoughts.sft.stage import SftDataStage
 
-    data = _section(config, "sft", mix=cell.mix, seed=cell.seed)
-    return SftDataStage(validate(SftDataConfig, data, source="study file (section sft)"),
-                        selection=cell.selection_name, name=cell.name)  # fmt: skip
+    student = cell_student(cell, config)
+    return SftDataStage(student.sft, selection=student.selection, name=student.name)
 
 
 def train_stage(cell: Cell, config: Any) -> Any:
-    from naturalthoughts.config import validate
-    from naturalthoughts.train.config import TrainConfig
     from naturalthoughts.train.stage import TrainStage
 
-    data = _section(config, "train", seed=cell.seed)
-    return TrainStage(validate(TrainConfig, data, source="study file (section train)"), sft=cell.name, name=cell.name)
+    student = cell_student(cell, config)
+    return TrainStage(student.train, sft=student.name, name=student.name)
 
 
-def training_stages(cell: Cell, config: Any) -> list[Any]:
-    """select -> sft-data -> train of one cell (its eval stage is built once the model exists: eval_stage)."""
-    return [select_stage(cell, config.study), sft_stage(cell, config), train_stage(cell, config)]
-
-
-def study_stages(config: Any) -> Iterator[Any]:
-    """Every cell's stages in grid order, then the base evaluation. Built lazily: a cell's eval stage names the
-    weights its train stage wrote (the stage records their fingerprint), so it is built after that stage ran.
+def study_plan(config: Any) -> PipelinePlan:
+    """The study as a pipeline plan: the pool stages and selections of the file, then every cell as a student
+    (its selection, SFT data, training and evaluation), the untrained student's evaluation and the study table.
     Cells that share a selection (seeds that do not redraw it) share its stage."""
-    from naturalthoughts.study.evaluation import eval_stage
+    from naturalthoughts.select.stage import SelectStage
 
-    seen: set[str] = set()
-    for cell in expand(config.study):
-        for stage in training_stages(cell, config):
-            if stage.key not in seen:
-                seen.add(stage.key)
-                yield stage
-        yield eval_stage(config, model=cell.name)
-    if config.study.evaluate_base:
-        yield eval_stage(config, model=None)
+    grid = config.study
+    cells = expand(grid)
+    selections = list(config.select)  # the file's own selections first
+    names = {SelectStage(step).selection_name for step in selections}
+    for cell in cells:
+        if cell.selection_name not in names:
+            names.add(cell.selection_name)
+            selections.append(select_config(cell, grid))
+    return PipelinePlan(
+        config,
+        selections=selections,
+        students=[cell_student(cell, config) for cell in cells],
+        evaluate=True,
+        evaluate_base=grid.evaluate_base,
+        study=grid,
+    )

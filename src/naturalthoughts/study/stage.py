@@ -1,16 +1,16 @@
-"""The study's last stages: the result table (``study-table:NAME``) after every cell, then the report.
+"""The study's own stage, the result table (``study-table:NAME``) after every cell, and the study as a whole.
 
 :func:`run_study` is ``nt study``: the pool stages of the study file (ingest, generate, annotate and its own
 selections), every cell's select -> sft-data -> train -> eval in grid order, the base student's evaluation, the
-table and the report, all through one runner. Each stage is skipped when up to date, so a rerun of a finished
+table and the report, all through one runner; the stages are the registered ones
+(:func:`naturalthoughts.study.grid.study_plan`). Each stage is skipped when up to date, so a rerun of a finished
 study does no work and an interrupted one resumes at the stage that was cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from naturalthoughts.errors import MissingInputError
 from naturalthoughts.rundir import RunDir
@@ -19,6 +19,9 @@ from naturalthoughts.study.config import StudyGrid
 from naturalthoughts.study.evaluation import BASE_MODEL, eval_outputs, read_eval_results
 from naturalthoughts.study.grid import Cell, expand
 from naturalthoughts.study.results import TABLE_CSV, TABLE_MD, CellResult, aggregate, study_dir, write_results
+
+if TYPE_CHECKING:
+    from naturalthoughts.pipeline import PipelinePlan
 
 
 def _models(grid: StudyGrid) -> list[tuple[str, Cell | None]]:
@@ -45,6 +48,12 @@ class StudyTableStage(Stage):
 
     name = "study-table"
     config_model = StudyGrid
+    reads = ("eval/NAME/summary.parquet (every cell's, and the base student's)",)
+    writes = ("study/NAME/results.csv", "study/NAME/table.csv", "study/NAME/table.md")
+
+    @classmethod
+    def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
+        return [cls(plan.study)] if plan.study is not None else []
 
     @property
     def key(self) -> str:
@@ -74,43 +83,24 @@ class StudyTableStage(Stage):
         )
 
 
-def report_stage(config: Any) -> Stage:
-    from naturalthoughts.report import ReportConfig, ReportStage
+def study_stages(config: Any) -> list[Stage]:
+    """Every stage of the study, in the order they run (see :func:`naturalthoughts.study.grid.study_plan`)."""
+    from naturalthoughts.pipeline import plan_stages
+    from naturalthoughts.study.grid import study_plan
 
-    section = getattr(config, "report", None)
-    return ReportStage(section if isinstance(section, ReportConfig) else ReportConfig())
-
-
-def iter_stages(config: Any) -> Iterator[Stage]:
-    """Every stage of the study in order, built one at a time: a cell's eval stage is built after its train stage
-    ran, so it names the trained weights (no stage is built twice: cells that share a selection share its stage)."""
-    from naturalthoughts.pipeline import pool_stages
-    from naturalthoughts.study.grid import study_stages
-
-    yield from pool_stages(config)
-    yield from study_stages(config)
-    yield StudyTableStage(config.study)
-    yield report_stage(config)
+    return plan_stages(study_plan(config))
 
 
 def stage_keys(config: Any) -> list[str]:
-    """The manifest keys of every stage of the study, in order (computed from names: nothing is built)."""
-    from naturalthoughts.pipeline import pool_stages
-    from naturalthoughts.study.grid import expand
-
-    keys = [stage.key for stage in pool_stages(config)]
-    for cell in expand(config.study):
-        keys += [f"select:{cell.selection_name}", f"sft-data:{cell.name}", f"train:{cell.name}", f"eval:{cell.name}"]
-    if config.study.evaluate_base:
-        keys.append(f"eval:{BASE_MODEL}")
-    return [*dict.fromkeys(keys), f"study-table:{config.study.name}", "report"]
+    """The manifest keys of every stage of the study, in order."""
+    return [stage.key for stage in study_stages(config)]
 
 
 def run_study(config: Any, *, force: bool | list[str] = False, wait: bool = False, reporter: Any = None,
               on_stage: Any = None) -> list[Any]:  # fmt: skip
     """Run the whole study through one runner (:func:`naturalthoughts.pipeline.run_stages`: every stage is checked
-    before any work); returns every stage's outcome. Stages are built lazily, see :func:`iter_stages`."""
+    before any work); returns every stage's outcome."""
     from naturalthoughts.pipeline import run_stages
 
-    return run_stages(RunDir(config.run_dir), lambda: iter_stages(config), force=force, wait=wait,
-                      reporter=reporter, on_stage=on_stage)  # fmt: skip
+    return run_stages(RunDir(config.run_dir), study_stages(config), force=force, wait=wait, reporter=reporter,
+                      on_stage=on_stage)  # fmt: skip

@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
@@ -42,6 +42,9 @@ from naturalthoughts.train import card
 from naturalthoughts.train.config import VOLATILE, TrainConfig
 from naturalthoughts.train.student import resolve_student, student_label, student_source
 
+if TYPE_CHECKING:
+    from naturalthoughts.pipeline import PipelinePlan
+
 ADAPTER_DIR = "adapter"
 CHECKPOINTS_DIR = "checkpoints"
 IDENTITY_JSON = "nt-identity.json"
@@ -58,6 +61,10 @@ class TrainStage(Stage):
 
     def __init__(self, config: TrainConfig | None = None, *, sft: str, name: str | None = None) -> None:
         super().__init__(config, sft=sft, name=sft if name is None else name)
+
+    @classmethod
+    def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
+        return [cls(s.train, sft=s.name, name=s.name) for s in plan.students if s.train is not None]
 
     @property
     def key(self) -> str:
