@@ -25,6 +25,64 @@ class StrictModel(BaseModel):
 
 M = TypeVar("M", bound=BaseModel)
 
+# ---- volatile fields ---------------------------------------------------------------------------------------------
+# A field that cannot change what a stage writes (progress display, throughput, budgets, timeouts) is declared so
+# where it is defined: ``Field(..., json_schema_extra=VOLATILE)``. It is recorded in the manifest but left out of
+# the fingerprint that decides whether a stage is up to date, at any depth: ``annotate.annotator_engine.concurrency``
+# is volatile because the engine config's ``concurrency`` field is.
+VOLATILE: dict[str, Any] = {"volatile": True}
+
+
+def is_volatile(info: Any) -> bool:
+    extra = getattr(info, "json_schema_extra", None)
+    return isinstance(extra, dict) and bool(extra.get("volatile"))
+
+
+def volatile_paths(config: BaseModel) -> frozenset[str]:
+    """Dotted paths of the volatile fields of ``config`` and of the config models inside it (their actual class)."""
+    paths: set[str] = set()
+    for name, info in type(config).model_fields.items():
+        value = getattr(config, name, None)
+        if is_volatile(info):
+            paths.add(name)
+        elif isinstance(value, BaseModel):
+            paths.update(f"{name}.{inner}" for inner in volatile_paths(value))
+    return frozenset(paths)
+
+
+def volatile_fields(model: type[BaseModel]) -> list[str]:
+    """The volatile fields a config class can have, for the docs: ``name``, or ``engine.concurrency`` for a field
+    inside a nested config (of any model a union allows)."""
+    from typing import get_args
+
+    paths: set[str] = set()
+    for name, info in model.model_fields.items():
+        if is_volatile(info):
+            paths.add(name)
+            continue
+        pending, members = [info.annotation], []
+        while pending:  # unwrap Annotated / unions / Optional down to the config classes they allow
+            kind = pending.pop()
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                members.append(kind)
+            else:
+                pending.extend(get_args(kind))
+        for member in members:
+            paths.update(f"{name}.{inner}" for inner in volatile_fields(member))
+    return sorted(paths)
+
+
+def without_paths(data: dict[str, Any], paths: frozenset[str]) -> dict[str, Any]:
+    """``data`` (a nested mapping) without the dotted ``paths``."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in paths:
+            continue
+        inner = frozenset(p[len(key) + 1 :] for p in paths if p.startswith(f"{key}."))
+        out[key] = without_paths(value, inner) if inner and isinstance(value, dict) else value
+    return out
+
+
 
 def format_validation_error(exc: ValidationError, source: str, data: Any = None) -> str:
     """One line per problem, naming the dotted key and, for values read from YAML, its line and column."""

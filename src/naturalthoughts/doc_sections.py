@@ -43,14 +43,25 @@ def stages_section() -> str:
         cls = spec.stage_class()
         reads = ", ".join(f"`{p}`" for p in getattr(cls, "reads", ())) or "-"
         writes = ", ".join(f"`{p}`" for p in getattr(cls, "writes", ())) or "-"
-        volatile = ", ".join(f"`{v}`" for v in sorted(cls.volatile)) or "-"
         model = spec.config_model()
+        volatile = _volatile_cell(model)
         config = f"`{model.__module__.removeprefix('naturalthoughts.')}.{model.__name__}`"
         command = f"`{cli_command(spec)}`" if spec.cli else "-"
         section = {"list": "`{s}:` (a list)", "optional": "`{s}:` (optional)"}.get(spec.presence, "`{s}:`")
         section = section.format(s=spec.section) if spec.section else "-"
         lines.append(f"| `{spec.name}` | {command} | {section} | {config} | {reads} | {writes} | {volatile} |")
     return "\n".join(lines)
+
+
+def _volatile_cell(model: type) -> str:
+    """The volatile fields of a config class; a nested config's as ``engine.*`` (its own volatile fields, e.g. an
+    engine's throughput settings, listed with the engines)."""
+    from naturalthoughts.config import volatile_fields
+
+    paths = volatile_fields(model)  # type: ignore[arg-type]
+    own = [f"`{path}`" for path in paths if "." not in path]
+    nested = dict.fromkeys(f"`{path.rsplit('.', 1)[0]}.*`" for path in paths if "." in path)
+    return ", ".join([*own, *nested]) or "-"
 
 
 def cli_command(spec: object) -> str:
@@ -76,12 +87,14 @@ def tables_section() -> str:
 def registries_section() -> str:
     from naturalthoughts import benchmarks, engines
     from naturalthoughts.annotate.registry import ANNOTATORS
+    from naturalthoughts.config import volatile_fields
+    from naturalthoughts.engines.config import ENGINE_CONFIGS, ENGINE_NAMES
     from naturalthoughts.select import FILTERS, METHODS
 
-    parts = ["**Engines** (`engine:` in any config; `--engine`):", ""]
-    names = getattr(engines, "ENGINE_NAMES", None) or tuple(engines.ENGINES)
-    for name in names:
-        parts.append(f"- `{name}`: {_cell(_first_line(engines.ENGINES[name].__doc__))}")
+    parts = ["**Engines** (`engine:` in any config; `--engine`), with their volatile (throughput) fields:", ""]
+    for name, config in zip(ENGINE_NAMES, ENGINE_CONFIGS, strict=True):
+        volatile = ", ".join(f"`{field}`" for field in volatile_fields(config))
+        parts.append(f"- `{name}`: {_cell(_first_line(engines.ENGINES[name].__doc__))} Volatile: {volatile or '-'}.")
     parts += ["", "**Annotators** (`annotate.annotators`, `--only`) and their methods (`annotate.<name>.method`):", ""]
     for name, methods in ANNOTATORS.items():
         listed = ", ".join(f"`{m}`" for m in methods)

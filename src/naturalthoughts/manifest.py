@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import os
 import secrets
@@ -31,57 +30,14 @@ from typing import Any
 
 from naturalthoughts import __version__
 from naturalthoughts.atomic import write_json
+from naturalthoughts.digest import file_digest, fingerprint
 from naturalthoughts.redact import scrub_data
+
+__all__ = ["Manifest", "file_digest", "fingerprint", "new_record_id", "now"]
 
 FINISHED_OK = ("done",)
 # Records whose outputs are real files later stages may read (a stopped or incomplete stage wrote what it could).
 WROTE_OUTPUTS = ("done", "stopped", "incomplete")
-_FULL_HASH_BYTES = 64 << 20  # files up to this size are hashed whole
-_WINDOW = 256 << 10  # bigger files: head, tail and evenly spaced windows of this size
-_WINDOWS = 32
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's content: whole up to 64 MiB, else size + head + tail + 32 evenly spaced windows.
-
-    Hashing a multi-GB Parquet file in full on every command would cost more than most stages; the sampled digest
-    changes with the footer (row counts, statistics, offsets) of any rewritten Parquet file.
-    """
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as fh:
-        if size <= _FULL_HASH_BYTES:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-            return digest.hexdigest()
-        edge = 16 * _WINDOW  # 4 MiB at each end: the Parquet footer lives at the end
-        step = (size - 2 * edge) // (_WINDOWS + 1)
-        spans = [(0, edge), *((edge + step * (i + 1), _WINDOW) for i in range(_WINDOWS)), (size - edge, edge)]
-        for offset, length in spans:
-            fh.seek(offset)
-            digest.update(fh.read(length))
-    return digest.hexdigest()
-
-
-def _ignored(path: Path) -> bool:
-    """Temporary files of atomic writes and lock files are not content."""
-    return path.name.startswith(".") and (path.name.endswith(".tmp") or path.name.endswith(".lock"))
-
-
-def fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``{"bytes", "sha256"}`` of a file, ``{"files", "bytes", "sha256"}`` of a folder, ``{"exists": False}``."""
-    path = Path(path)
-    if not path.exists():
-        return {"exists": False}
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not _ignored(p))
-        digest = hashlib.sha256()
-        total = 0
-        for f in files:
-            total += f.stat().st_size
-            digest.update(f"{f.relative_to(path)}:{file_digest(f)}\n".encode())
-        return {"files": len(files), "bytes": total, "sha256": digest.hexdigest()}
-    return {"bytes": path.stat().st_size, "sha256": file_digest(path)}
 
 
 def now() -> str:

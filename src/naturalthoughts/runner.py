@@ -255,7 +255,7 @@ class Runner:
         if last is None:
             return "never ran" if not self.manifest.records(stage.key) else "no successful run yet"
         if last.get("config_sha256") != stage.config_fingerprint():
-            changed = _changed_keys(last.get("config") or {}, stage.recorded_config(), stage.volatile)
+            changed = _changed_keys(last.get("config") or {}, stage.recorded_config(), stage.volatile_paths())
             return "config changed" + (f": {', '.join(changed[:6])}" if changed else "")
         if last.get("inputs") != inputs:
             before = last.get("inputs") or {}
@@ -400,16 +400,17 @@ def _status_of(exc: BaseException) -> str:
 def _changed_keys(
     before: dict[str, Any], after: dict[str, Any], volatile: frozenset[str], prefix: str = ""
 ) -> list[str]:
-    """Dotted names of the config values that differ (for the "why it reruns" message)."""
+    """Dotted names of the config values that differ, volatile paths left out (for the "why it reruns" message)."""
     changed: list[str] = []
     for key in sorted(set(before) | set(after)):
-        if not prefix and key in volatile:
+        path = f"{prefix}{key}"
+        if path in volatile:
             continue
         a, b = before.get(key), after.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            changed.extend(_changed_keys(a, b, frozenset(), f"{prefix}{key}."))
+            changed.extend(_changed_keys(a, b, volatile, f"{path}."))
         elif a != b:
-            changed.append(f"{prefix}{key}")
+            changed.append(path)
     return changed
 
 

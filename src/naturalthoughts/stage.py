@@ -23,7 +23,6 @@ happened as one of the :data:`OUTCOMES`. Notebooks use the same path::
 from __future__ import annotations
 
 import abc
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
+from naturalthoughts.config import volatile_paths, without_paths
+from naturalthoughts.digest import canonical_sha256
 from naturalthoughts.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, BudgetExceeded, EngineFailure
 
 if TYPE_CHECKING:
@@ -156,8 +157,8 @@ class Stage(abc.ABC):
     # "selections/{name}.parquet"); inputs() and outputs() give the actual paths of one instance.
     reads: ClassVar[tuple[str, ...]] = ()
     writes: ClassVar[tuple[str, ...]] = ()
-    # Config fields that cannot change what the stage writes (progress display, concurrency, budgets...): they are
-    # recorded in the manifest but left out of the fingerprint that decides whether the stage is up to date.
+    # Recorded values that cannot change what the stage writes, beyond the config fields declared volatile where they
+    # are defined (``Field(..., json_schema_extra=VOLATILE)``): dotted paths left out of the fingerprint.
     volatile: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: BaseModel | None = None, **args: Any) -> None:
@@ -175,11 +176,14 @@ class Stage(abc.ABC):
         """The resolved config as written in the manifest (JSON-ready)."""
         return {**self.config.model_dump(mode="json"), **_jsonable(self.args)}
 
+    def volatile_paths(self) -> frozenset[str]:
+        """Dotted paths of the recorded config that cannot change the outputs: the config's fields declared
+        volatile (at any depth, see :data:`naturalthoughts.config.VOLATILE`) and the class's ``volatile``."""
+        return volatile_paths(self.config) | self.volatile
+
     def config_fingerprint(self) -> str:
         """sha256 of the recorded config without the volatile fields."""
-        data = {k: v for k, v in self.recorded_config().items() if k not in self.volatile}
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return canonical_sha256(without_paths(self.recorded_config(), self.volatile_paths()))
 
     @classmethod
     def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:

@@ -9,7 +9,6 @@ cache, so an interrupted run resumes from the cache like generation.
 from __future__ import annotations
 
 import abc
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import pyarrow as pa
 
 from naturalthoughts.annotate.config import AnnotateConfig
+from naturalthoughts.digest import canonical_json
 from naturalthoughts.engines import NOT_SENT, CachedEngine, ChatRequest, EngineConfig, ResponseCache, SamplingParams
 from naturalthoughts.redact import clip
 from naturalthoughts.rundir import RunDir
@@ -104,7 +104,7 @@ class AnnotateContext:
     def engine(self, role: Role) -> CachedEngine:
         """The cached engine for ``role``; roles with identical configs share one engine (one server)."""
         cfg = self.engine_config(role)
-        key = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+        key = canonical_json(cfg.model_dump(mode="json"))
         if key not in self._engines:
             if self._cache is None:
                 self._cache = ResponseCache(self.run.cache_db)

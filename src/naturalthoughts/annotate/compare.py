@@ -79,7 +79,6 @@ class CompareStage(Stage):
     name = "annotate-compare"
     config_model = AnnotateConfig
     reads = ("traces.parquet",)
-    volatile = frozenset({"batch_rows"})
 
     def __init__(self, config: AnnotateConfig | None = None, *, a: str, b: str, limit: int | None = None) -> None:
         super().__init__(config, a=a, b=b, limit=limit)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from naturalthoughts.config import StrictModel
+from naturalthoughts.config import VOLATILE, StrictModel
 from naturalthoughts.engines.config import EngineConfig, LlamaCppEngineConfig
 
 ANNOTATOR_NAMES = ("length", "domain", "strategies", "verbosity", "correctness", "disagree", "embeddings")
@@ -124,4 +124,6 @@ class AnnotateConfig(StrictModel):
         description="Characters of trace text in one prompt (split between the parts of a judge prompt); longer "
         "texts are shown as head + tail.",
     )
-    batch_rows: int = Field(default=4096, ge=1, description="Traces per Arrow batch (bounds memory).")
+    batch_rows: int = Field(
+        default=4096, ge=1, description="Traces per Arrow batch (bounds memory).", json_schema_extra=VOLATILE
+    )

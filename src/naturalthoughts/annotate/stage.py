@@ -185,7 +185,6 @@ class AnnotateStage(Stage):
     reads = ("traces.parquet", "questions.parquet", "annotations.parquet (kept columns)")
     writes = ("annotations.parquet", "embeddings.parquet")
     config_model = AnnotateConfig
-    volatile = frozenset({"batch_rows"})  # how many traces go through at once changes no value
 
     def __init__(self, config: AnnotateConfig | None = None, *, only: list[str] | None = None) -> None:
         super().__init__(config, only=_normalised(only))

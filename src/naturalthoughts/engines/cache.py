@@ -17,7 +17,6 @@ busy timeout serialise their writes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -26,6 +25,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from naturalthoughts.digest import canonical_sha256
 from naturalthoughts.engines.base import ChatRequest, ChatResult
 
 SCHEMA_VERSION = 1
@@ -67,9 +67,7 @@ class ResponseCache:
     @staticmethod
     def key(identity: str, request: ChatRequest) -> str:
         """The content address of ``request`` sent to the model named by ``identity``."""
-        payload = {"identity": identity, **request.as_dict()}
-        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return canonical_sha256({"identity": identity, **request.as_dict()})
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

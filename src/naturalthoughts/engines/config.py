@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator
 
-from naturalthoughts.config import StrictModel
+from naturalthoughts.config import VOLATILE, StrictModel
 
 if TYPE_CHECKING:
     from naturalthoughts.engines.base import Engine
@@ -38,12 +38,18 @@ class LlamaCppEngineConfig(StrictModel):
         description="Total KV-cache tokens. llama.cpp splits it evenly across slots, so each request gets "
         "n_ctx / n_parallel tokens for prompt plus completion.",
     )
-    n_threads: int | None = Field(default=None, ge=1, description="CPU threads; None uses every core available.")
-    host: str = "127.0.0.1"
-    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.")
-    concurrency: int | None = Field(default=None, ge=1, description="Requests in flight; None = n_parallel.")
-    timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout.")
-    startup_timeout_s: float = Field(default=120.0, gt=0, description="How long to wait for the server's /health.")
+    n_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads; None uses every core available.", json_schema_extra=VOLATILE
+    )
+    host: str = Field(default="127.0.0.1", json_schema_extra=VOLATILE)
+    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.", json_schema_extra=VOLATILE)
+    concurrency: int | None = Field(
+        default=None, ge=1, description="Requests in flight; None = n_parallel.", json_schema_extra=VOLATILE
+    )
+    timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout.", json_schema_extra=VOLATILE)
+    startup_timeout_s: float = Field(
+        default=120.0, gt=0, description="How long to wait for the server's /health.", json_schema_extra=VOLATILE
+    )
 
 
 def check_base_url(value: str) -> str:
@@ -80,16 +86,30 @@ class OpenAIEngineConfig(StrictModel):
     api_key_env: str | None = Field(
         default="OPENAI_API_KEY",
         description="Name of the environment variable holding the API key (the key itself is never stored).",
+        json_schema_extra=VOLATILE,
     )
-    concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
-    timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout (each attempt).")
+    concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.", json_schema_extra=VOLATILE)
+    timeout_s: float = Field(
+        default=600.0, gt=0, description="Per-request timeout (each attempt).", json_schema_extra=VOLATILE
+    )
     max_retries: int = Field(
-        default=6, ge=0, description="Retries after the first attempt on 429/5xx/timeouts (a refused connection: 1)."
+        default=6,
+        ge=0,
+        description="Retries after the first attempt on 429/5xx/timeouts (a refused connection: 1).",
+        json_schema_extra=VOLATILE,
     )
-    backoff_base_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles each retry.")
-    backoff_max_s: float = Field(default=60.0, ge=0, description="Cap on one retry delay (Retry-After wins).")
-    requests_per_minute: float | None = Field(default=None, gt=0, description="Optional request-rate limit.")
-    tokens_per_minute: float | None = Field(default=None, gt=0, description="Optional token-rate limit.")
+    backoff_base_s: float = Field(
+        default=1.0, ge=0, description="First retry delay; doubles each retry.", json_schema_extra=VOLATILE
+    )
+    backoff_max_s: float = Field(
+        default=60.0, ge=0, description="Cap on one retry delay (Retry-After wins).", json_schema_extra=VOLATILE
+    )
+    requests_per_minute: float | None = Field(
+        default=None, gt=0, description="Optional request-rate limit.", json_schema_extra=VOLATILE
+    )
+    tokens_per_minute: float | None = Field(
+        default=None, gt=0, description="Optional token-rate limit.", json_schema_extra=VOLATILE
+    )
     extra_body: dict[str, Any] = Field(
         default_factory=dict, description="Merged into every request body (e.g. chat_template_kwargs)."
     )
@@ -127,7 +147,7 @@ class TransformersEngineConfig(StrictModel):
     revision: str | None = Field(default=None, description="Hub revision; ignored for local folders.")
     device: str = Field(default="auto", description="auto, cpu, cuda, cuda:1, mps.")
     dtype: str = Field(default="auto", description="auto, float32, bfloat16, float16.")
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=8, ge=1, description="Requests per generate call.", json_schema_extra=VOLATILE)
 
 
 class VllmEngineConfig(StrictModel):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
+
+from naturalthoughts.digest import short_hash
 
 
 @functools.lru_cache(maxsize=64)
@@ -21,10 +22,7 @@ def file_sha256(path: str | Path) -> str:
     return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def short_hash(value: Any, length: int = 12) -> str:
-    """A short stable hash of a JSON-serialisable value."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:length]
+__all__ = ["checkpoint_identity", "file_sha256", "short_hash"]
 
 
 def checkpoint_identity(model: str, revision: str | None) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from naturalthoughts.config import StrictModel
+from naturalthoughts.config import VOLATILE, StrictModel
 from naturalthoughts.engines.config import EngineConfig, LlamaCppEngineConfig
 from naturalthoughts.text.modes import Mode
 
@@ -68,16 +68,20 @@ class EvalConfig(StrictModel):
         default=False, description="MMLU-Pro: the official prompt and extraction cascade (guess reported apart)."
     )
     judge: EngineConfig | None = Field(default=None, description="The judge model for open-ended questions.")
-    judge_max_tokens: int = Field(default=64, ge=8, description="Tokens for one verdict ({\"correct\": ...}).")
+    judge_max_tokens: int = Field(default=64, ge=8, description='Tokens for one verdict ({"correct": ...}).')
     tokenizer: str | None = Field(
         default=None,
         description="Count reasoning and answer tokens with this tokenizer (smollm2, approx, an HF folder or id); "
         "None: the server's completion count, split between reasoning and answer by character share.",
     )
     contamination_ngram: int = Field(default=13, ge=1, description="Word n-gram length of the contamination check.")
-    chunk_size: int = Field(default=256, ge=1, description="Samples sent and written per step (memory bound).")
-    concurrency: int | None = Field(default=None, ge=1, description="Requests in flight; overrides the engine's.")
-    progress: bool = Field(default=True, description="Show progress (stderr).")
+    chunk_size: int = Field(
+        default=256, ge=1, description="Samples sent and written per step (memory bound).", json_schema_extra=VOLATILE
+    )
+    concurrency: int | None = Field(
+        default=None, ge=1, description="Requests in flight; overrides the engine's.", json_schema_extra=VOLATILE
+    )
+    progress: bool = Field(default=True, description="Show progress (stderr).", json_schema_extra=VOLATILE)
 
     @model_validator(mode="before")
     @classmethod
@@ -117,5 +121,3 @@ class EvalConfig(StrictModel):
         return [self.seed + i for i in range(self.repeats_of(benchmark))]
 
 
-# Fields that cannot change a record: left out of the stage's fingerprint.
-VOLATILE = frozenset({"chunk_size", "concurrency", "progress"})

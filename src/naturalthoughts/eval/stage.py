@@ -42,7 +42,7 @@ from naturalthoughts.engines.config import EngineConfig
 from naturalthoughts.errors import ConfigError, EngineFailure
 from naturalthoughts.eval import contamination
 from naturalthoughts.eval.compare import markdown_table
-from naturalthoughts.eval.config import VOLATILE, EvalConfig
+from naturalthoughts.eval.config import EvalConfig
 from naturalthoughts.eval.models import model_name
 from naturalthoughts.eval.plan import Sample, build_plan, grade_options
 from naturalthoughts.eval.records import full_output, record
@@ -76,7 +76,6 @@ class EvalStage(Stage):
 
     name = "eval"
     config_model = EvalConfig
-    volatile = VOLATILE
     # for docs/architecture.md: what it reads and writes inside the run directory
     reads: ClassVar[tuple[str, ...]] = ("questions.parquet", "models/NAME/", "cache/responses.sqlite")
     writes: ClassVar[tuple[str, ...]] = (f"eval/NAME/{SAMPLES}", f"eval/NAME/{SUMMARY}", f"eval/NAME/{SUMMARY_MD}")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from naturalthoughts.config import StrictModel
+from naturalthoughts.config import VOLATILE, StrictModel
 from naturalthoughts.engines.config import EngineConfig, LlamaCppEngineConfig
 from naturalthoughts.engines.thinking import ThinkingBudget
 
@@ -54,7 +54,10 @@ class GenerateConfig(StrictModel):
     )
     seed: int | None = Field(default=None, description="Base seed; sample i is sent seed + i. None: server's choice.")
     concurrency: int | None = Field(
-        default=None, ge=1, description="Requests in flight; overrides the engine's own setting when given."
+        default=None,
+        ge=1,
+        description="Requests in flight; overrides the engine's own setting when given.",
+        json_schema_extra=VOLATILE,
     )
     prompt_template: str = Field(
         default="auto",
@@ -78,18 +81,24 @@ class GenerateConfig(StrictModel):
         "teacher (a model that reasons natively gets no budget). "
         "`thinking: {}` turns it off.",
     )
-    price_input_per_million: float = Field(default=0.0, ge=0, description="USD per million prompt tokens.")
-    price_output_per_million: float = Field(default=0.0, ge=0, description="USD per million completion tokens.")
+    price_input_per_million: float = Field(
+        default=0.0, ge=0, description="USD per million prompt tokens.", json_schema_extra=VOLATILE
+    )
+    price_output_per_million: float = Field(
+        default=0.0, ge=0, description="USD per million completion tokens.", json_schema_extra=VOLATILE
+    )
     max_cost: float | None = Field(
         default=None,
         gt=0,
         description="Stop sending once this many USD are spent. Spend recorded by earlier stopped runs with the same "
         "config and budget counts too, so a rerun with the same budget sends nothing more; raise it to continue.",
+        json_schema_extra=VOLATILE,
     )
     max_total_tokens: int | None = Field(
         default=None,
         gt=0,
         description="Stop sending once this many tokens (prompt + completion) are used; counted as max_cost is.",
+        json_schema_extra=VOLATILE,
     )
     retry: list[RetryKind] = Field(
         default_factory=list,
@@ -101,6 +110,7 @@ class GenerateConfig(StrictModel):
         ge=1,
         description="Requests answered and written to traces.parquet at a time: questions are read, sent and "
         "written a chunk at a time, so memory stays flat at any pool size.",
+        json_schema_extra=VOLATILE,
     )
     failure_share: float = Field(
         default=0.5,
@@ -108,12 +118,17 @@ class GenerateConfig(StrictModel):
         le=1,
         description="The stage fails (exit 7) when more than this share of the requests it sent failed, once at "
         "least failure_min_sent were sent; with fewer, only when every one failed. The traces are written first.",
+        json_schema_extra=VOLATILE,
     )
-    failure_min_sent: int = Field(default=5, ge=1, description="See failure_share.")
-    executor: Literal["local", "ray"] = Field(default="local", description="'ray' runs on a Ray cluster.")
-    ray: RayOptions = Field(default_factory=RayOptions)
+    failure_min_sent: int = Field(default=5, ge=1, description="See failure_share.", json_schema_extra=VOLATILE)
+    executor: Literal["local", "ray"] = Field(
+        default="local", description="'ray' runs on a Ray cluster.", json_schema_extra=VOLATILE
+    )
+    ray: RayOptions = Field(default_factory=RayOptions, json_schema_extra=VOLATILE)
     progress: bool = Field(
-        default=True, description="Show progress (generate() and estimate(); through the runner its reporter decides)."
+        default=True,
+        description="Show progress (generate() and estimate(); through the runner its reporter decides).",
+        json_schema_extra=VOLATILE,
     )
 
     def embedded_default(self) -> bool:

@@ -11,8 +11,6 @@ next run rebuilds the whole file from the cache.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,43 +47,6 @@ if TYPE_CHECKING:
 
     from naturalthoughts.progress import Reporter
 
-# Config fields that cannot change what is written (display, throughput, budgets, failure policy): left out of
-# the fingerprint that decides whether the stage is up to date. Budgets only decide how much is sent *this* run.
-VOLATILE = frozenset(
-    {
-        "progress",
-        "concurrency",
-        "executor",
-        "ray",
-        "max_cost",
-        "max_total_tokens",
-        "price_input_per_million",
-        "price_output_per_million",
-        "chunk_size",
-        "failure_share",
-        "failure_min_sent",
-    }
-)
-# Engine settings of the same kind: every reply comes from the cache or the model whatever their value.
-ENGINE_VOLATILE = frozenset(
-    {
-        "concurrency",
-        "batch_size",
-        "timeout_s",
-        "max_retries",
-        "backoff_base_s",
-        "backoff_max_s",
-        "requests_per_minute",
-        "tokens_per_minute",
-        "n_threads",
-        "startup_timeout_s",
-        "host",
-        "port",
-        "api_key_env",
-    }
-)
-
-
 @dataclass
 class GenerateResult:
     """What a generate run did: row counts, usage (tokens, cost, time) and why it stopped early, if it did."""
@@ -113,27 +74,14 @@ def as_rundir(run: RunDir | str | os.PathLike[str]) -> RunDir:
 # ---- the stage -------------------------------------------------------------------------------------------------
 
 
-def _fingerprint(data: dict[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
 class GenerateStageBase(Stage):
     """What the generate and estimate stages share: config, fingerprint, inputs, checks and notes."""
 
     config_model = GenerateConfig
-    volatile = VOLATILE
 
     @property
     def cfg(self) -> GenerateConfig:
         return self.config  # type: ignore[return-value]
-
-    def config_fingerprint(self) -> str:
-        """As :meth:`Stage.config_fingerprint`, also without the engine's throughput settings."""
-        data = {k: v for k, v in self.recorded_config().items() if k not in self.volatile}
-        if isinstance(data.get("engine"), dict):
-            data["engine"] = {k: v for k, v in data["engine"].items() if k not in ENGINE_VOLATILE}
-        return _fingerprint(data)
 
     def recorded_config(self) -> dict[str, Any]:
         """The config as recorded, with the thinking budget and stop sequences resolved (so a change of their

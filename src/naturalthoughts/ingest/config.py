@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from naturalthoughts.config import StrictModel
+from naturalthoughts.config import VOLATILE, StrictModel
 
 DEFAULT_DECONTAMINATE = ["gpqa_diamond", "mmlu", "gsm8k", "aime2025", "math500"]
 
@@ -52,7 +52,9 @@ class IngestConfig(StrictModel):
     allow_empty: bool = Field(
         False, description="accept sources that leave no question (otherwise an error: nothing to generate for)"
     )
-    batch_rows: int = Field(20_000, gt=0, description="rows per Arrow batch while streaming sources")
+    batch_rows: int = Field(
+        20_000, gt=0, description="rows per Arrow batch while streaming sources", json_schema_extra=VOLATILE
+    )
 
     near_dup: bool = Field(True, description="MinHash LSH near-duplicate detection")
     near_dup_threshold: float = Field(0.55, gt=0, lt=1, description="Jaccard similarity of word shingles")

@@ -312,7 +312,6 @@ class IngestStage(Stage):
     config_model = IngestConfig
     reads = ("SOURCE files (JSONL, JSON, CSV, Parquet), hf:ID, builtin:sample, reasoning-gym:",)
     writes = ("questions.parquet", "rejected.parquet")
-    volatile = frozenset({"batch_rows"})
 
     def __init__(self, config: IngestConfig | None = None, *, sources: list[str]) -> None:
         super().__init__(config, sources=list(sources))

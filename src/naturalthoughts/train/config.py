@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from naturalthoughts.config import StrictModel
+from naturalthoughts.config import VOLATILE, StrictModel
 
 Preset = Literal["paper", "cpu-demo"]
 DEFAULT_PRESET: Preset = "cpu-demo"
@@ -95,10 +95,14 @@ class TrainConfig(StrictModel):
     gradient_checkpointing: bool = Field(False, description="recompute activations (saves memory, costs time)")
     attn_implementation: str = Field("sdpa", description="sdpa | eager | flash_attention_2 | ...")
     seed: int = Field(0, ge=0, description="seed of initialisation, batching and dropout")
-    logging_steps: int = Field(1, ge=1, description="log the loss every N steps")
-    save_steps: int = Field(50, ge=1, description="checkpoint every N steps (an interrupted run resumes there)")
-    save_total_limit: int = Field(2, ge=1, description="checkpoints kept while training")
-    keep_checkpoints: bool = Field(False, description="keep the checkpoints after a successful run")
+    logging_steps: int = Field(1, ge=1, description="log the loss every N steps", json_schema_extra=VOLATILE)
+    save_steps: int = Field(
+        50, ge=1, description="checkpoint every N steps (an interrupted run resumes there)", json_schema_extra=VOLATILE
+    )
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept while training", json_schema_extra=VOLATILE)
+    keep_checkpoints: bool = Field(
+        False, description="keep the checkpoints after a successful run", json_schema_extra=VOLATILE
+    )
     merge: bool = Field(True, description="LoRA: also write the merged weights (needed for GGUF export and eval)")
 
     @model_validator(mode="before")
@@ -138,7 +142,3 @@ class TrainConfig(StrictModel):
         from naturalthoughts.train.hardware import bf16_supported
 
         return "bf16" if bf16_supported(device) else "fp32"
-
-
-# Fields that cannot change the trained weights: left out of the fingerprint that decides "up to date".
-VOLATILE = frozenset({"logging_steps", "save_steps", "save_total_limit", "keep_checkpoints"})

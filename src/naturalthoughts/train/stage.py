@@ -39,7 +39,7 @@ from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.text import modes
 from naturalthoughts.text.chat_templates import inference_template
 from naturalthoughts.train import card
-from naturalthoughts.train.config import VOLATILE, TrainConfig
+from naturalthoughts.train.config import TrainConfig
 from naturalthoughts.train.student import resolve_student, student_label, student_source
 
 if TYPE_CHECKING:
@@ -57,7 +57,6 @@ class TrainStage(Stage):
     config_model = TrainConfig
     reads = ("sft/NAME/train.parquet", "sft/NAME/meta.json", "the student model")
     writes = ("models/NAME/", "checkpoints/NAME/ (while training)")
-    volatile = VOLATILE
 
     def __init__(self, config: TrainConfig | None = None, *, sft: str, name: str | None = None) -> None:
         super().__init__(config, sft=sft, name=sft if name is None else name)
