@@ -21,10 +21,10 @@ from naturalthoughts.engines import (
     SamplingParams,
     engine_identity,
 )
+from naturalthoughts.engines.cache import Spent, recorded_spend
 from naturalthoughts.engines.thinking import ThinkingBudget
 from naturalthoughts.errors import ConfigError
 from naturalthoughts.generate.config import EMBEDDED_THINKING, GenerateConfig
-from naturalthoughts.generate.control import carried_spend
 from naturalthoughts.generate.ledger import Ledger, Prices, Spend
 from naturalthoughts.generate.plan import (
     Job,
@@ -207,21 +207,26 @@ def test_failure_threshold() -> None:
     assert ledger(6, 4).commonest_error() == ("HTTP 401 #0", 2)
 
 
-def test_carried_spend_reads_the_stopped_runs_of_this_budget() -> None:
-    config = GenerateConfig(max_total_tokens=500)
-    stopped = {"status": "stopped", "config_sha256": "f", "config": {"max_cost": None, "max_total_tokens": 500}}
-    usage = {"prompt_tokens": 300, "completion_tokens": 100, "cost_usd": 0.5, "requests_sent": 4}
-    history = [
-        {**stopped, "usage": usage},  # before the last finished run: not counted
-        {"status": "done", "config_sha256": "f", "config": {}},
-        {**stopped, "usage": usage},
-        {"status": "killed", "config_sha256": "f", "config": stopped["config"]},  # died without a usage record
-        {**stopped, "usage": {**usage, "requests_sent": 1}},
-    ]
-    assert carried_spend(history, config, "f") == Spend(600, 200, 1.0, 5)
-    assert carried_spend(history, config, "other config") == Spend()
-    assert carried_spend(history, config.model_copy(update={"max_total_tokens": 900}), "f") == Spend()
-    assert carried_spend(history, GenerateConfig(), "f") == Spend()  # no budget, nothing to carry
+def test_the_spend_ledger_reserves_settles_and_counts_since_the_work_last_finished(tmp_path: Path) -> None:
+    """Real SQLite: a reservation counts at its worst case until it is settled with the response, in one
+    transaction; what a dead run left reserved stays counted; a finished run closes the count."""
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        first = cache.reserve("generate", "run-1", "k1", 100, 1000, 1.0)
+        in_flight = cache.reserve("generate", "run-1", "k2", 100, 1000, 1.0)  # its run dies before the reply
+        assert cache.spent("generate") == Spent(2, 2, 0, 200, 2000, 2.0)
+        cache.settle(first, "k1", ChatResult(text="a", prompt_tokens=90, completion_tokens=10), 0.1)
+        assert cache.get("k1") is not None and cache.get("k2") is None  # the response came with its spend
+        # A request that was never reserved is still on record once it returns.
+        cache.settle(None, "k3", ChatResult(error="HTTP 500"), 0.0, "generate", "run-2")
+        assert cache.get("k3") is None
+        assert cache.spent("generate") == Spent(3, 1, 1, 190, 1010, 1.1)
+        assert cache.spent(attempt="run-1") == Spent(2, 1, 0, 190, 1010, 1.1)
+        assert in_flight and recorded_spend(tmp_path / "cache.sqlite", "run-2") == Spent(1, 0, 1, 0, 0, 0.0)
+        assert recorded_spend(tmp_path / "cache.sqlite", "no such run") is None
+        cache.close_budget("generate", "run-2")  # the work finished: the next budget starts at zero
+        assert cache.spent("generate") == Spent()
+        assert cache.spent("generate", whole_history=True).requests == 3
+        assert cache.spent("annotate") == Spent()
 
 
 def test_rows_table_and_counts(tmp_path: Path) -> None:

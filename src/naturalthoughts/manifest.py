@@ -24,7 +24,7 @@ import fcntl
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +134,9 @@ class Manifest:
             else:
                 records.append(record)
 
-    def mark_killed(self, alive_pid: int) -> list[str]:
-        """Records still ``running`` from another process (which must be dead: we hold the run lock) -> ``killed``."""
+    def mark_killed(self, alive_pid: int, usage_of: Callable[[str], dict[str, Any] | None] | None = None) -> list[str]:
+        """Records still ``running`` from another process (which must be dead: we hold the run lock) -> ``killed``,
+        with the usage ``usage_of(record_id)`` finds (the spend ledger: what the dead process sent)."""
         killed: list[str] = []
         if not self.path.exists():
             return killed
@@ -145,5 +146,7 @@ class Manifest:
                     if record.get("status") == "running" and record.get("pid") != alive_pid:
                         record["status"] = "killed"
                         record["error"] = "the process ended without recording an outcome (killed or crashed)"
+                        if usage_of is not None and (usage := usage_of(record["id"])) is not None:
+                            record["usage"] = usage
                         killed.append(key)
         return killed

@@ -214,7 +214,7 @@ class Runner:
             self.log = run_logger(self.run)
             if took:
                 removed = remove_stale_temporaries(self.run.root)
-                killed = self.manifest.mark_killed(os.getpid())
+                killed = self.manifest.mark_killed(os.getpid(), usage_of=self._recorded_usage)
                 if removed:
                     self.log.info("removed %d temporary file(s) left by an earlier, killed run", len(removed))
                 for key in killed:
@@ -339,6 +339,7 @@ class Runner:
             log=self.log,
             previous=self.manifest.latest(stage.key, ("done",)),
             history=history,
+            record_id=record["id"],
         )
         started = time.monotonic()
         try:
@@ -367,12 +368,21 @@ class Runner:
         self.outcomes.append(outcome)
         return outcome
 
+    def _recorded_usage(self, record_id: str) -> dict[str, Any] | None:
+        """What a run that ended without a result sent, from the spend ledger (requests in flight included)."""
+        from naturalthoughts.engines.cache import recorded_spend
+
+        spent = recorded_spend(self.run.cache_db, record_id)
+        return spent.usage() if spent is not None else None
+
     def _abandoned(self, record: dict[str, Any], started: float, code: int) -> None:
         """The record of a stage the shutdown deadline cut short (called from the deadline's thread)."""
         record["status"] = "terminated" if code == EXIT_TERMINATED else "interrupted"
         record["error"] = "stopped by a signal; the shutdown deadline passed before the stage finished cleaning up"
         record["finished_at"] = now()
         record["seconds"] = round(time.monotonic() - started, 3)
+        if (usage := self._recorded_usage(record["id"])) is not None:
+            record["usage"] = usage
         self.manifest.put(record)
 
     def _finish(self, record: dict[str, Any], started: float, result: StageResult | None, stage: Stage) -> None:
@@ -386,6 +396,8 @@ class Runner:
             record["outputs"] = self.manifest.fingerprints([p for p in written if p.exists()], with_producer=False)
             for key, value in result.extra.items():
                 record.setdefault(key, value)
+        elif (usage := self._recorded_usage(record["id"])) is not None:
+            record["usage"] = usage  # failed, interrupted or terminated: what it sent is still on record
         self.manifest.put(record)
 
 

@@ -146,6 +146,7 @@ class StageContext:
     should_stop: Callable[[], bool] = lambda: False
     previous: dict[str, Any] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # every earlier record of this stage, oldest first
+    record_id: str = ""  # the manifest record of this run (the spend ledger files each request under it)
 
 
 class Stage(abc.ABC):

@@ -57,6 +57,12 @@ def _print_estimate(result: Any, config: Any) -> None:
     table.add_row("projected time", _duration(result.projected_seconds))
     priced = config.price_input_per_million or config.price_output_per_million
     table.add_row("projected cost", f"${result.projected_cost_usd:,.2f}" if priced else "$0 (no prices configured)")
+    from naturalthoughts.generate.ledger import budget_line
+
+    status = result.budget
+    table.add_row("spent so far (this budget)", f"${status['spent_usd']:,.4f} · {status['spent_tokens']:,} tokens")
+    if (line := budget_line(status)) is not None:
+        table.add_row("budget", line.removeprefix("budget: "))
     console.print(table)
     if result.sample_incomplete:
         console.print(
@@ -89,6 +95,10 @@ def _print_result(result: Any) -> None:
         f"${usage['cost_usd']:,.4f} · {usage['wall_time_s']:.1f} s",
         soft_wrap=True,
     )
+    from naturalthoughts.generate.ledger import budget_line
+
+    if (line := budget_line(result.budget)) is not None:
+        console.print(line, markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -129,6 +129,7 @@ class ChatResult:
 
 ResultCallback = Callable[[int, ChatResult], None]
 StopCheck = Callable[[], bool]
+SendCallback = Callable[[Sequence[int]], None]  # the indices about to be sent to the model (the spend ledger)
 NOT_SENT = "not sent: stopped before dispatch"
 
 T = TypeVar("T")
@@ -156,15 +157,22 @@ class Dispatch:
     """The bookkeeping of one ``generate`` call: results in request order, streaming, stopping.
 
     ``stopped()`` asks ``should_stop`` before a dispatch and stays True once it said so;
+    ``sending(indices)`` tells ``on_send`` which requests are about to leave (engines call it right before they
+    send, so a spend ledger can reserve them);
     ``deliver`` records a result and calls ``on_result`` (exactly once per request);
     ``finish`` gives every request never delivered ``error=NOT_SENT`` (reporting it too).
     """
 
     def __init__(
-        self, requests: Sequence[ChatRequest], on_result: ResultCallback | None, should_stop: StopCheck | None
+        self,
+        requests: Sequence[ChatRequest],
+        on_result: ResultCallback | None,
+        should_stop: StopCheck | None,
+        on_send: SendCallback | None = None,
     ) -> None:
         self.requests = requests
         self.should_stop = should_stop
+        self.on_send = on_send
         self._on_result = on_result
         self._results: list[ChatResult | None] = [None] * len(requests)
         self._stopped = False
@@ -173,6 +181,10 @@ class Dispatch:
         """Whether to send nothing more: ``should_stop`` said so, or SIGINT/SIGTERM arrived (threads stop too)."""
         self._stopped = self._stopped or requested() or bool(self.should_stop and self.should_stop())
         return self._stopped
+
+    def sending(self, indices: Sequence[int]) -> None:
+        if self.on_send is not None:
+            self.on_send(indices)
 
     def deliver(self, index: int, result: ChatResult) -> None:
         if self._results[index] is not None:
@@ -229,15 +241,17 @@ class Engine(abc.ABC):
         requests: Sequence[ChatRequest],
         on_result: ResultCallback | None = None,
         should_stop: StopCheck | None = None,
+        on_send: SendCallback | None = None,
     ) -> list[ChatResult]:
         """Answer every request; call ``on_result(index, result)`` as each one finishes.
 
         ``should_stop`` is checked before each dispatch (budgets, Ctrl-C); requests not dispatched
-        come back with ``error=NOT_SENT`` so the caller can leave them for a rerun.
+        come back with ``error=NOT_SENT`` so the caller can leave them for a rerun. ``on_send(indices)`` is
+        called right before requests are sent to the model.
         """
         for request in requests:
             self.check_request(request)
-        job = Dispatch(requests, on_result, should_stop)
+        job = Dispatch(requests, on_result, should_stop, on_send)
         self.dispatch(job)
         return job.finish()
 
@@ -269,6 +283,7 @@ class BatchedEngine(Engine):
         for batch in self.batches(job.requests):
             if job.stopped():
                 return
+            job.sending(batch)
             job.deliver_batch(batch, lambda batch=batch: self.answer_batch([job.requests[i] for i in batch]), self.name)
 
 
@@ -296,11 +311,12 @@ class AsyncEngine(Engine):
         requests: Sequence[ChatRequest],
         on_result: ResultCallback | None = None,
         should_stop: StopCheck | None = None,
+        on_send: SendCallback | None = None,
     ) -> list[ChatResult]:
         """The asyncio form of :meth:`generate`, for callers inside an event loop."""
         for request in requests:
             self.check_request(request)
-        job = Dispatch(requests, on_result, should_stop)
+        job = Dispatch(requests, on_result, should_stop, on_send)
         await self.adispatch(job)
         return job.finish()
 
@@ -311,6 +327,7 @@ class AsyncEngine(Engine):
             for index in pending:
                 if job.stopped():
                     return
+                job.sending((index,))
                 job.deliver(index, await self._guarded(self.answer_one(job.requests[index], session)))
 
         async with self.session() as session:

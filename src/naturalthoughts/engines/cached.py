@@ -2,6 +2,10 @@
 
 A fully cached rerun therefore never starts a llama.cpp server, opens a socket or imports torch.
 Identical requests within one batch are sent once and the answer is given to each of them.
+
+With a :class:`SpendRecorder`, every request sent to the model is recorded in the cache's spend ledger: reserved
+(committed) just before it is sent, and settled in the same transaction that stores its response, so a process
+killed at any moment has every request it sent on record.
 """
 
 from __future__ import annotations
@@ -39,6 +43,29 @@ class UsageStats:
 
 
 EngineFactory = Callable[[EngineConfig], Engine]
+CHARS_PER_TOKEN = 4  # the prompt's size before the server counts it: a reservation's estimate
+
+
+@dataclass
+class SpendRecorder:
+    """Records what each request sent spends, under a budget ``scope`` (a stage key) and an ``attempt`` (the
+    manifest record id of this run); ``cost(prompt_tokens, completion_tokens)`` prices it."""
+
+    cache: ResponseCache
+    scope: str
+    attempt: str
+    cost: Callable[[int, int], float] = lambda prompt, completion: 0.0
+
+    def reserve(self, key: str, request: ChatRequest) -> int:
+        """Before sending: the worst case (the prompt's estimated tokens and every token ``max_tokens`` allows)."""
+        characters = sum(len(message.get("content") or "") for message in request.messages) + len(request.prefill or "")
+        prompt, completion = characters // CHARS_PER_TOKEN + 1, request.params.max_tokens
+        return self.cache.reserve(self.scope, self.attempt, key, prompt, completion, self.cost(prompt, completion))
+
+    def settle(self, entry: int | None, key: str, result: ChatResult) -> None:
+        """After the reply: the response and its real spend, committed together."""
+        cost = self.cost(result.prompt_tokens or 0, result.completion_tokens or 0)
+        self.cache.settle(entry, key, result, cost, self.scope, self.attempt)
 
 
 class CachedEngine(Engine):
@@ -56,9 +83,11 @@ class CachedEngine(Engine):
         cache: ResponseCache,
         refresh: Collection[str] = (),
         engine_factory: EngineFactory | None = None,
+        spend: SpendRecorder | None = None,
     ) -> None:
         self.config = config
         self.cache = cache
+        self.spend = spend
         self.refresh = frozenset(refresh)
         self.stats = UsageStats()
         self._engine_factory = engine_factory
@@ -116,15 +145,26 @@ class CachedEngine(Engine):
             return  # every request was answered from the cache
 
         unique_keys = list(waiting)
+        sent = [requests[waiting[key][0]] for key in unique_keys]
+        reserved: dict[int, int] = {}  # position -> its entry in the spend ledger
+
+        def reserve(positions: Sequence[int]) -> None:
+            if self.spend is not None:
+                for position in positions:
+                    reserved[position] = self.spend.reserve(unique_keys[position], sent[position])
 
         def store_and_forward(position: int, result: ChatResult) -> None:
             key = unique_keys[position]
-            self.cache.put(key, result)  # errors are refused by the cache itself
+            entry = reserved.pop(position, None)
+            if self.spend is not None and (entry is not None or result.error != NOT_SENT):
+                self.spend.settle(entry, key, result)  # the response and its spend in one transaction
+            else:
+                self.cache.put(key, result)  # errors are refused by the cache itself
             self.stats.record(result)
             for copy_number, index in enumerate(waiting[key]):
                 job.deliver(index, result if copy_number == 0 else replace(result))
 
-        self.inner().generate([requests[waiting[key][0]] for key in unique_keys], store_and_forward, job.should_stop)
+        self.inner().generate(sent, store_and_forward, job.should_stop, on_send=reserve)
 
     def close(self) -> None:
         with self._lock:

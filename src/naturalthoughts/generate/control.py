@@ -1,22 +1,27 @@
 """What decides when a generate run stops sending (the user, a budget, failing requests), the spend earlier runs
-carry into a budget, and the progress the run shows while it works."""
+carry into a budget (read from the durable spend ledger), and the progress the run shows while it works."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from naturalthoughts.engines import ChatResult
+from naturalthoughts.engines import ChatResult, ResponseCache
+from naturalthoughts.engines.cached import SpendRecorder
 from naturalthoughts.generate.config import GenerateConfig
-from naturalthoughts.generate.ledger import Ledger, Spend
+from naturalthoughts.generate.ledger import Ledger, Prices, Spend
+from naturalthoughts.manifest import new_record_id
 
 if TYPE_CHECKING:
     from naturalthoughts.progress import Task
+    from naturalthoughts.stage import StageContext
 
 # Stop sending early once this many requests were sent and they mostly failed (the verdict comes at the end).
 EARLY_FAILURE_SENT = 8
+# The budget's scope in the spend ledger: generate and its --estimate spend from one budget.
+BUDGET_SCOPE = "generate"
 _PROGRESS_FLUSH_S = 0.1
 
 
@@ -50,26 +55,18 @@ class StopControl:
         )
 
 
-def carried_spend(history: Sequence[dict[str, Any]], config: GenerateConfig, fingerprint: str) -> Spend:
-    """What earlier runs stopped by this same budget, with this same config, spent (newest first, back to the
-    last run that finished): a rerun with the same budget then counts it and sends nothing more."""
-    if config.max_cost is None and config.max_total_tokens is None:
-        return Spend()
-    budget = (config.max_cost, config.max_total_tokens)
-    prompt = completion = requests = 0
-    cost = 0.0
-    for record in reversed(history):
-        recorded = record.get("config") or {}
-        if record.get("status") == "done" or record.get("config_sha256") != fingerprint:
-            break
-        if (recorded.get("max_cost"), recorded.get("max_total_tokens")) != budget:
-            break
-        usage = record.get("usage") or {}  # runs that died without a word recorded no usage
-        prompt += int(usage.get("prompt_tokens") or 0)
-        completion += int(usage.get("completion_tokens") or 0)
-        cost += float(usage.get("cost_usd") or 0.0)
-        requests += int(usage.get("requests_sent") or 0)
-    return Spend(prompt, completion, cost, requests)
+def budget_ledger(config: GenerateConfig, cache: ResponseCache, ctx: StageContext) -> tuple[Ledger, SpendRecorder]:
+    """The in-memory ledger of this run, carrying what the durable spend ledger says earlier runs sent since the
+    work last finished (requests in flight when a run died count at their worst case), and the recorder that
+    files each request this run sends under its manifest record."""
+    prices = Prices(config.price_input_per_million, config.price_output_per_million)
+    earlier = cache.spent(BUDGET_SCOPE)
+    carried = Spend(
+        earlier.prompt_tokens, earlier.completion_tokens, earlier.cost_usd, earlier.requests, earlier.reserved
+    )
+    ledger = Ledger(prices, max_cost=config.max_cost, max_total_tokens=config.max_total_tokens, carried=carried)
+    attempt = ctx.record_id or new_record_id()
+    return ledger, SpendRecorder(cache, BUDGET_SCOPE, attempt, prices.cost)
 
 
 class Progress:

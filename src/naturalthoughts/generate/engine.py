@@ -15,6 +15,7 @@ from naturalthoughts.engines import (
     engine_identity,
 )
 from naturalthoughts.engines.base import Dispatch
+from naturalthoughts.engines.cached import SpendRecorder
 from naturalthoughts.engines.thinking import ThinkingBudget, ThinkingEngine
 from naturalthoughts.generate.config import GenerateConfig
 
@@ -68,7 +69,7 @@ class _StartsWhenSending(Engine):
                 self.on_sent(result)
             job.deliver(index, result)
 
-        self.engine.generate(job.requests, answered, job.should_stop)
+        self.engine.generate(job.requests, answered, job.should_stop, job.on_send)
 
     def close(self) -> None:
         if self.engine is not None:
@@ -107,9 +108,13 @@ def chunk_size(config: GenerateConfig) -> int:
 
 
 def open_engine(
-    config: GenerateConfig, cache: ResponseCache, on_sent: Callable[[ChatResult], None] | None = None
+    config: GenerateConfig,
+    cache: ResponseCache,
+    on_sent: Callable[[ChatResult], None] | None = None,
+    spend: SpendRecorder | None = None,
 ) -> CachedEngine:
-    """A cache-fronted engine for the configured executor; the model starts only when a miss is really sent."""
+    """A cache-fronted engine for the configured executor; the model starts only when a miss is really sent, and
+    every request it sends is recorded in the spend ledger by ``spend``."""
     if config.executor == "ray":
         from naturalthoughts.generate.ray_executor import ray_engine_factory
 
@@ -117,7 +122,10 @@ def open_engine(
     else:
         factory = create_engine
     return CachedEngine(
-        engine_config(config), cache, engine_factory=lambda engine: _StartsWhenSending(engine, factory, on_sent)
+        engine_config(config),
+        cache,
+        engine_factory=lambda engine: _StartsWhenSending(engine, factory, on_sent),
+        spend=spend,
     )
 
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from naturalthoughts.engines import NOT_SENT, ChatResult, Engine, engine_identity
 from naturalthoughts.engines.cache import ResponseCache
-from naturalthoughts.errors import ConfigError
+from naturalthoughts.errors import BudgetExceeded, ConfigError
 from naturalthoughts.generate.config import GenerateConfig
-from naturalthoughts.generate.control import Progress, StopControl
+from naturalthoughts.generate.control import Progress, StopControl, budget_ledger
 from naturalthoughts.generate.engine import cache_reader, engine_config, open_engine, with_thinking
 from naturalthoughts.generate.failures import api_key_hint, engine_failure
-from naturalthoughts.generate.ledger import Ledger, Prices
+from naturalthoughts.generate.ledger import Ledger, Prices, budget_line
 from naturalthoughts.generate.plan import Job, Plan, build_plan
 from naturalthoughts.generate.stage import GenerateStageBase, reporter_for, send
 from naturalthoughts.generate.traces import trace_row
@@ -39,6 +40,7 @@ class Estimate:
     projected_seconds: float
     projected_cost_usd: float
     usage: dict[str, Any]
+    budget: dict[str, Any] = field(default_factory=dict)  # spent vs budget so far (generate's, earlier runs included)
 
     @property
     def requests_to_send(self) -> int:
@@ -86,11 +88,13 @@ class GenerateEstimateStage(GenerateStageBase):
         plan = build_plan(ctx.run, config, engine_identity)
         notes = self._notes(ctx, plan)
         prices = Prices(config.price_input_per_million, config.price_output_per_million)
-        ledger = Ledger(prices)
-        stop = StopControl(ledger, config, ctx.should_stop)
         budget = config.thinking_budget(plan.max_tokens)
-        progress = Progress(ledger)
-        with ResponseCache(ctx.run.cache_db) as cache, open_engine(config, cache, progress.sent) as cached:
+        with ExitStack() as stack:
+            cache = stack.enter_context(ResponseCache(ctx.run.cache_db))
+            ledger, recorder = budget_ledger(config, cache, ctx)  # the sample spends from generate's budget
+            stop = StopControl(ledger, config, ctx.should_stop)
+            progress = Progress(ledger)
+            cached = stack.enter_context(open_engine(config, cache, progress.sent, recorder))
             uncached = _uncached_positions(plan, cache_reader(config, cache, budget), config.chunk_size)
             pool = uncached if uncached else range(plan.total)
             sample = _jobs_at(plan, {pool[i] for i in _spread(len(pool), self.sample_size)}, config.chunk_size)
@@ -101,6 +105,9 @@ class GenerateEstimateStage(GenerateStageBase):
                 progress.flush()
             wall = time.monotonic() - started
         answered = [(job, r) for job, r in zip(sample, results, strict=True) if r.ok]
+        if not answered and stop.kind == "budget":
+            line = budget_line(ledger.budget_status()) or stop.reason
+            raise BudgetExceeded(f"--estimate: nothing sent, the budget is spent ({line}); raise it to continue.")
         if not answered:
             raise engine_failure(ledger, config.engine, "--estimate: nothing to project from")
         if ledger.errors:
@@ -110,6 +117,7 @@ class GenerateEstimateStage(GenerateStageBase):
             ctx.progress.note(notes[-1])
         sent = sum(not r.cached and r.error != NOT_SENT for r in results)
         estimate = _project(plan, config, prices, ledger, answered, len(uncached), sent, wall, len(sample))
+        estimate.budget = ledger.budget_status()
         return StageResult(
             counts={"sample": len(sample), "sent": ledger.requests_sent, "answered": len(answered)},
             usage=ledger.stage_usage(),

@@ -1,4 +1,4 @@
-"""The spend ledger: tokens, time and cost of one ``nt generate`` run, the budget that stops it, and its failures.
+"""The in-memory ledger of one ``nt generate`` run: tokens, time and cost, the budget that stops it, its failures.
 
 Only requests actually sent to the model count toward spend and budgets (each phase of a trace under a thinking
 budget is one request, counted as it returns, so a budget sees the spend of every phase); cache hits are free.
@@ -6,8 +6,12 @@ Traces are counted apart (:meth:`Ledger.record`): answered, of which from the ca
 dispatching new requests once its spend reaches ``max_cost`` or ``max_total_tokens``; requests already in flight
 finish and are kept, so a run overshoots by at most the requests in flight, and the ledger says by how much.
 
-Budgets span reruns: ``carried`` is the spend that earlier runs stopped by the same budget recorded in the
-manifest, so a rerun with the same budget sends nothing more (raise the budget, or drop it, to continue).
+Budgets span interrupts and reruns: ``carried`` is what the durable spend ledger (the ``spend`` table of the
+response cache, :mod:`naturalthoughts.engines.cache`) holds for the stage since its work last finished: every
+request an earlier run sent, including those in flight when it was killed or stopped (counted at their worst
+case: the prompt and every token ``max_tokens`` allows). So a rerun with the same budget sends nothing more
+once it is spent, whatever stopped the earlier runs (a budget, Ctrl-C, SIGTERM, SIGKILL); raise the budget or
+drop it to continue. When the work finishes, the count starts afresh for the next run.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from naturalthoughts.engines.base import NOT_SENT, ChatResult
 from naturalthoughts.redact import clip
@@ -42,6 +47,7 @@ class Spend:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     requests: int = 0
+    reserved: int = 0  # of which in flight when their run died or was stopped (counted at their worst case)
 
     @property
     def total_tokens(self) -> int:
@@ -118,11 +124,29 @@ class Ledger:
         cost = self.carried.cost_usd + self.cost_usd
         tokens = self.carried.total_tokens + self.total_tokens
         earlier = " (earlier runs included)" if self.carried.requests else ""
+        if self.carried.reserved:
+            earlier = (
+                f" (earlier runs included; {self.carried.reserved:,} request(s) in flight when a run was stopped "
+                "count at their worst case)"
+            )
         if self.max_cost is not None and cost >= self.max_cost:
             return f"cost budget reached (${cost:.4f} of ${self.max_cost:.4f}{earlier})"
         if self.max_total_tokens is not None and tokens >= self.max_total_tokens:
             return f"token budget reached ({tokens:,} of {self.max_total_tokens:,} tokens{earlier})"
         return None
+
+    def budget_status(self) -> dict[str, Any]:
+        """Spent against the budget, earlier runs included (what ``--estimate``, the CLI and the report show)."""
+        with self._lock:
+            return {
+                "max_cost": self.max_cost,
+                "max_total_tokens": self.max_total_tokens,
+                "spent_usd": round(self.carried.cost_usd + self.cost_usd, 6),
+                "spent_tokens": self.carried.total_tokens + self.total_tokens,
+                "requests_sent": self.carried.requests + self.requests_sent,
+                "earlier_requests": self.carried.requests,
+                "reserved_in_flight": self.carried.reserved,
+            }
 
     def budget_reached(self) -> str | None:
         """Why the run must stop sending, or None while within budget."""
@@ -192,3 +216,20 @@ class Ledger:
         if self.prices.input_per_million or self.prices.output_per_million:
             text += f" · ${self.cost_usd:,.4f}"
         return text
+
+
+def budget_line(status: dict[str, Any]) -> str | None:
+    """``budget: spent $0.31 of $0.30 (...)`` for a :meth:`Ledger.budget_status`; None when there is no budget."""
+    parts = []
+    if status.get("max_cost") is not None:
+        parts.append(f"${status['spent_usd']:,.4f} of ${status['max_cost']:,.4f}")
+    if status.get("max_total_tokens") is not None:
+        parts.append(f"{status['spent_tokens']:,} of {status['max_total_tokens']:,} tokens")
+    if not parts:
+        return None
+    notes = [f"{status['requests_sent']:,} requests"]
+    if status.get("earlier_requests"):
+        notes.append(f"{status['earlier_requests']:,} of them by earlier runs")
+    if status.get("reserved_in_flight"):
+        notes.append(f"{status['reserved_in_flight']:,} in flight when a run stopped, counted at their worst case")
+    return f"budget: spent {' and '.join(parts)} ({', '.join(notes)})"

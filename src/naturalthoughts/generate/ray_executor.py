@@ -101,6 +101,7 @@ class RayPoolEngine(Engine):
             while idle and handed_out < len(batches) and not job.stopped():
                 actor, batch = idle.pop(), batches[handed_out]
                 handed_out += 1
+                job.sending(batch)
                 running[actor.answer.remote([request_to_json(requests[i]) for i in batch])] = (actor, batch)
             if not running:
                 return  # stopped before the remaining batches were handed out: they become NOT_SENT

@@ -23,10 +23,10 @@ from naturalthoughts.atomic import parquet_writer
 from naturalthoughts.engines import CachedEngine, ChatResult, Engine, ResponseCache, engine_identity
 from naturalthoughts.errors import ConfigError
 from naturalthoughts.generate.config import GenerateConfig
-from naturalthoughts.generate.control import Progress, StopControl, carried_spend
+from naturalthoughts.generate.control import BUDGET_SCOPE, Progress, StopControl, budget_ledger
 from naturalthoughts.generate.engine import EVERY_KEY, chunk_size, open_engine, with_thinking
 from naturalthoughts.generate.failures import engine_failure, unset_api_key
-from naturalthoughts.generate.ledger import Ledger, Prices, Spend
+from naturalthoughts.generate.ledger import Ledger, Spend
 from naturalthoughts.generate.plan import Job, Plan, build_plan, effective_max_tokens
 from naturalthoughts.generate.prompts import load_template
 from naturalthoughts.generate.traces import (
@@ -59,6 +59,7 @@ class GenerateResult:
     max_tokens: int
     stopped: str | None = None
     notes: list[str] = field(default_factory=list)
+    budget: dict[str, Any] = field(default_factory=dict)  # spent vs budget, earlier runs included
 
 
 # ---- engines ---------------------------------------------------------------------------------------------------
@@ -139,20 +140,15 @@ class GenerateStage(GenerateStageBase):
         plan = build_plan(run, config, engine_identity)
         notes = self._notes(ctx, plan)
         existing = ExistingTraces.open(run.traces) if config.retry else None
-        carried = carried_spend(ctx.history, config, self.config_fingerprint())
-        ledger = Ledger(
-            Prices(config.price_input_per_million, config.price_output_per_million),
-            max_cost=config.max_cost,
-            max_total_tokens=config.max_total_tokens,
-            carried=carried,
-        )
-        stop = StopControl(ledger, config, ctx.should_stop)
         counts = TraceCounts(questions=plan.questions)
         retried = 0
-        progress = Progress(ledger)
         with ExitStack() as stack:
             cache = stack.enter_context(ResponseCache(run.cache_db))
-            cached = stack.enter_context(open_engine(config, cache, progress.sent))
+            ledger, recorder = budget_ledger(config, cache, ctx)
+            carried = ledger.carried
+            stop = StopControl(ledger, config, ctx.should_stop)
+            progress = Progress(ledger)
+            cached = stack.enter_context(open_engine(config, cache, progress.sent, recorder))
             engine = with_thinking(cached, config.thinking_budget(plan.max_tokens))
             writer = stack.enter_context(parquet_writer(run.traces, TRACES))
             progress.task = stack.enter_context(ctx.progress.task("generate", total=plan.total, unit="traces"))
@@ -171,7 +167,10 @@ class GenerateStage(GenerateStageBase):
                 written.result()
             progress.flush()
             retried = chunks.retried
-        return self._result(ctx, plan, config, ledger, stop, counts, notes, retried, carried)
+            result = self._result(ctx, plan, config, ledger, stop, counts, notes, retried, carried)
+            if not result.stopped:  # the work is finished: a budget counts afresh from here
+                cache.close_budget(BUDGET_SCOPE, recorder.attempt)
+        return result
 
     def _result(
         self,
@@ -204,6 +203,7 @@ class GenerateStage(GenerateStageBase):
             max_tokens=plan.max_tokens,
             stopped=stopped,
             notes=notes,
+            budget=ledger.budget_status(),
         )
         extra: dict[str, Any] = {
             "teacher": plan.teacher,
@@ -218,7 +218,9 @@ class GenerateStage(GenerateStageBase):
                 "requests_sent": carried.requests,
                 "total_tokens": carried.total_tokens,
                 "cost_usd": round(carried.cost_usd, 6),
+                "reserved_in_flight": carried.reserved,
             }
+        extra["budget"] = ledger.budget_status()
         if ledger.errors:
             message, count = ledger.commonest_error()
             extra["commonest_error"] = {"message": message, "count": count}

@@ -61,9 +61,45 @@ def ledger_section(inputs: ReportInputs) -> Section:
         spent = [(r["stage"], t) for r, t in zip(rows, tokens, strict=True) if t]
         svgs.append(plots.hbar([s for s, _ in spent], [t for _, t in spent], "Model tokens per stage",
                                "prompt + completion tokens", "ledger-tokens"))  # fmt: skip
-    note = Raw("<p class=\"note\">Sums over every attempt of each stage (a resumed stage's attempts add up); "
-               "status is the latest attempt's. Cost uses the prices in each stage's config.</p>")
-    return Section("ledger", "Ledger", join(table(header, body, numeric_from=2, cls="ledger"), note, figures(*svgs)))
+    note = Raw("<p class=\"note\">Sums over every attempt of each stage (a resumed stage's attempts add up, and a "
+               "killed attempt counts what the spend ledger holds for it); status is the latest attempt's. Cost uses "
+               "the prices in each stage's config.</p>")
+    parts = [table(header, body, numeric_from=2, cls="ledger"), note]
+    if (budget := budget_paragraph(inputs)) is not None:
+        parts.append(budget)
+    return Section("ledger", "Ledger", join(*parts, figures(*svgs)))
+
+
+def budget_paragraph(inputs: ReportInputs) -> Raw | None:
+    """Spent vs budget for ``nt generate``, from the durable spend ledger (requests in flight at a kill count)."""
+    from naturalthoughts.engines.cache import recorded_spend
+    from naturalthoughts.generate.control import BUDGET_SCOPE
+    from naturalthoughts.generate.ledger import budget_line
+
+    records = inputs.stages.get(BUDGET_SCOPE) or []
+    if not records:
+        return None
+    config = records[-1].get("config") or {}
+    since = recorded_spend(inputs.run.cache_db, scope=BUDGET_SCOPE, whole_history=False)
+    ever = recorded_spend(inputs.run.cache_db, scope=BUDGET_SCOPE)
+    if ever is None:
+        return None
+    status = {
+        "max_cost": config.get("max_cost"),
+        "max_total_tokens": config.get("max_total_tokens"),
+        "spent_usd": since.cost_usd if since else 0.0,
+        "spent_tokens": since.total_tokens if since else 0,
+        "requests_sent": since.requests if since else 0,
+        "reserved_in_flight": since.reserved if since else 0,
+    }
+    if since is None:
+        text = "generate: its work finished; a budget counts afresh from the next run."
+    else:
+        line = budget_line(status) or f"sent {since.requests:,} requests (no budget set)"
+        text = f"generate {line}, since its work last finished."
+    text += (f" Every request the teacher was ever sent: {ever.requests:,} ({ever.total_tokens:,} tokens, "
+             f"{_dollars(ever.cost_usd)}).")  # fmt: skip
+    return Raw(f'<p class="budget">{esc(text)}</p>')
 
 
 def _duration(seconds: float) -> str:
