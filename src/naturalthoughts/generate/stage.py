@@ -168,7 +168,7 @@ class GenerateStage(GenerateStageBase):
             progress.flush()
             retried = chunks.retried
             result = self._result(ctx, plan, config, ledger, stop, counts, notes, retried, carried)
-            if not result.stopped:  # the work is finished: a budget counts afresh from here
+            if result.status == "done":  # the work is finished: a budget counts afresh from here
                 cache.close_budget(BUDGET_SCOPE, recorder.attempt)
         return result
 
