@@ -178,3 +178,40 @@ def test_train_uses_the_checked_template_and_records_it(run_dir: RunDir, base: P
     if name == "deepseek-r1-distill":
         assert switch.prefill("think") is None and switch.prefill("no-think") == "</think>\n\n"
     assert pq.read_table(run_dir.sft_dir / "pick+random-0.5" / "train.parquet").num_rows == 4
+
+
+def test_eval_of_an_r1_student_opens_the_reasoning_once_with_and_without_a_budget(
+    run_dir: RunDir, base: Path, tmp_path: Path
+) -> None:
+    """A real evaluation (transformers engine, tiny R1-family student): the template opens <think>, so think
+    pre-fills nothing, no-think pre-fills the closing tag, and a thinking budget's pre-fills lose the opener."""
+    from naturalthoughts.eval import EvalConfig, EvalStage
+    from naturalthoughts.eval.opened import OpenedTemplateEngine
+    from naturalthoughts.progress import quiet_reporter
+    from naturalthoughts.runner import Runner
+
+    family = BY_NAME["deepseek-r1-distill"]
+    student = family_student(base, family, tmp_path / "r1")
+    make_run(run_dir.root, n=2)
+    engine = {"engine": "transformers", "model": str(student)}
+    common = {"engine": engine, "benchmarks": ["gsm8k"], "limit": 1, "max_tokens": 6}
+    stages = [EvalStage(EvalConfig(**common, modes=["think", "no-think", "adaptive"]), model_name="r1"),
+              EvalStage(EvalConfig(**common, modes=["think"], think_budgets=[3]), model_name="r1-budget")]  # fmt: skip
+    with Runner(run_dir, reporter=quiet_reporter()) as runner:
+        assert [outcome.status for outcome in runner.run_all(stages)] == ["ran", "ran"]
+    rows = [row for name in ("r1", "r1-budget")
+            for row in pq.read_table(run_dir.eval_dir / name / "samples.parquet").to_pylist()]  # fmt: skip
+    assert {(r["mode"], r["budget"]) for r in rows} == {("think", None), ("no-think", None), ("adaptive", None),
+                                                        ("think", 3)}  # fmt: skip
+    for row in rows:
+        assert row["output"].startswith("<think>\n") and not row["output"].startswith("<think>\n<think>"), row
+        if row["mode"] == "no-think":
+            assert row["prefill"] == "</think>\n\n" and row["output"].startswith(modes.OPENED_NO_THINK_MARKER)
+        elif row["budget"] is None:
+            assert row["prefill"] is None
+
+    tokenizer = family_tokenizer(base, family)
+    tokenizer.chat_template = chat_templates.model_template(student)
+    phase = ChatRequest(messages=({"role": "user", "content": "Q"},), prefill="<think>\nSo far")
+    prompt = render_prompt(tokenizer, OpenedTemplateEngine(None, "<think>\n").cut(phase))  # type: ignore[arg-type]
+    assert prompt.endswith("<｜Assistant｜><think>\nSo far") and prompt.count("<think>") == 1

@@ -132,11 +132,8 @@ def _samples(
         benchmark = benchmarks.get(name)
         for mode in config.modes:
             for budget in budgets_for(mode, config):
-                if budget is not None and switch.opener:
-                    raise ConfigError(
-                        f"{switch.label}: the chat template opens the reasoning itself, which thinking budgets do "
-                        "not handle yet: set eval.think_budgets to [] for this model"
-                    )
+                if budget is not None:
+                    mode_prefill(switch, "think")  # a budget thinks: the family must be able to (Qwen3.5 small)
                 # Under a budget the thinking engine opens the reasoning itself (a pre-filled request would pass
                 # through it unbudgeted), so the request carries no prefill.
                 prefill = mode_prefill(switch, mode) if config.prefill and budget is None else None

@@ -44,6 +44,7 @@ from naturalthoughts.eval import contamination
 from naturalthoughts.eval.compare import markdown_table
 from naturalthoughts.eval.config import EvalConfig
 from naturalthoughts.eval.models import model_name
+from naturalthoughts.eval.opened import OpenedTemplateEngine
 from naturalthoughts.eval.plan import Sample, build_plan, grade_options
 from naturalthoughts.eval.records import full_output, record
 from naturalthoughts.eval.summary import SUMMARY_INPUT_COLUMNS, summarise
@@ -158,7 +159,7 @@ class EvalStage(Stage):
                     ctx.progress.task(f"eval {self.model_name}", total=len(plan.samples), unit="samples") as task,
                 ):
                     for budget, chunk in _chunks(plan.samples, config.chunk_size):
-                        engine = _budgeted(model, budget)
+                        engine = _budgeted(model, budget, chunk[0].opened)
                         results = engine.generate(
                             [sample.request for sample in chunk],
                             lambda index, result: task.advance(1, stats=_stats(counts)),
@@ -271,11 +272,12 @@ def _chunks(samples: list[Sample], size: int) -> Iterator[tuple[int | None, list
         start = end
 
 
-def _budgeted(model: Engine, budget: int | None) -> Engine:
-    """The model, under a thinking budget when one is set (each phase goes through the response cache)."""
+def _budgeted(model: Engine, budget: int | None, opened: str = "") -> Engine:
+    """The model, under a thinking budget when one is set (each phase goes through the response cache); a template
+    that opens the reasoning itself (``opened``) gets the budget's pre-fills without that opener."""
     if budget is None:
         return model
-    return ThinkingEngine(model, ThinkingBudget(budget=budget))
+    return ThinkingEngine(OpenedTemplateEngine(model, opened) if opened else model, ThinkingBudget(budget=budget))
 
 
 def _grade(sample: Sample, result: ChatResult, config: EvalConfig) -> Grade | None:
