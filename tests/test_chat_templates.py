@@ -198,7 +198,7 @@ def test_eval_of_an_r1_student_opens_the_reasoning_once_with_and_without_a_budge
     stages = [EvalStage(EvalConfig(**common, modes=["think", "no-think", "adaptive"]), model_name="r1"),
               EvalStage(EvalConfig(**common, modes=["think"], think_budgets=[3]), model_name="r1-budget")]  # fmt: skip
     with Runner(run_dir, reporter=quiet_reporter()) as runner:
-        assert [outcome.status for outcome in runner.run_all(stages)] == ["ran", "ran"]
+        assert [outcome.record["status"] for outcome in runner.run_all(stages)] == ["done", "done"]
     rows = [row for name in ("r1", "r1-budget")
             for row in pq.read_table(run_dir.eval_dir / name / "samples.parquet").to_pylist()]  # fmt: skip
     assert {(r["mode"], r["budget"]) for r in rows} == {("think", None), ("no-think", None), ("adaptive", None),
