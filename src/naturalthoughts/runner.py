@@ -12,7 +12,8 @@ For each stage it:
 The runner also owns the run directory while it works: an OS file lock (``RUN/.nt.lock``, released by the kernel
 if the process dies) so a second writer fails at once naming the holder's PID (or waits with ``wait=True``);
 the cleanup of temporary files left by a killed run; ``killed`` records for runs that died without a word;
-SIGINT and SIGTERM turned into exceptions (:class:`~naturalthoughts.errors.Terminated` for SIGTERM); and the
+SIGINT and SIGTERM turned into exceptions (:class:`~naturalthoughts.errors.Terminated` for SIGTERM) after the event
+loop let go of its requests, with a hard deadline (:mod:`naturalthoughts.interrupts`); and the
 run's log file ``RUN/logs/nt.log``. It refuses an input whose producer ran on files that changed since.
 """
 
