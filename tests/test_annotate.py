@@ -144,7 +144,7 @@ def test_correctness_methods(run_dir: RunDir) -> None:
     result = annotate(run_dir, approx_config(), only=["correctness"], show_progress=False)
     rows = read(run_dir)
     assert [r["correct"] for r in rows] == [True, False, True, False, None, None, True]
-    methods = ["math-verify", "math-verify", "exact", "exact", None, None, "math-verify"]
+    methods = ["number", "number", "text", "text", None, None, "number"]  # the one checker's answer kinds
     assert [r["correct_method"] for r in rows] == methods
     assert [r["correct_error"] for r in rows][:5] == [None] * 5
     assert rows[5]["correct_error"] == "the trace has no answer text"

@@ -53,7 +53,7 @@ def write_traces(run: RunDir, rows: list[dict[str, Any]]) -> None:
             "teacher": r.get("teacher", "test:teacher"),
             "reasoning": r.get("reasoning"),
             "answer": r.get("answer"),
-            "finish_reason": "stop",
+            "finish_reason": r.get("finish_reason", "stop"),
             "complete": r.get("answer") is not None,
             "reasoning_tokens": r.get("reasoning_tokens"),
             "answer_tokens": r.get("answer_tokens"),
@@ -66,7 +66,9 @@ def write_traces(run: RunDir, rows: list[dict[str, Any]]) -> None:
     write_parquet(pa.Table.from_pylist(full, schema=TRACES), run.traces)
 
 
-TRACE_KEYS = ("reasoning", "answer", "teacher", "reasoning_tokens", "answer_tokens", "completion_tokens")
+TRACE_KEYS = (
+    "reasoning", "answer", "teacher", "reasoning_tokens", "answer_tokens", "completion_tokens", "finish_reason",
+)  # fmt: skip
 
 
 def make_run(run: RunDir, items: list[dict[str, Any]]) -> None:

@@ -12,7 +12,7 @@ import pytest
 from naturalthoughts import benchmarks
 from naturalthoughts.benchmarks import BenchmarkItem, GradeOptions
 from naturalthoughts.benchmarks.choice import permutation, shuffled
-from naturalthoughts.benchmarks.mmlu_pro.task import random_guess
+from naturalthoughts.text.choices import mmlu_pro_official_guess
 from naturalthoughts.text.judge import judge_messages, read_verdict
 
 TEN = tuple(f"option {c}" for c in "ABCDEFGHIJ")
@@ -61,10 +61,11 @@ def test_mmlu_pro_official_cascade_reports_the_random_guess_apart() -> None:
     hit = grade("mmlu_pro", it, "<think>the answer is (A)</think>\nthe answer is (B)", official=True)
     assert (hit.extracted, hit.correct, hit.guess_correct) == ("B", True, None)
     miss = grade("mmlu_pro", it, "<think>x</think>\nno idea", official=True)
-    assert miss.extracted is None and miss.correct is False and isinstance(miss.guess_correct, bool)
-    assert miss.guess_correct == (random_guess(it, 0) == "B")
-    guesses = Counter(random_guess(replace(it, id=str(i)), seed) for i in range(50) for seed in range(4))
-    assert set(guesses) == set("ABCD"), "the guess is drawn over the item's options"
+    assert miss.extracted is None and miss.correct is False
+    # the official scripts re-seed 12345 before every guess: the guess depends only on the number of options
+    assert miss.guess_correct == (mmlu_pro_official_guess(4) == "B")
+    other = grade("mmlu_pro", replace(it, id="t2", answer=mmlu_pro_official_guess(4)), "no idea", official=True, seed=3)
+    assert other.guess_correct is True
     default = grade("mmlu_pro", it, "<think>x</think>\nno idea")
     assert default.guess_correct is None, "the project's extraction never guesses"
 
@@ -106,9 +107,9 @@ def test_gpqa_prompt_is_simple_evals_word_for_word() -> None:
         ("gsm8k", "18", "<think>maybe 18</think>\nThe answer is 20.", "20", False),
         ("gsm8k", "1234", "<think>x</think>\n\\boxed{1,234}", "1234", True),
         ("gsm8k", "18", "<think>The answer is 18", None, False),
-        ("aime2025", "70", "<think>x</think>\n\\boxed{070}", "070", True),
+        ("aime2025", "70", "<think>x</think>\n\\boxed{070}", "70", True),  # the number read, as a number
         ("aime2025", "70", "<think>x</think>\n\\boxed{16} then \\boxed{70}", "70", True),
-        ("math500", "\\frac{14}{3}", "<think>x</think>\n$\\boxed{\\dfrac{14}{3}}$", "\\dfrac{14}{3}", True),
+        ("math500", "\\frac{14}{3}", "<think>x</think>\n$\\boxed{\\dfrac{14}{3}}$", "14/3", True),
         ("math500", "\\left( 3, \\frac{\\pi}{2} \\right)", "<think>x</think>\n\\boxed{(3, \\frac{\\pi}{2})}",
          "(3, \\frac{\\pi}{2})", True),
         ("math500", "3", "<think>\\boxed{3}</think>\nI could not finish.", None, False),

@@ -146,3 +146,32 @@ def test_limit_takes_a_fixed_spread_subset() -> None:
     assert len(subset) == 20 and subset == spread_subset(mmlu, 20)
     assert len({item.metadata["subject"] for item in subset}) > 10, "not just the first subject"
     assert [mmlu.index(item) for item in subset] == sorted(mmlu.index(item) for item in subset)
+
+
+@pytest.mark.parametrize(
+    ("mode", "result"),
+    [
+        # adaptive mode, a server whose template opened <think>: the reply has no tags and was cut at the limit
+        ("adaptive", {"text": "So 9 eggs at $2 is 18, but wait, the muffins", "finish_reason": "length"}),
+        # a server-side reasoning parser cut inside the reasoning: reasoning returned, no content
+        ("think", {"text": "", "reasoning": "So 9 eggs at $2 is 18, but", "finish_reason": "length"}),
+        # think mode with the prefill: the output opens <think> and never closes it
+        ("think", {"text": "So 9 eggs at $2 is 18, but", "finish_reason": "length"}),
+    ],
+)
+def test_a_reply_cut_before_its_reasoning_closed_is_unclosed_thinking_and_counted(
+    mode: str, result: dict[str, Any]
+) -> None:
+    from naturalthoughts import benchmarks
+    from naturalthoughts.engines.base import ChatResult
+    from naturalthoughts.eval.plan import grade_options
+    from naturalthoughts.eval.records import full_output, record
+
+    config = EvalConfig(benchmarks=["gsm8k"], modes=[mode], limit=1)  # type: ignore[list-item]
+    [sample] = build_plan(config).samples
+    reply = ChatResult(**result)
+    grade = benchmarks.get("gsm8k").grade(sample.item, full_output(sample, reply), grade_options(
+        config, sample.seed, reply.finish_reason, sample.mode))  # fmt: skip
+    assert (grade.extracted, grade.method, grade.correct) == (None, "unclosed-thinking", False)
+    [summary] = summarise([record("m", "e", sample, reply, grade, False)]).to_pylist()
+    assert summary["unclosed_rate"] == 1.0 and summary["extraction_failure_rate"] == 1.0

@@ -137,7 +137,7 @@ ANNOTATIONS = pa.schema(
             "approx:chars/4",
         ),
         _f("correct", pa.bool_(), "answer matches the reference; null when there is no reference"),
-        _f("correct_method", pa.string(), "math-verify | exact | llm:MODEL"),
+        _f("correct_method", pa.string(), "the one checker's answer kind (number | math | choice | text) or llm:MODEL"),
         _f("correct_error", pa.string(), "why correctness is null despite a reference"),
         _f("disagree", pa.bool_(), "the teacher's and the second final answer disagree (the judge's verdict)"),
         _f(

@@ -48,6 +48,7 @@ TRACE_COLUMNS = {
     "teacher": "teacher",
     "reasoning": "reasoning",
     "answer": "answer",
+    "finish_reason": "finish_reason",  # correctness: a reply cut before its reasoning closed has no answer
     "response_hash": "response_hash",
     **SERVER_COLUMNS,
 }

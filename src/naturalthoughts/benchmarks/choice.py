@@ -2,7 +2,7 @@
 
 The prompt is simple-evals' ``QUERY_TEMPLATE_MULTICHOICE`` (also lighteval's GPQA instruction), with the letter
 list fitted to the item's number of options. Grading reads the final answer (after ``</think>``) with
-:func:`naturalthoughts.text.grading.extract_choice`, bounded to the item's letters.
+:func:`naturalthoughts.text.choices.extract_choice` through the one checker, bounded to the item's letters.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from naturalthoughts.benchmarks.items import LETTERS, BenchmarkItem
-from naturalthoughts.benchmarks.registry import Benchmark, Grade, GradeOptions
+from naturalthoughts.benchmarks.registry import Benchmark, Grade, GradeOptions, as_grade
 from naturalthoughts.text import grading
 
 QUERY_TEMPLATE = (
@@ -24,10 +24,11 @@ QUERY_TEMPLATE = (
 )
 
 EXTRACTION = (
-    "text after the last </think> (none if unclosed); then the last \\boxed{X}, the last 'Answer: X' / "
-    "'the answer is (X)', a line holding only the letter, the text of exactly one option, the last standing "
-    "capital letter (never the pronoun I or the article A); letters bounded to the item's options, lower case "
-    "accepted; an out-of-range letter is invalid (wrong)"
+    "text after the last </think> (none if unclosed or cut before closing); then the last \\boxed{X}, the last "
+    "'Answer: X' / 'the answer is (X)', a line holding only the letter, an option's text (whole, or after an answer "
+    "anchor), on the last line a letter standing as an answer; two letters joined by or/and or hedged: no answer "
+    "(ambiguous); letters bounded to the item's options; an out-of-range letter is invalid (wrong); "
+    "--simple-evals: simple-evals' first 'Answer: X'"
 )
 
 
@@ -47,8 +48,18 @@ def query_prompt(item: BenchmarkItem, options: GradeOptions | None = None) -> st
 
 
 def grade(item: BenchmarkItem, output: str | None, options: GradeOptions | None = None) -> Grade:
-    found = grading.extract_choice(grading.answer_part(output), len(item.choices or ()), item.choices)
-    return Grade(found.value, grading.grade_choice(item.answer, found), found.method, found.valid)
+    """The one checker's ``choice`` kind; ``options.simple_evals``: simple-evals' reading instead of the project's."""
+    options = options or GradeOptions()
+    verdict = grading.check_output(
+        "choice",
+        item.answer,
+        output,
+        finish_reason=options.finish_reason,
+        thinking=options.thinking,
+        options=item.choices,
+        style="simple-evals" if options.simple_evals else "default",
+    )
+    return as_grade(verdict)
 
 
 def permutation(item: BenchmarkItem, seed: int) -> list[int]:

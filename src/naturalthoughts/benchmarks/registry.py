@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from naturalthoughts.benchmarks.items import BenchmarkItem
+from naturalthoughts.text.grading import Verdict
 from naturalthoughts.text.replies import ReplySchema
 
 Kind = Literal["choice", "number", "math", "judge"]
@@ -20,11 +21,16 @@ Kind = Literal["choice", "number", "math", "judge"]
 
 @dataclass(frozen=True)
 class GradeOptions:
-    """Per-sample grading context: the seed (MMLU-Pro's random-guess fallback draws from it) and whether to use a
-    benchmark's official extraction instead of the project's (only MMLU-Pro has one that differs)."""
+    """Per-sample grading context: the seed; whether to read answers as a published harness does (``official``:
+    MMLU-Pro's own cascade; ``simple_evals``: simple-evals' ``Answer: X`` for multiple choice); how the reply ended
+    (``finish_reason``) and whether the model was asked to reason (``thinking``: think and adaptive modes), so a reply
+    cut before it closed its reasoning has no answer whatever its tags."""
 
     seed: int = 0
     official: bool = False
+    simple_evals: bool = False
+    finish_reason: str | None = None
+    thinking: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,11 @@ class Grade:
     method: str | None = None
     valid: bool = True
     guess_correct: bool | None = None
+
+
+def as_grade(verdict: Verdict) -> Grade:
+    """A checker verdict as a benchmark grade (no verdict counts as not correct until a judge says otherwise)."""
+    return Grade(verdict.extracted, bool(verdict.correct), verdict.method, verdict.valid, verdict.guess_correct)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,12 @@ def register(app: typer.Typer) -> None:
         mmlu_pro_official: Annotated[
             bool, typer.Option("--mmlu-pro-official", help="MMLU-Pro's official prompt and cascade.")
         ] = False,
+        simple_evals: Annotated[
+            bool,
+            typer.Option(
+                "--simple-evals", help="Multiple choice: simple-evals' strict reading (the first 'Answer: X')."
+            ),
+        ] = False,
         no_instruction: Annotated[
             bool, typer.Option("--no-instruction", help="No mode instruction in the system turn.")
         ] = False,
@@ -179,6 +185,7 @@ def register(app: typer.Typer) -> None:
             "top_p": top_p,
             "max_tokens": max_tokens,
             "mmlu_pro_official": True if mmlu_pro_official else None,
+            "simple_evals": True if simple_evals else None,
             "instruction": False if no_instruction else None,
             "prefill": False if no_prefill else None,
             "tokenizer": tokenizer,

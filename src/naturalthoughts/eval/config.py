@@ -67,6 +67,11 @@ class EvalConfig(StrictModel):
     mmlu_pro_official: bool = Field(
         default=False, description="MMLU-Pro: the official prompt and extraction cascade (guess reported apart)."
     )
+    simple_evals: bool = Field(
+        default=False,
+        description="Multiple-choice benchmarks: simple-evals' strict reading (the first 'Answer: X', case-sensitive "
+        "letter), which reproduces simple-evals' published GPQA numbers; default: the project's reading.",
+    )
     judge: EngineConfig | None = Field(default=None, description="The judge model for open-ended questions.")
     judge_max_tokens: int = Field(default=64, ge=8, description='Tokens for one verdict ({"correct": ...}).')
     tokenizer: str | None = Field(

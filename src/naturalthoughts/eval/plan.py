@@ -114,8 +114,18 @@ def mode_prefill(switch: modes.ModeSwitch, mode: Mode) -> str | None:
         raise ConfigError(f"{exc} (eval.modes)") from None
 
 
-def grade_options(config: EvalConfig, seed: int) -> GradeOptions:
-    return GradeOptions(seed=seed, official=config.mmlu_pro_official)
+def grade_options(
+    config: EvalConfig, seed: int, finish_reason: str | None = None, mode: Mode | None = None
+) -> GradeOptions:
+    """How a sample is graded: the config's published readings, how its reply ended and whether it was asked to
+    reason (think and adaptive modes: a reply cut before closing its reasoning has no answer)."""
+    return GradeOptions(
+        seed=seed,
+        official=config.mmlu_pro_official,
+        simple_evals=config.simple_evals,
+        finish_reason=finish_reason,
+        thinking=mode in ("think", "adaptive"),
+    )
 
 
 def budgets_for(mode: Mode, config: EvalConfig) -> list[int | None]:

@@ -22,12 +22,15 @@ from naturalthoughts.text.think import THINK_CLOSE, THINK_OPEN, parse_response, 
 
 def full_output(sample: Sample, result: ChatResult) -> str | None:
     """The assistant turn as the model wrote it: prefill + continuation; a server-separated reasoning is put back
-    between the tags, so every output reads the same way."""
+    between the tags (left open when the server returned no answer), so every output reads the same way."""
     if result.error is not None:
         return None
     text = result.text or ""
     if result.reasoning:
-        text = f"{THINK_OPEN}\n{result.reasoning.strip()}\n{THINK_CLOSE}\n\n{text.lstrip()}"
+        # A server's reasoning parser moves only text after </think> into the content: empty content means the
+        # reasoning never closed (cut at the limit), and the block is written unclosed so it grades as such.
+        closing = f"\n{THINK_CLOSE}\n\n" if text.strip() else ""
+        text = f"{THINK_OPEN}\n{result.reasoning.strip()}{closing}{text.lstrip()}"
     prefill = sample.assistant_start  # the template's opener (R1-distill's <think>) and the request's prefill
     if prefill and not result.reasoning and not text.startswith(prefill):
         text = prefill + text

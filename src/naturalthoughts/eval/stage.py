@@ -285,7 +285,8 @@ def _grade(sample: Sample, result: ChatResult, config: EvalConfig) -> Grade | No
         return None
     grader = sample.benchmark.grade
     assert grader is not None
-    return grader(sample.item, full_output(sample, result), grade_options(config, sample.seed))
+    options = grade_options(config, sample.seed, result.finish_reason, sample.mode)
+    return grader(sample.item, full_output(sample, result), options)
 
 
 def _token_counter(tokenizer: str | None) -> Any:

@@ -10,7 +10,9 @@ Rules (in order):
    answer is non-empty (the server only moves text after ``</think>`` into the content).
 2. The text contains ``</think>``: the reasoning is everything before the *last* closing tag
    (without a leading ``<think>``; R1's chat template often opens the tag itself, so it may be
-   absent), the answer is everything after it.
+   absent), the answer is everything after it. A stray closing tag *after* the answer
+   (``...</think> The answer is 5. </think>``) does not erase it: the answer is the last non-empty
+   text between closing tags.
 3. The text opens ``<think>`` but never closes it (typically cut at ``max_tokens``): it is all
    reasoning, the answer is empty.
 4. No tags at all: the text is the answer, the reasoning is empty, and the closing tag is missing.
@@ -65,11 +67,15 @@ def parse_response(text: str | None, server_reasoning: str | None = None) -> Par
 
 
 def _split_at_last_close(text: str) -> tuple[str, str]:
-    last = None
-    for last in CLOSE_TAG.finditer(text):  # noqa: B007 - we want the final match
-        pass
-    assert last is not None
-    return text[: last.start()], text[last.end() :]
+    """(reasoning, answer) at the last closing tag followed by text; when nothing but closing tags and space follows
+    the first one, the answer is empty."""
+    closes = list(CLOSE_TAG.finditer(text))
+    assert closes, "called only on text with a closing tag"
+    ends = [close.start() for close in closes[1:]] + [len(text)]
+    for close, end in reversed(list(zip(closes, ends, strict=True))):
+        if text[close.end() : end].strip():
+            return text[: close.start()], text[close.end() : end]
+    return text[: closes[-1].start()], ""
 
 
 def _strip_open(reasoning: str) -> str:
@@ -90,12 +96,17 @@ def split_tokens(completion_tokens: int | None, reasoning: str, answer: str) -> 
     return reasoning_tokens, completion_tokens - reasoning_tokens
 
 
-def final_answer(text: str | None) -> str | None:
+def final_answer(text: str | None, finish_reason: str | None = None, thinking: bool = False) -> str | None:
     """The text after the last closing tag; the whole text when there is no thinking block at all; None when a
-    block was opened and never closed (a truncated reasoning has no answer: the NeMo-Skills convention)."""
+    block was opened and never closed (a truncated reasoning has no answer: the NeMo-Skills convention).
+
+    ``thinking``: the model was asked to reason (think and adaptive modes, a reasoning teacher). Then a reply cut
+    at the token limit (``finish_reason="length"``) without a closing tag has no answer *whatever its tags*: a
+    server whose chat template opens ``<think>`` itself returns the reasoning without the opening tag, and it must
+    not be graded as if it were the answer."""
     text = text or ""
     if CLOSE_TAG.search(text):
         return _split_at_last_close(text)[1].strip()
-    if OPEN_TAG.search(text):
+    if OPEN_TAG.search(text) or (thinking and finish_reason == "length"):
         return None
     return text.strip()

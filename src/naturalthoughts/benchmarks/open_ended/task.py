@@ -23,7 +23,8 @@ def judge_messages(item: BenchmarkItem, answer: str) -> tuple[dict[str, str], ..
 
 def grade(item: BenchmarkItem, output: str | None, options: GradeOptions | None = None) -> Grade:
     """The extraction half: the final answer text; the judge supplies ``correct``."""
-    answer = grading.answer_part(output)
+    options = options or GradeOptions()
+    answer = grading.answer_part(output, options.finish_reason, options.thinking)
     if answer is None:
         return Grade(None, False, "unclosed-thinking")
     return Grade(answer or None, False, "judge" if answer else None)
