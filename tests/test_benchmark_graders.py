@@ -184,3 +184,15 @@ def test_every_registered_benchmark_can_prompt_and_grade() -> None:
     assert benchmarks.PAPER == ("gpqa_diamond", "math500", "mmlu_pro", "supergpqa")
     assert {n: benchmarks.get(n).paper_repeats for n in benchmarks.PAPER} == {
         "gpqa_diamond": 24, "math500": 16, "mmlu_pro": 1, "supergpqa": 1}  # fmt: skip
+
+
+def test_simple_evals_reading_for_choice_benchmarks() -> None:
+    from naturalthoughts.eval.config import EvalConfig
+    from naturalthoughts.eval.plan import grade_options
+
+    it = item("gpqa_diamond", "B", ("w", "x", "y", "z"))
+    output = "<think>x</think>\nAnswer: B\nOn reflection...\nAnswer: C"
+    assert grade("gpqa_diamond", it, output).extracted == "C"  # the project's reading: the last anchor
+    options = grade_options(EvalConfig(simple_evals=True), 0)
+    strict = benchmarks.get("gpqa_diamond").grade(it, output, options)  # type: ignore[misc]
+    assert (strict.extracted, strict.correct, strict.method) == ("B", True, "simple-evals")
