@@ -288,11 +288,20 @@ class Runner:
                 path = Path(upstream) if Path(upstream).is_absolute() else self.run.root / upstream
                 current = fingerprint(path)
                 if current.get("sha256") != recorded.get("sha256"):
-                    stage = producer["stage"].split(":", 1)[0]
                     raise MissingInputError(
                         f"{name} was made by `{producer['stage']}` from an older {upstream} (it changed since): "
-                        f"run `nt {stage} --run {self.run.root}` again first, or `nt run` for the whole pipeline."
+                        f"run `{self._refresh_command(producer)}` first, or `nt run` for the whole pipeline."
                     )
+
+    def _refresh_command(self, record: dict[str, Any]) -> str:
+        """The command that makes again what ``record``'s stage wrote (with its recorded options)."""
+        from naturalthoughts import registry
+
+        name = record["stage"].split(":", 1)[0]
+        try:
+            return registry.spec(name).stage_class().refresh_command(record, self.run)
+        except KeyError:
+            return f"nt {name} --run {self.run.root}"
 
     # ---- running ------------------------------------------------------------------------------------------------
     def run_all(self, stages: Sequence[Stage]) -> list[StageOutcome]:

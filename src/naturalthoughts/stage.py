@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import abc
 import json
+import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -195,6 +196,12 @@ class Stage(abc.ABC):
 
     def check(self, run: RunDir) -> None:  # noqa: B027 - optional hook
         """Validate what can be validated before any stage runs; raise an NTError naming the problem."""
+
+    @classmethod
+    def refresh_command(cls, record: dict[str, Any], run: RunDir) -> str:
+        """The command that runs again the stage instance a manifest ``record`` describes (named in a stale-input
+        error); a stage whose command needs more than ``--run`` spells it out from the recorded config."""
+        return f"nt {cls.name} --run {shlex.quote(str(run.root))}"
 
     @abc.abstractmethod
     def inputs(self, run: RunDir) -> list[Path]:

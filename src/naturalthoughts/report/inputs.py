@@ -147,8 +147,18 @@ class ReportInputs:
     # ---- selections ------------------------------------------------------------------------------------------
     @functools.cached_property
     def selection_names(self) -> list[str]:
+        """The selections the report shows: every one but those made from older traces (:attr:`stale_selections`)."""
         folder = self.run.selections_dir
-        return sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
+        names = sorted(p.stem for p in folder.glob("*.parquet")) if folder.exists() else []
+        return [name for name in names if name not in self.stale_selections]
+
+    @functools.cached_property
+    def stale_selections(self) -> dict[str, str]:
+        """Selections computed from older traces (made by hand before the traces changed, so ``nt run`` did not
+        refresh them): left out of the report, each with the command that makes it again."""
+        from naturalthoughts.select.stage import stale_selections
+
+        return stale_selections(self.run)
 
     def selection_rows(self, name: str) -> tuple[np.ndarray, int]:
         """Pool rows of a selection in rank order, and how many of its trace ids are no longer in the pool."""
@@ -169,6 +179,5 @@ class ReportInputs:
 
         run = self.run
         files = [p for p in (run.questions, run.rejected, run.traces, run.annotations) if p.exists()]
-        if run.selections_dir.exists():
-            files += sorted(run.selections_dir.glob("*.parquet"))
+        files += [run.selection(name) for name in self.selection_names]
         return files + later.input_files(run) + study_input_files(run)

@@ -144,6 +144,8 @@ QUANTILE_ROWS = {"p10": "reasoning tokens p10", "p25": "reasoning tokens p25", "
 def selections_section(inputs: ReportInputs) -> Section:
     run = inputs.run
     title = "Selections against the pool"
+    if inputs.has_traces and not inputs.selection_names and (left_out := _left_out(inputs)) is not None:
+        return Section("selections", title, left_out)
     if not inputs.has_traces or not inputs.selection_names:
         return Section.not_run("selections", title, "no selection yet.", f"nt select --run {run.root} -m EXPR -n N")
     from naturalthoughts.select.compare import compare
@@ -185,4 +187,15 @@ def _selection_list(inputs: ReportInputs) -> Raw:
         note = f"{missing:,} trace ids not in the pool (stale: rerun nt select)" if missing else ""
         rows.append([name, str(config.get("expression") or config.get("method") or "?"), len(selected),
                      config.get("seed"), funnel.get("eligible"), note])  # fmt: skip
-    return table(["selection", "expression", "traces", "seed", "eligible", "note"], rows, numeric_from=2)
+    listed = table(["selection", "expression", "traces", "seed", "eligible", "note"], rows, numeric_from=2)
+    left_out = _left_out(inputs)
+    return Raw(join(listed, left_out)) if left_out is not None else listed
+
+
+def _left_out(inputs: ReportInputs) -> Raw | None:
+    """The selections made from older traces, left out of the report, each with the command that makes it again."""
+    if not inputs.stale_selections:
+        return None
+    items = "".join(f"<li>{html.esc(name)}: {code(command)}</li>" for name, command in inputs.stale_selections.items())
+    return Raw(f'<p class="note">Left out: selections made from older traces (the traces changed since; '
+               f"<code>nt run</code> refreshes only its own selections). Make them again with:</p><ul>{items}</ul>")

@@ -115,6 +115,7 @@ def build_report(run: RunDir | str, config: ReportConfig | None = None, progress
         "side_bytes": data.side_bytes if data else 0,
         "html_bytes": run.report.stat().st_size,
         "log": log_lines,
+        "left_out": dict(inputs.stale_selections) if inputs.has_traces else {},
     }
 
 
@@ -149,11 +150,18 @@ class ReportStage(Stage):
             ctx.log.info("%s", line)
         for section_id, message in info["section_errors"].items():
             ctx.progress.note(f"report section {section_id} could not be built: {message}")
+        for name, command in info["left_out"].items():
+            ctx.progress.note(f"selection {name} was made from older traces: left out of the report; make it again "
+                              f"with `{command}`")  # fmt: skip
         where = f"{ctx.run.report}" + ("" if info["inline"] else f" (+ {info['side_files']:,} files in {DATA_DIR}/)")
         return StageResult(
             counts={"traces": info["traces"], "sections": info["sections"], "html_bytes": info["html_bytes"]},
             outputs=[ctx.run.report, data_dir(ctx.run)],
             summary=f"{where}; not run yet: {', '.join(info['not_run']) or 'none'}",
-            extra={"section_errors": info["section_errors"], "not_run": info["not_run"]},
+            extra={
+                "section_errors": info["section_errors"],
+                "not_run": info["not_run"],
+                "left_out": info["left_out"],
+            },
             value=info,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,6 +145,11 @@ class SelectStage(Stage):
     def recorded_config(self) -> dict[str, Any]:
         return {**super().recorded_config(), "name": self.selection_name, "expression": self.plan.text()}
 
+    @classmethod
+    def refresh_command(cls, record: dict[str, Any], run: RunDir) -> str:
+        """``nt select`` with the recorded method, size, seed and name: it makes the same selection again."""
+        return refresh_command(record.get("config") or {}, record["stage"].split(":", 1)[-1], run)
+
     def check(self, run: RunDir) -> None:
         """Validate the expression, its parameters and the name; needs no table (``nt run`` calls it first)."""
         _ = self.plan  # binding checks every name and parameter, also when the selection has an explicit name
@@ -265,6 +271,39 @@ def _table(plan: Plan, ctx: Context, rows: np.ndarray, config: SelectConfig, tra
         "traces_fingerprint": traces_fingerprint,
     }
     return table.replace_schema_metadata({f"{METADATA_PREFIX}{k}": v for k, v in provenance.items()})
+
+
+def refresh_command(config: dict[str, Any], name: str, run: RunDir) -> str:
+    """The ``nt select`` command that makes selection ``name`` again from its recorded ``config``."""
+    method, size, seed = str(config.get("method") or "random"), str(config.get("size") or "N"), config.get("seed") or 0
+    words = ["nt", "select", "--run", str(run.root), "--method", method, "--size", size, "--seed", str(seed)]
+    words += ["--name", name]
+    if config.get("allow_smaller"):
+        words.append("--allow-smaller")
+    if config.get("default_filter") is False:
+        words.append("--no-default-filter")
+    return shlex.join(words)
+
+
+def stale_selections(run: RunDir) -> dict[str, str]:
+    """Selections computed from older traces than ``traces.parquet`` now holds: name -> the command that makes
+    each again (its recorded method, size, seed and name; from the manifest, else from the file's metadata)."""
+    from naturalthoughts.manifest import Manifest
+
+    if not run.selections_dir.exists() or not run.traces.exists():
+        return {}
+    current = run.traces_fingerprint()
+    stale: dict[str, str] = {}
+    for path in sorted(run.selections_dir.glob("*.parquet")):
+        try:
+            recorded = selection_traces_fingerprint(path)
+        except (OSError, pa.ArrowException):  # unreadable: kept, so whatever reads it says what is wrong
+            continue
+        if recorded is None or recorded == current:
+            continue
+        record = Manifest(run.manifest).latest(f"select:{path.stem}")
+        stale[path.stem] = refresh_command((record or {}).get("config") or {}, path.stem, run)
+    return stale
 
 
 def selection_traces_fingerprint(path: str | os.PathLike[str]) -> str | None:
