@@ -215,6 +215,15 @@ _NUMBER_WORDS = {
 } | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100}
 
 
+def _number_word(word: str) -> int | None:
+    """``eighteen`` -> 18, ``twenty-five`` -> 25 (whole-word answers up to ninety-nine, and hundred)."""
+    parts = word.split("-")
+    if len(parts) == 2 and parts[0] in _NUMBER_WORDS and parts[1] in _NUMBER_WORDS:
+        tens, units = _NUMBER_WORDS[parts[0]], _NUMBER_WORDS[parts[1]]
+        return tens + units if tens % 10 == 0 and 20 <= tens <= 90 and 0 < units < 10 else None
+    return _NUMBER_WORDS.get(word)
+
+
 def _atom_value(match: re.Match[str]) -> tuple[Fraction, int, bool]:
     """(value, decimals written, written as a fraction) of one number atom."""
     number = match.group("num")
@@ -300,8 +309,9 @@ def read_quantity(text: str, group_spaces: bool = True, any_equation: bool = Tru
     atoms = list(_ATOM.finditer(bare))
     if not atoms:
         words = [w.lower() for w in _WORD.findall(bare)]
-        if 0 < len(words) <= 3 and words[0] in _NUMBER_WORDS and _unit_words(" ".join(words[1:]))[0]:
-            return Quantity(Fraction(_NUMBER_WORDS[words[0]]))
+        value = _number_word(words[0]) if 0 < len(words) <= 3 else None
+        if value is not None and _unit_words(" ".join(words[1:]))[0]:
+            return Quantity(Fraction(value))
         return None
     if len(atoms) == 1:
         rest = bare[: atoms[0].start()] + " " + bare[atoms[0].end() :]
@@ -360,7 +370,9 @@ def _read_anchored(rest: str) -> Reading | None:
         if _starts_with_number(after):
             return read_quantity(_leading_clause(after))
     atoms = list(_ATOM.finditer(sentence))
-    return read_quantity(_leading_clause(sentence[atoms[-1].start() :])) if atoms else None
+    if atoms:
+        return read_quantity(_leading_clause(sentence[atoms[-1].start() :]))
+    return read_quantity(_leading_clause(text))  # "eighteen dollars"
 
 
 def _read_bold(answer: str) -> Reading | None:
