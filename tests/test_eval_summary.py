@@ -175,3 +175,72 @@ def test_a_reply_cut_before_its_reasoning_closed_is_unclosed_thinking_and_counte
     assert (grade.extracted, grade.method, grade.correct) == (None, "unclosed-thinking", False)
     [summary] = summarise([record("m", "e", sample, reply, grade, False)]).to_pylist()
     assert summary["unclosed_rate"] == 1.0 and summary["extraction_failure_rate"] == 1.0
+
+
+EVERY_KEY = """\
+eval:
+  engine: {engine: openai, model: served-model, base_url: "http://127.0.0.1:9/v1"}
+  benchmarks: [gsm8k, "reasoning-gym:gcd{max_value=100},syllogism:40:999", open_ended]
+  sources: {open_ended: questions.jsonl}
+  modes: [no-think, adaptive]
+  seeds: 3
+  seed: 5
+  repeats: {gsm8k: 2}
+  limit: 7
+  think_budgets: [64, 32]
+  preset: [qwen]
+  temperature: 0.3
+  top_p: 0.5
+  max_tokens: 99
+  instruction: false
+  prefill: false
+  mmlu_pro_official: true
+  simple_evals: true
+  judge: {engine: openai, model: judge-model, base_url: "http://127.0.0.1:9/v1"}
+  judge_max_tokens: 33
+  tokenizer: approx
+  contamination_ngram: 9
+  chunk_size: 17
+  concurrency: 3
+  progress: false
+"""
+
+
+def cli_options() -> dict[str, Any]:
+    """What `nt eval --config FILE` passes when no other option is given (the CLI's own defaults)."""
+    from naturalthoughts.cli.eval import parse_benches
+
+    names, sources = parse_benches(None)
+    keys = ("seeds", "seed", "limit", "temperature", "top_p", "max_tokens", "mmlu_pro_official", "simple_evals",
+            "instruction", "prefill", "tokenizer", "concurrency", "progress", "engine.api_key_env", "preset", "modes",
+            "think_budgets")  # fmt: skip
+    return {"benchmarks": names or None, "sources": sources, **dict.fromkeys(keys)}
+
+
+def test_nt_eval_config_honours_every_key_of_its_eval_section(tmp_path: Any) -> None:
+    from naturalthoughts.cli.eval import build_config
+
+    path = tmp_path / "eval.yaml"
+    path.write_text(EVERY_KEY, encoding="utf-8")
+    config = build_config(path, cli_options(), {"engine": None, "model": None, "base_url": None},
+                          {"engine": None, "model": None, "base_url": None}, None)  # fmt: skip
+    import yaml
+
+    given = yaml.safe_load(EVERY_KEY)["eval"]
+    assert set(given) == set(EvalConfig.model_fields), "the file sets every key of the eval section"
+    assert config.benchmarks == ["gsm8k", "reasoning_gym", "open_ended"]
+    assert config.sources == {"open_ended": "questions.jsonl", "reasoning_gym": "gcd{max_value=100},syllogism:40:999"}
+    assert config.engine.model == "served-model" and config.judge.model == "judge-model"
+    assert config.think_budgets == [32, 64] and config.preset == ["qwen"]
+    for key in set(given) - {"engine", "judge", "benchmarks", "sources", "think_budgets"}:
+        assert getattr(config, key) == given[key], key
+
+
+def test_nt_eval_config_refuses_unknown_keys(tmp_path: Any) -> None:
+    from naturalthoughts.cli.eval import build_config
+
+    path = tmp_path / "eval.yaml"
+    path.write_text("eval:\n  benchmarks: [gsm8k]\n  temprature: 0.3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="temprature"):
+        build_config(path, cli_options(), {"engine": None, "model": None, "base_url": None},
+                     {"engine": None, "model": None, "base_url": None}, None)  # fmt: skip

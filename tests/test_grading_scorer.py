@@ -84,3 +84,36 @@ def test_the_issues_cases() -> None:
     assert (follows.correct, follows.extracted) == (True, "Yes")  # an exact match against "Yes" failed
     premises = check_output("text", "Yes", "Yes\n\n1. All dogs are doctors\n2. Some doctors are insects")
     assert premises.correct  # was graded by the last number, "2"
+
+
+def test_annotate_correctness_scores_generated_questions_with_their_tasks_scorer(tmp_path: Any) -> None:
+    """A pool ingested from reasoning-gym: correctness uses each task's own scorer through the one checker
+    (``correct_method = reasoning-gym:TASK``), never a judge, on the teacher's free-form answers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from naturalthoughts.annotate import AnnotateConfig, annotate
+    from naturalthoughts.atomic import write_parquet
+    from naturalthoughts.ingest import IngestConfig, ingest
+    from naturalthoughts.rundir import RunDir
+    from naturalthoughts.tables import TRACES
+
+    run = RunDir(tmp_path / "run").ensure()
+    ingest(["reasoning-gym:gcd{max_value=50},syllogism:6:5"], run, IngestConfig(decontaminate=[]))
+    questions = pq.read_table(run.questions).to_pylist()
+    traces, expected = [], {}
+    for number, question in enumerate(questions):
+        answer = question["reference_answer"]
+        said = answer if number % 2 == 0 else wrong_answer(answer)
+        final = f"Answer: {said}." if question["source"].startswith("reasoning-gym:gcd") else f"{said}, it follows."
+        traces.append({"trace_id": f"t{number}", "question_id": question["id"], "sample": 0, "teacher": "t",
+                       "reasoning": "thinking", "answer": final, "finish_reason": "stop", "complete": True,
+                       "response_hash": f"h{number}"})  # fmt: skip
+        expected[f"t{number}"] = number % 2 == 0
+    write_parquet(pa.Table.from_pylist(traces, schema=TRACES), run.traces)
+    config = AnnotateConfig()
+    config.correctness.use_judge = True  # a judge is configured, and never asked
+    annotate(run, config, only=["correctness"], show_progress=False)
+    rows = pq.read_table(run.annotations).to_pylist()
+    assert {row["trace_id"]: row["correct"] for row in rows} == expected
+    assert {row["correct_method"] for row in rows} == {"reasoning-gym:gcd", "reasoning-gym:syllogism"}

@@ -132,10 +132,22 @@ def test_reasoning_gym_source(run_dir: RunDir) -> None:
     df = read_questions(run_dir)
     assert result.read == 8 and result.kept == len(df) == 8
     expected = {e["question"]: e["answer"] for e in reasoning_gym.create_dataset("basic_arithmetic", size=4, seed=7)}
-    arithmetic = df[df["source"] == "reasoning-gym:basic_arithmetic"]
+    arithmetic = df[df["source"] == "reasoning-gym:basic_arithmetic:4:7"]  # the spec that generates exactly them
     assert dict(zip(arithmetic["question"], arithmetic["reference_answer"], strict=True)) == expected
     assert list(arithmetic["source_row"]) == [1, 2, 3, 4]
-    assert (df["source"] == "reasoning-gym:leg_counting").sum() == 4
+    assert (df["source"] == "reasoning-gym:leg_counting:4:7").sum() == 4
+
+
+def test_reasoning_gym_task_parameters(run_dir: RunDir) -> None:
+    import reasoning_gym
+
+    ingest(["reasoning-gym:gcd{max_value=20,min_value=2}:5:3"], run_dir, IngestConfig(decontaminate=[]))
+    df = read_questions(run_dir)
+    expected = reasoning_gym.create_dataset("gcd", size=5, seed=3, max_value=20, min_value=2)
+    assert set(df["question"]) == {e["question"] for e in expected}
+    assert set(df["source"]) == {"reasoning-gym:gcd{max_value=20,min_value=2}:5:3"}
+    with pytest.raises(ConfigError, match="has no parameter 'max'"):
+        ingest(["reasoning-gym:gcd{max=20}:5"], run_dir, IngestConfig(**FAST))
 
 
 def test_reasoning_gym_unknown_task_suggests_names(run_dir: RunDir) -> None:

@@ -56,6 +56,8 @@ TRACE_COLUMNS = {
 QUESTION_COLUMNS = {
     "question": "question",
     "reference_answer": "reference_answer",
+    "source": "question_source",  # correctness: a generated question is scored by its task's own scorer
+    "source_row": "question_source_row",
     "other_answer": "other_answer",
     "other_model": "other_model",
     "domain": "source_domain",

@@ -19,6 +19,7 @@ from naturalthoughts.benchmarks import (
     mmlu,
     mmlu_pro,
     open_ended,
+    reasoning_gym,
     supergpqa,
 )
 from naturalthoughts.benchmarks.datafiles import BenchmarkUnavailable
@@ -28,7 +29,19 @@ from naturalthoughts.errors import ConfigError
 
 REGISTRY: dict[str, Benchmark] = {
     module.BENCHMARK.name: module.BENCHMARK
-    for module in (gpqa_diamond, math500, mmlu_pro, supergpqa, mmlu, gsm8k, aime2025, arc_challenge, medqa, open_ended)
+    for module in (
+        gpqa_diamond,
+        math500,
+        mmlu_pro,
+        supergpqa,
+        mmlu,
+        gsm8k,
+        aime2025,
+        arc_challenge,
+        medqa,
+        open_ended,
+        reasoning_gym,
+    )
 }
 BUNDLED: tuple[str, ...] = tuple(name for name, b in REGISTRY.items() if b.bundled)
 PAPER: tuple[str, ...] = ("gpqa_diamond", "math500", "mmlu_pro", "supergpqa")  # the paper's four benchmarks

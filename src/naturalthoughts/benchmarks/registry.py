@@ -16,7 +16,7 @@ from naturalthoughts.benchmarks.items import BenchmarkItem
 from naturalthoughts.text.grading import Verdict
 from naturalthoughts.text.replies import ReplySchema
 
-Kind = Literal["choice", "number", "math", "judge"]
+Kind = Literal["choice", "number", "math", "judge", "task"]
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,14 @@ class Grade:
     method: str | None = None
     valid: bool = True
     guess_correct: bool | None = None
+    score: float | None = None  # a task's own scorer (reasoning-gym): partial credit in [0, 1]
 
 
 def as_grade(verdict: Verdict) -> Grade:
     """A checker verdict as a benchmark grade (no verdict counts as not correct until a judge says otherwise)."""
-    return Grade(verdict.extracted, bool(verdict.correct), verdict.method, verdict.valid, verdict.guess_correct)
+    return Grade(
+        verdict.extracted, bool(verdict.correct), verdict.method, verdict.valid, verdict.guess_correct, verdict.score
+    )
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class Benchmark:
     judge: Judge | None = None  # kind "judge": the verdict comes from a judge model, ``grade`` only extracts
     subset_field: str | None = None  # the item metadata naming its subset (MATH-500: level)
     summarise_subsets: bool = False  # the summary gets one row per subset too (MATH-500's levels)
+    templated: bool = False  # generated from templates: contamination is an exact question match, and such items
+    # are left out of the evaluation (n-grams of the shared template would flag every item)
+    source_hint: str = ""  # what to give when the benchmark needs a source and none was given
 
     def subset(self, item: BenchmarkItem) -> str | None:
         value = item.metadata.get(self.subset_field) if self.subset_field else None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,14 +18,25 @@ def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
+# One --bench entry: a reasoning-gym spec (its task list has commas of its own), or anything up to the next comma.
+_BENCH = re.compile(r"\s*((?:reasoning-gym:|reasoning_gym=)[^:]+:\d+(?::-?\d+)?|[^,]+)\s*(?:,|$)")
+
+
 def parse_benches(values: list[str] | None) -> tuple[list[str], dict[str, str]]:
-    """``gsm8k,mmlu_pro=pro.parquet`` -> names and the sources given with ``NAME=FILE_OR_hf:ID``."""
+    """``gsm8k,mmlu_pro=pro.parquet,reasoning-gym:gcd,syllogism:80:7`` -> names and the sources given with
+    ``NAME=FILE_OR_hf:ID`` (a reasoning-gym spec is the ``reasoning_gym`` benchmark's source)."""
     names, sources = [], {}
-    for entry in _split(values):
-        name, _, source = entry.partition("=")
-        names.append(name.strip())
-        if source.strip():
-            sources[name.strip()] = source.strip()
+    for value in values or []:
+        for match in _BENCH.finditer(value):
+            entry = match.group(1).strip()
+            if not entry:
+                continue
+            if entry.startswith("reasoning-gym:"):
+                entry = "reasoning_gym=" + entry.removeprefix("reasoning-gym:")
+            name, _, source = entry.partition("=")
+            names.append(name.strip())
+            if source.strip():
+                sources[name.strip()] = source.strip()
     return names, sources
 
 
@@ -63,8 +75,9 @@ def build_config(
         data["engine"] = section
     if any(value is not None for value in judge.values()):
         data["judge"] = engine_section({"engine": data.get("judge")}, **judge) or None
-    if options.get("sources"):
-        data["sources"] = {**(data.get("sources") or {}), **options.pop("sources")}
+    given = options.pop("sources", None)  # an empty {} must not replace the file's eval.sources
+    if given:
+        data["sources"] = {**(data.get("sources") or {}), **given}
     data = apply_overrides(data, options)
     source = f"{config_path} (section eval)" if config_path else "options"
     return validate(EvalConfig, data, source=source)

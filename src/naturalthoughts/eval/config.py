@@ -24,6 +24,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "qwen": {"temperature": 0.7, "top_p": 1.0},
 }
 DEFAULT_BENCHMARKS = ["gpqa_diamond", "math500"]
+TASK_PREFIX, TASK_BENCHMARK = "reasoning-gym:", "reasoning_gym"  # generated held-out items (naturalthoughts.text.tasks)
 
 
 class EvalConfig(StrictModel):
@@ -34,7 +35,8 @@ class EvalConfig(StrictModel):
     )
     benchmarks: list[str] = Field(
         default_factory=lambda: list(DEFAULT_BENCHMARKS),
-        description="Benchmark names (naturalthoughts.benchmarks.REGISTRY).",
+        description="Benchmark names (naturalthoughts.benchmarks.REGISTRY); reasoning-gym:TASK[,TASK...]:N[:SEED] "
+        "for generated reasoning-gym items graded by the tasks' own scorers.",
     )
     sources: dict[str, str] = Field(
         default_factory=dict,
@@ -102,6 +104,23 @@ class EvalConfig(StrictModel):
                 else:
                     filled.setdefault(key, value)
         return filled
+
+    @model_validator(mode="before")
+    @classmethod
+    def _generated_benchmarks(cls, data: Any) -> Any:
+        """``reasoning-gym:TASKS:N[:SEED]`` in ``benchmarks`` is the ``reasoning_gym`` benchmark with that source."""
+        if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+            return data
+        names, sources = [], dict(data.get("sources") or {})
+        for entry in data["benchmarks"]:
+            if isinstance(entry, str) and entry.startswith(TASK_PREFIX):
+                spec = entry.removeprefix(TASK_PREFIX)
+                if sources.get(TASK_BENCHMARK, spec) != spec:
+                    raise ValueError(f"two reasoning-gym specs ({sources[TASK_BENCHMARK]} and {spec}): give one")
+                sources[TASK_BENCHMARK] = spec
+                entry = TASK_BENCHMARK
+            names.append(entry)
+        return {**data, "benchmarks": list(dict.fromkeys(names)), "sources": sources}
 
     @field_validator("think_budgets")
     @classmethod

@@ -45,3 +45,20 @@ def warning(found: dict[str, str], total: int, questions: Path, n: int) -> str:
         "they may be in the training pool, so their scores can be inflated (column `contaminated` in samples.parquet)."
         " Re-ingest with these benchmarks in ingest.decontaminate to drop them from the pool."
     )
+
+
+def pool_refs(items: list[BenchmarkItem], questions: Path) -> dict[str, str]:
+    """``{item ref: question id}`` for the items whose question *is* a question of the run's pool (the same
+    normalised text). For generated, templated items (reasoning-gym), where every item shares its template's
+    n-grams with every other, this exact match is the contamination check."""
+    if not items or not questions.exists():
+        return {}
+    from naturalthoughts.ingest.text import normalise_one, question_id
+
+    wanted = {question_id(normalise_one(item.question)): item.ref for item in items}
+    found: dict[str, str] = {}
+    for batch in pq.ParquetFile(questions).iter_batches(batch_size=BATCH_ROWS, columns=["id"]):
+        for question in batch.column("id").to_pylist():
+            if question in wanted:
+                found[wanted[question]] = question
+    return found

@@ -82,6 +82,7 @@ def record(
         "gold": item.answer,
         "correct": grade.correct if graded else None,
         "guess_correct": grade.guess_correct if graded else None,
+        "score": grade.score if graded else None,
         "judge_output": None,
         "finish_reason": result.finish_reason,
         "forced": bool(result.forced) if result.error is None else None,

@@ -132,7 +132,8 @@ class EvalStage(Stage):
             benchmark = benchmarks.get(name)
             source = self.config.sources.get(name)
             if not benchmark.bundled and not source:
-                raise ConfigError(f"benchmark {name} is not installed: give its file or Hub id ({name}=FILE_OR_hf:ID)")
+                hint = benchmark.source_hint or f"give its file or Hub id ({name}=FILE_OR_hf:ID)"
+                raise ConfigError(f"benchmark {name} is not installed: {hint}")
             if source and not benchmark.accepts_source:
                 raise ConfigError(f"benchmark {name} loads from its installed package and takes no file ({source})")
             if benchmark.kind == "judge" and self.config.judge is None:
@@ -144,7 +145,8 @@ class EvalStage(Stage):
         plan = build_plan(config)
         for note in plan.notes:
             ctx.progress.note(note)
-        flagged = self._contamination(ctx, plan.items)
+        flagged, in_pool = self._contamination(ctx, plan.items)
+        plan.samples = [sample for sample in plan.samples if sample.item.ref not in in_pool]
         folder = self.out_dir(ctx.run)
         folder.mkdir(parents=True, exist_ok=True)
         identity = engine_identity(config.engine)
@@ -188,7 +190,11 @@ class EvalStage(Stage):
             else None
         )
         return StageResult(
-            counts={**{k: counts[k] for k in ("samples", "errors", "not_sent")}, "contaminated_items": len(flagged)},
+            counts={
+                **{k: counts[k] for k in ("samples", "errors", "not_sent")},
+                "contaminated_items": len(flagged),
+                "left_out_items": len(in_pool),
+            },
             usage=usage,
             outputs=[folder / SAMPLES, folder / SUMMARY, folder / SUMMARY_MD],
             summary=_one_line(self.model_name, summary.to_pylist(), unfinished),
@@ -197,13 +203,24 @@ class EvalStage(Stage):
             value=summary,
         )
 
-    def _contamination(self, ctx: StageContext, items: dict[str, list[Any]]) -> frozenset[str]:
+    def _contamination(self, ctx: StageContext, items: dict[str, list[Any]]) -> tuple[frozenset[str], frozenset[str]]:
+        """(items flagged as possibly in the pool: n-gram overlap, items left out: generated items that are
+        questions of the pool)."""
         everything = [item for group in items.values() for item in group]
+        templated = [item for item in everything if benchmarks.get(item.benchmark).templated]
+        written = [item for item in everything if not benchmarks.get(item.benchmark).templated]
         n = self.config.contamination_ngram
-        found = contamination.contaminated_refs(everything, ctx.run.questions, n)
+        found = contamination.contaminated_refs(written, ctx.run.questions, n)
         if found:
-            ctx.progress.note(contamination.warning(found, len(everything), ctx.run.questions, n))
-        return frozenset(found)
+            ctx.progress.note(contamination.warning(found, len(written), ctx.run.questions, n))
+        in_pool = contamination.pool_refs(templated, ctx.run.questions)
+        if in_pool:
+            ctx.progress.note(
+                f"{len(in_pool)} of {len(templated)} generated items are questions of the run's pool "
+                f"({', '.join(sorted(in_pool)[:3])}{' ...' if len(in_pool) > 3 else ''}): left out of the evaluation "
+                "(generate held-out items with another seed)"
+            )
+        return frozenset(found), frozenset(in_pool)
 
     def _rows(
         self,

@@ -21,6 +21,7 @@ from naturalthoughts.tables import EVAL_SUMMARY
 SUMMARY_INPUT_COLUMNS = [
     "model", "benchmark", "subset", "mode", "budget", "item_id", "seed", "correct", "extracted", "extraction",
     "valid", "guess_correct", "finish_reason", "forced", "reasoning_tokens", "answer_tokens", "error", "contaminated",
+    "score",
 ]  # fmt: skip
 
 
@@ -57,14 +58,16 @@ def _guessed(row: dict[str, Any]) -> bool | None:
 
 def summary_row(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> dict[str, Any]:
     model, benchmark, subset, mode, budget = key
-    answered = [row for row in rows if row["error"] is None]
-    graded = [row for row in answered if row["correct"] is not None]
+    replied = [row for row in rows if row["error"] is None]
+    graded = [row for row in replied if row["correct"] is not None]
     accuracy, stderr = _seed_accuracy(graded, lambda row: row["correct"])
     has_guess = any(row["guess_correct"] is not None for row in graded)
     with_guess = _seed_accuracy(graded, _guessed)[0] if has_guess else None
+    answered = [row for row in graded if row["extracted"] is not None and row["valid"] is not False]
+    scores = [float(row["score"]) for row in graded if row.get("score") is not None]
     tokens = [
         (row["reasoning_tokens"] or 0) + (row["answer_tokens"] or 0)
-        for row in answered
+        for row in replied
         if row["reasoning_tokens"] is not None or row["answer_tokens"] is not None
     ]
     return {
@@ -79,16 +82,18 @@ def summary_row(key: tuple[Any, ...], rows: list[dict[str, Any]]) -> dict[str, A
         "accuracy": accuracy,
         "accuracy_stderr": stderr,
         "accuracy_with_guess": with_guess,
+        "answered_accuracy": _seed_accuracy(answered, lambda row: row["correct"])[0],
+        "mean_score": _mean(scores),
         "mean_tokens": _mean([float(t) for t in tokens]),
-        "mean_reasoning_tokens": _mean_of(answered, "reasoning_tokens"),
-        "mean_answer_tokens": _mean_of(answered, "answer_tokens"),
-        "truncation_rate": _share(answered, lambda row: row["finish_reason"] == "length"),
-        "extraction_failure_rate": _share(answered, lambda row: row["extracted"] is None),
-        "unclosed_rate": _share(answered, lambda row: row["extraction"] == "unclosed-thinking"),
-        "invalid_rate": _share(answered, lambda row: row["valid"] is False),
-        "forced_rate": _share(answered, lambda row: bool(row["forced"])),
-        "errors": len(rows) - len(answered),
-        "judge_failures": sum(1 for row in answered if row["correct"] is None),
+        "mean_reasoning_tokens": _mean_of(replied, "reasoning_tokens"),
+        "mean_answer_tokens": _mean_of(replied, "answer_tokens"),
+        "truncation_rate": _share(replied, lambda row: row["finish_reason"] == "length"),
+        "extraction_failure_rate": _share(replied, lambda row: row["extracted"] is None),
+        "unclosed_rate": _share(replied, lambda row: row["extraction"] == "unclosed-thinking"),
+        "invalid_rate": _share(replied, lambda row: row["valid"] is False),
+        "forced_rate": _share(replied, lambda row: bool(row["forced"])),
+        "errors": len(rows) - len(replied),
+        "judge_failures": sum(1 for row in replied if row["correct"] is None),
         "contaminated_items": len({row["item_id"] for row in rows if row["contaminated"]}),
     }
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import difflib
 import gzip
 import importlib.resources
 import io
@@ -33,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.benchmarks.datafiles import load_hub_dataset
-from naturalthoughts.errors import BadInputError, ConfigError, MissingInputError
+from naturalthoughts.errors import BadInputError, MissingInputError
 from naturalthoughts.ingest.config import COLUMN_OPTIONS, ColumnMap
 
 STAGING = pa.schema(
@@ -54,7 +53,7 @@ _VALUE_COLUMNS = ("question", "reference_answer", "other_answer", "other_model",
 FILE_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".json", ".csv", ".parquet")
 SOURCE_HELP = (
     "a source is a .jsonl/.json/.csv/.parquet file, a folder of them, hf:OWNER/NAME[:SPLIT], builtin:sample, "
-    "or reasoning-gym:TASK[,TASK...]:N[:SEED]"
+    "or reasoning-gym:TASK[{key=value,...}][,TASK...]:N[:SEED]"
 )
 
 
@@ -556,41 +555,34 @@ def builtin_sample_path() -> Path:
 
 @dataclass
 class ReasoningGymSource:
-    """``reasoning-gym:TASK[,TASK...]:N[:SEED]``: N generated questions per task, answers as references."""
+    """``reasoning-gym:TASK[{key=value,...}][,TASK...]:N[:SEED]`` (:mod:`naturalthoughts.text.tasks`): N generated
+    questions per task, answers as references. Each task's rows are labelled with the spec that generates exactly
+    them (``reasoning-gym:gcd{max_value=100}:70:7``), so annotation can score an answer with the task's own scorer."""
 
-    tasks: list[str]
-    size: int
-    seed: int = 0
+    spec: str
     label: str = ""
     templated: bool = True
 
     def __post_init__(self) -> None:
-        from reasoning_gym.factory import DATASETS
+        from naturalthoughts.text.tasks import parse_task_set
 
-        self.label = f"reasoning-gym:{','.join(self.tasks)}"
-        for task in self.tasks:
-            if task not in DATASETS:
-                close = difflib.get_close_matches(task, DATASETS, n=5) or sorted(DATASETS)[:8]
-                raise ConfigError(
-                    f"reasoning-gym has no task '{task}'; did you mean one of: {', '.join(close)}? "
-                    f"({len(DATASETS)} tasks; list them with "
-                    "`python -c 'import reasoning_gym.factory as f; print(sorted(f.DATASETS))'`)"
-                )
+        self.task_set = parse_task_set(self.spec)
+        self.label = self.task_set.text
 
     def input_paths(self) -> list[Path]:
         return []
 
     def total_rows(self) -> int | None:
-        return self.size * len(self.tasks)
+        return self.task_set.size * len(self.task_set.tasks)
 
     def batches(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
-        import reasoning_gym
+        from naturalthoughts.text.tasks import dataset
 
         generated = ColumnMap(question="question", answer="answer")  # reasoning-gym's own keys
-        for task in self.tasks:
-            builder = _BatchBuilder(f"reasoning-gym:{task}", batch_rows)
-            dataset = reasoning_gym.create_dataset(task, size=self.size, seed=self.seed)
-            for index, entry in enumerate(dataset, 1):
+        size, seed = self.task_set.size, self.task_set.seed
+        for task in self.task_set.tasks:
+            builder = _BatchBuilder(self.task_set.label(task), batch_rows)
+            for index, entry in enumerate(dataset(task, size, seed), 1):
                 values, reason = record_values({"question": entry["question"], "answer": entry["answer"]}, generated)
                 if (table := builder.add(values, index, reason)) is not None:
                     yield table
@@ -606,22 +598,12 @@ def folder_files(path: Path) -> list[FileSource]:
     return [FileSource(p) for p in found]
 
 
-def _reasoning_gym(spec: str) -> ReasoningGymSource:
-    parts = spec.split(":")
-    if len(parts) not in (3, 4) or not parts[2].isdigit() or (len(parts) == 4 and not parts[3].lstrip("-").isdigit()):
-        raise ConfigError(
-            f"'{spec}': expected reasoning-gym:TASK[,TASK...]:N[:SEED], e.g. reasoning-gym:basic_arithmetic:100:0"
-        )
-    tasks = [t.strip() for t in parts[1].split(",") if t.strip()]
-    return ReasoningGymSource(tasks, int(parts[2]), int(parts[3]) if len(parts) == 4 else 0)
-
-
 def resolve(spec: str) -> list[Source]:
     """Turn one command-line source into the sources it names (a folder names each of its files)."""
     if spec == "builtin:sample":
         return [FileSource(builtin_sample_path(), label="builtin:sample")]
     if spec.startswith("reasoning-gym:"):
-        return [_reasoning_gym(spec)]
+        return [ReasoningGymSource(spec)]
     if spec.startswith("hf:"):
         hub_id, _, split = spec.removeprefix("hf:").partition(":")
         return [HubSource(hub_id, split or "train")]

@@ -40,10 +40,12 @@ from naturalthoughts.text.answers import (
     Extraction,
     after_last_anchor,
     all_boxed,
+    last_slot,
     normalise,
     slots,
     unwrap_latex,
 )
+from naturalthoughts.text.tasks import Scorer
 from naturalthoughts.text.think import final_answer
 
 AnswerKind = Literal["number", "math", "choice", "text"]
@@ -58,6 +60,7 @@ class Verdict:
     ``correct`` is None only when nothing local can decide (a long free-text reference: a judge must). ``extracted``
     is None when there is no answer (an extraction failure, ``unclosed-thinking`` or ``ambiguous``: wrong).
     ``guess_correct`` is MMLU-Pro's official random guess for a failed extraction (reported apart, never folded in).
+    ``score`` is a task scorer's partial score in [0, 1] (reasoning-gym), when one graded.
     """
 
     correct: bool | None
@@ -65,6 +68,7 @@ class Verdict:
     method: str | None
     valid: bool = True
     guess_correct: bool | None = None
+    score: float | None = None  # a task scorer's (partial) score, when a scorer graded
 
 
 def answer_part(output: str | None, finish_reason: str | None = None, thinking: bool = False) -> str | None:
@@ -80,11 +84,15 @@ def check(
     options: tuple[str, ...] | None = None,
     n_options: int | None = None,
     style: ChoiceStyle = "default",
+    scorer: Scorer | None = None,
 ) -> Verdict:
     """Grade the final answer ``answer`` (None: there is none) against ``gold`` as an answer of ``kind``.
 
     ``choice`` needs the option count (``n_options``, or ``options``, whose texts also let an answer name its
-    option by text); ``style`` picks a published letter reading instead of the project's."""
+    option by text); ``style`` picks a published letter reading instead of the project's. ``scorer``: a task's own
+    scorer (:mod:`naturalthoughts.text.tasks`) decides instead of the comparison (see :func:`_check_with_scorer`)."""
+    if scorer is not None:
+        return _check_with_scorer(kind, gold, answer, scorer)
     if kind in ("number", "math"):
         gold_number = numbers.read_gold(gold)
         if gold_number is not None:
@@ -108,10 +116,11 @@ def check_output(
     options: tuple[str, ...] | None = None,
     n_options: int | None = None,
     style: ChoiceStyle = "default",
+    scorer: Scorer | None = None,
 ) -> Verdict:
     """:func:`check` on a whole model output (its final answer taken first, see :func:`answer_part`)."""
     answer = answer_part(output, finish_reason, thinking)
-    return check(kind, gold, answer, options=options, n_options=n_options, style=style)
+    return check(kind, gold, answer, options=options, n_options=n_options, style=style, scorer=scorer)
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,25 @@ def check_many(requests: Sequence[CheckRequest], workers: int | None = None, chu
             for i, verdict in zip(piece, results, strict=True):
                 verdicts[i] = verdict
     return [verdict for verdict in verdicts if verdict is not None]
+
+
+def _check_with_scorer(kind: AnswerKind, gold: str, answer: str | None, scorer: Scorer) -> Verdict:
+    """A task's scorer grades what the answer says: the text of the last ``<answer>`` tag or box as written, and the
+    kind's reading of it (``57,\\!500`` read as 57500, "Yes, it does follow." as Yes); the higher score counts.
+    Correct means a full score (1.0); the partial score is kept."""
+    if answer is None:
+        return Verdict(False, None, NO_ANSWER.method, score=0.0)
+    verdict = check(kind, gold, answer)
+    candidates = [verdict.extracted] if verdict.extracted is not None else []
+    slot = last_slot(answer)
+    if slot is not None:
+        candidates.insert(0, slot.content)
+    if not candidates:
+        return Verdict(False, None, verdict.method, score=0.0)
+    scored = [(scorer(candidate), candidate) for candidate in dict.fromkeys(candidates)]
+    score, extracted = max(scored, key=lambda pair: pair[0])
+    method = slot.method if slot is not None and extracted == slot.content else verdict.method
+    return Verdict(score >= 1.0, extracted, method, score=score)
 
 
 def _verdict(correct: bool | None, extraction: Extraction, guess: bool | None = None) -> Verdict:
