@@ -10,8 +10,6 @@ from pydantic import BaseModel
 
 from naturalthoughts.config import validate
 from naturalthoughts.engines import (
-    ENGINE_NAMES,
-    ENGINES,
     Engine,
     EngineConfig,
     LlamaCppEngine,
@@ -21,8 +19,9 @@ from naturalthoughts.engines import (
     VllmEngine,
     VllmEngineConfig,
     engine_class,
+    engine_classes,
 )
-from naturalthoughts.engines.config import ENGINE_CONFIGS
+from naturalthoughts.engines.config import engine_configs, engine_names
 from naturalthoughts.errors import ConfigError
 
 
@@ -45,20 +44,21 @@ def test_the_engine_key_picks_the_config(data: dict, kind: type) -> None:
 
 
 def test_unknown_keys_and_engines_are_errors() -> None:
-    with pytest.raises(ConfigError, match=r"unknown key 'engine\.llamacpp\.n_paralel'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'engine\.n_paralel'"):
         validate(Holder, {"engine": {"engine": "llamacpp", "n_paralel": 8}})
     with pytest.raises(ConfigError, match="engine"):
         validate(Holder, {"engine": {"engine": "tgi"}})
 
 
-def test_registry_is_read_from_the_config_union() -> None:
-    assert ENGINE_NAMES == ("llamacpp", "openai", "transformers", "vllm")
-    assert tuple(ENGINES) == ENGINE_NAMES
-    configs = {config.model_fields["engine"].default: config for config in ENGINE_CONFIGS}
-    assert set(configs) == set(ENGINE_NAMES)
-    for name, engine in ENGINES.items():
+def test_registry_is_read_from_the_registered_configs() -> None:
+    assert engine_names() == ("llamacpp", "openai", "transformers", "vllm")
+    classes = engine_classes()
+    assert tuple(classes) == engine_names()
+    configs = {config.model_fields["engine"].default: config for config in engine_configs()}
+    assert set(configs) == set(engine_names())
+    for name, engine in classes.items():
         assert issubclass(engine, Engine) and engine_class(configs[name]) is engine
-    assert ENGINES["llamacpp"] is LlamaCppEngine and ENGINES["vllm"] is VllmEngine
+    assert classes["llamacpp"] is LlamaCppEngine and classes["vllm"] is VllmEngine
 
 
 def test_prefill_mode_is_validated() -> None:

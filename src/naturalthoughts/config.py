@@ -67,8 +67,10 @@ def volatile_fields(model: type[BaseModel]) -> list[str]:
                 members.append(kind)
             else:
                 pending.extend(get_args(kind))
-        for member in members:
-            paths.update(f"{name}.{inner}" for inner in volatile_fields(member))
+        for member in members:  # a base class standing for registered variants (engine configs) lists theirs
+            variants = getattr(member, "config_variants", None)
+            for variant in variants() if variants is not None else (member,):
+                paths.update(f"{name}.{inner}" for inner in volatile_fields(variant))
     return sorted(paths)
 
 

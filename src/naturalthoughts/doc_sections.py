@@ -88,13 +88,15 @@ def registries_section() -> str:
     from naturalthoughts import benchmarks, engines
     from naturalthoughts.annotate.registry import ANNOTATORS
     from naturalthoughts.config import volatile_fields
-    from naturalthoughts.engines.config import ENGINE_CONFIGS, ENGINE_NAMES
+    from naturalthoughts.engines.config import engine_configs, engine_name
     from naturalthoughts.select import FILTERS, METHODS
 
     parts = ["**Engines** (`engine:` in any config; `--engine`), with their volatile (throughput) fields:", ""]
-    for name, config in zip(ENGINE_NAMES, ENGINE_CONFIGS, strict=True):
+    classes = engines.engine_classes()
+    for config in engine_configs():
+        name = engine_name(config)
         volatile = ", ".join(f"`{field}`" for field in volatile_fields(config))
-        parts.append(f"- `{name}`: {_cell(_first_line(engines.ENGINES[name].__doc__))} Volatile: {volatile or '-'}.")
+        parts.append(f"- `{name}`: {_cell(_first_line(classes[name].__doc__))} Volatile: {volatile or '-'}.")
     parts += ["", "**Annotators** (`annotate.annotators`, `--only`) and their methods (`annotate.<name>.method`):", ""]
     for name, methods in ANNOTATORS.items():
         listed = ", ".join(f"`{m}`" for m in methods)

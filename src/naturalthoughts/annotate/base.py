@@ -109,6 +109,9 @@ class AnnotateContext:
             if self._cache is None:
                 self._cache = ResponseCache(self.run.cache_db)
             self._engines[key] = CachedEngine(cfg, self._cache)
+            if not cfg.json_schema and self.progress is not None:
+                self.progress.note(f"the {role} engine ({cfg.engine}) does not constrain replies to a JSON schema: "
+                                   "each reply is validated, and an invalid one asked again")  # fmt: skip
         return self._engines[key]
 
     def model_label(self, role: Role) -> str:

@@ -185,7 +185,7 @@ class AnnotateStage(Stage):
     the other annotators' columns (and their traces fingerprints) from the previous ``annotations.parquet``."""
 
     name = "annotate"
-    reads = ("traces.parquet", "questions.parquet", "annotations.parquet (kept columns)")
+    reads = ("traces.parquet", "questions.parquet", "its own annotations.parquet (kept columns)", "the models' files")
     writes = ("annotations.parquet", "embeddings.parquet")
     config_model = AnnotateConfig
 
@@ -205,7 +205,20 @@ class AnnotateStage(Stage):
             annotator_class(name, method_of(name, self.annotate_config))
 
     def inputs(self, run: RunDir) -> list[Path]:
-        return [run.traces, run.questions]
+        """The traces and questions, and the models annotators may call: the engines' files and the embedder."""
+        from naturalthoughts.annotate.embedder import bundled_model_dir
+        from naturalthoughts.errors import NTError
+
+        config = self.annotate_config
+        engines = [config.annotator_engine, config.judge_engine, config.disagree.second_engine]
+        models = [path for engine in engines if engine is not None for path in engine.model_files()]
+        try:
+            embedder = Path(config.embeddings.model) if config.embeddings.model else bundled_model_dir()
+        except NTError:  # not installed: the annotators that need it say so when they run
+            embedder = None
+        if embedder is not None and embedder.exists():
+            models.append(embedder)
+        return [run.traces, run.questions, *dict.fromkeys(models)]
 
     def outputs(self, run: RunDir) -> list[Path]:
         return [run.annotations, *([run.embeddings] if "embeddings" in self.names() else [])]

@@ -31,30 +31,34 @@ QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress di
 
 
 def engine_names() -> tuple[str, ...]:
-    from naturalthoughts import engines
+    from naturalthoughts.engines.config import engine_names as registered
 
-    names = getattr(engines, "ENGINE_NAMES", None)
-    return tuple(names) if names else tuple(engines.ENGINES)
+    return registered()
 
 
 def engine_section(data: dict[str, Any], engine: str | None, model: str | None, base_url: str | None) -> dict:
-    """The ``engine`` section after command-line options: switching engines drops the other engine's keys."""
+    """The ``engine`` section after command-line options: switching engines drops the other engine's keys. What
+    ``--model`` sets and which engines take ``--base-url`` are the engine configs' own (``model_field``, a
+    ``base_url`` field)."""
     from naturalthoughts.config import copy_mapping, set_option
+    from naturalthoughts.engines.config import DEFAULT_ENGINE, engine_config_class
 
     section = copy_mapping(data.get("engine") or {})
-    if engine is None and base_url is not None:
-        engine = "openai"  # a base URL only makes sense for an HTTP endpoint
     names = engine_names()
+    served = [name for name in names if "base_url" in engine_config_class(name).model_fields]
+    if engine is None and base_url is not None and section.get("engine", DEFAULT_ENGINE) not in served:
+        engine = served[0]  # a base URL only makes sense for an endpoint
     if engine is not None and engine not in names:
         raise ConfigError(f"--engine {engine}: choose one of {', '.join(names)}")
-    if engine is not None and section.get("engine", "llamacpp") != engine:
+    if engine is not None and section.get("engine", DEFAULT_ENGINE) != engine:
         section = {"engine": engine}
-    kind = section.get("engine", "llamacpp")
+    kind = section.get("engine", DEFAULT_ENGINE)
+    config = engine_config_class(kind) if kind in names else None
     if model is not None:
-        set_option(section, "model_path" if kind == "llamacpp" else "model", model)
+        set_option(section, config.model_field if config is not None else "model", model)
     if base_url is not None:
-        if kind != "openai":
-            raise ConfigError(f"--base-url is for --engine openai, not {kind}")
+        if kind not in served:
+            raise ConfigError(f"--base-url is for --engine {' or '.join(served)}, not {kind}")
         set_option(section, "base_url", base_url)
     return section
 

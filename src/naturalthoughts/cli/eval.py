@@ -56,6 +56,7 @@ def build_config(
 ) -> Any:
     """The eval section of ``config_path`` (or the file itself), then the model / judge options, then the rest."""
     from naturalthoughts.config import apply_overrides, copy_mapping, load_yaml, section_of, validate
+    from naturalthoughts.engines.config import DEFAULT_ENGINE
     from naturalthoughts.eval.config import EvalConfig
     from naturalthoughts.eval.models import engine_section_for
     from naturalthoughts.rundir import RunDir
@@ -67,7 +68,7 @@ def build_config(
         # a path: a GGUF runs on llama.cpp, a model folder on the student engine; same-engine YAML keys are kept
         section = engine_section_for(model, rundir) or {}
         configured = dict(data.get("engine") or {})
-        if configured.get("engine", "llamacpp") == section.get("engine"):
+        if configured.get("engine", DEFAULT_ENGINE) == section.get("engine"):
             section = {**configured, **section}
     else:
         section = engine_section(data, model=model, **engine)

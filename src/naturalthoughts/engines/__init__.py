@@ -1,90 +1,76 @@
 """Model engines behind one interface (:class:`Engine`), the one registry of them, and the response cache.
 
-``create_engine(config)`` builds the engine a config names; ``engine_identity(config)`` names the
-model without starting anything (it is part of every cache key and the teacher name in traces).
-The registry is the :data:`EngineConfig` union: :data:`ENGINE_NAMES` (the ``engine:`` values) and
-:data:`ENGINES` (name -> engine class) are derived from it.
-Importing this package is cheap: torch, transformers, vllm and xllamacpp are imported only inside
-the engine that needs them.
+``create_engine(config)`` builds the engine a config names; ``engine_identity(config)`` names the model without
+starting anything (it is part of every cache key and the teacher name in traces). The registry is
+:data:`naturalthoughts.engines.config.ENGINES_REGISTERED` (one line per engine): :func:`engine_names` (the
+``engine:`` values) and :func:`engine_classes` (name -> engine class) are read from it.
+
+Importing this package is cheap: every name below is imported on first use, so a command that only names an
+engine (``nt --help``) loads neither httpx nor torch, transformers, vllm or xllamacpp.
 """
 
 from __future__ import annotations
 
-from naturalthoughts.engines.base import (
-    NOT_SENT,
-    AsyncEngine,
-    BatchedEngine,
-    ChatRequest,
-    ChatResult,
-    Dispatch,
-    Engine,
-    ResultCallback,
-    SamplingParams,
-    StopCheck,
-)
-from naturalthoughts.engines.cache import ResponseCache
-from naturalthoughts.engines.cached import CachedEngine, EngineFactory, UsageStats
-from naturalthoughts.engines.config import (
-    ENGINE_CONFIGS,
-    ENGINE_NAMES,
-    EngineConfig,
-    LlamaCppEngineConfig,
-    OpenAIEngineConfig,
-    TransformersEngineConfig,
-    VllmEngineConfig,
-    engine_class,
-)
-from naturalthoughts.engines.llamacpp import LlamaCppEngine
-from naturalthoughts.engines.openai_compat import OpenAICompatEngine
-from naturalthoughts.engines.thinking import ThinkingBudget, ThinkingEngine
-from naturalthoughts.engines.transformers_local import TransformersEngine
-from naturalthoughts.engines.vllm_offline import VllmEngine
+import importlib
+from typing import TYPE_CHECKING, Any
 
-# The ``engine`` key of a config -> the class that runs it, read from the config union.
-ENGINES: dict[str, type[Engine]] = {
-    name: engine_class(config_model) for name, config_model in zip(ENGINE_NAMES, ENGINE_CONFIGS, strict=True)
-}
+if TYPE_CHECKING:
+    from naturalthoughts.engines.base import Engine
+    from naturalthoughts.engines.config import EngineConfig
+
+# Public name -> the module that defines it (imported when the name is first used).
+_LAZY = {
+    **dict.fromkeys(
+        ("NOT_SENT", "AsyncEngine", "BatchedEngine", "ChatRequest", "ChatResult", "Dispatch", "Engine",
+         "ResultCallback", "SamplingParams", "StopCheck"),
+        "naturalthoughts.engines.base",
+    ),
+    "ResponseCache": "naturalthoughts.engines.cache",
+    **dict.fromkeys(("CachedEngine", "EngineFactory", "UsageStats"), "naturalthoughts.engines.cached"),
+    **dict.fromkeys(
+        ("BaseEngineConfig", "EngineConfig", "LlamaCppEngineConfig", "OpenAIEngineConfig", "TransformersEngineConfig",
+         "VllmEngineConfig", "engine_class", "engine_configs", "engine_names", "register_engine"),
+        "naturalthoughts.engines.config",
+    ),
+    "LlamaCppEngine": "naturalthoughts.engines.llamacpp",
+    "OpenAICompatEngine": "naturalthoughts.engines.openai_compat",
+    **dict.fromkeys(("ThinkingBudget", "ThinkingEngine"), "naturalthoughts.engines.thinking"),
+    "TransformersEngine": "naturalthoughts.engines.transformers_local",
+    "VllmEngine": "naturalthoughts.engines.vllm_offline",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name == "ENGINES":  # the registry as it is now (engines may be registered after import)
+        return engine_classes()
+    if name == "ENGINE_NAMES":
+        from naturalthoughts.engines.config import engine_names
+
+        return engine_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def engine_classes() -> dict[str, type[Engine]]:
+    """The ``engine`` key of a config -> the class that runs it, for every registered engine."""
+    from naturalthoughts.engines.config import engine_class, engine_configs, engine_name
+
+    return {engine_name(config): engine_class(config) for config in engine_configs()}
 
 
 def create_engine(config: EngineConfig) -> Engine:
     """Start the engine ``config`` names (a server, a model in memory...). Close it when done."""
+    from naturalthoughts.engines.config import engine_class
+
     return engine_class(config)(config)  # type: ignore[call-arg]
 
 
 def engine_identity(config: EngineConfig) -> str:
     """The model's name for cache keys and trace tables, computed without starting the engine."""
-    return engine_class(config).identity(config)  # type: ignore[attr-defined,no-any-return]
+    return config.identity()
 
 
-__all__ = [
-    "ENGINES",
-    "ENGINE_NAMES",
-    "NOT_SENT",
-    "AsyncEngine",
-    "BatchedEngine",
-    "CachedEngine",
-    "ChatRequest",
-    "ChatResult",
-    "Dispatch",
-    "Engine",
-    "EngineConfig",
-    "EngineFactory",
-    "LlamaCppEngine",
-    "LlamaCppEngineConfig",
-    "OpenAICompatEngine",
-    "OpenAIEngineConfig",
-    "ResponseCache",
-    "ResultCallback",
-    "SamplingParams",
-    "StopCheck",
-    "ThinkingBudget",
-    "ThinkingEngine",
-    "TransformersEngine",
-    "TransformersEngineConfig",
-    "UsageStats",
-    "VllmEngine",
-    "VllmEngineConfig",
-    "create_engine",
-    "engine_class",
-    "engine_identity",
-]
+__all__ = [*_LAZY, "ENGINES", "ENGINE_NAMES", "create_engine", "engine_classes", "engine_identity"]

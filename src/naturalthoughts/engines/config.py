@@ -1,31 +1,122 @@
-"""Engine configurations: one pydantic model per engine, told apart by the ``engine`` key.
+"""Engine configurations: one pydantic model per engine, told apart by the ``engine`` key, and what each engine
+can do.
 
 A stage's config embeds :data:`EngineConfig`; YAML picks the engine with ``engine: llamacpp``
 (the embedded default), ``openai`` (any OpenAI-compatible server or hosted API), ``transformers``
 or ``vllm``. See ``docs/engines.md`` for an example of each.
 
-:data:`EngineConfig` is the registry: each config names the class that runs it (``engine_class``,
-imported only when the engine is created), and :data:`ENGINE_NAMES` is read from the union. A new
-engine is one file (its engine class, and its config here or there) plus one line in the union.
+Every engine config subclasses :class:`BaseEngineConfig`, which declares the engine's **capabilities**: the class
+that runs it (``engine_class``, imported only when the engine is created), its model's identity and files, its
+tokenizer, the field that sets its throughput, how far it can be asked to write (``clamp_max_tokens``), whether it
+continues an assistant message and constrains replies to a JSON schema, where its requests go. Stages ask the
+config, never ``if engine == ...``. Its throughput fields are declared volatile where they are defined.
+
+The registry is :data:`ENGINES_REGISTERED`, one line per engine; :func:`register_engine` adds one defined
+elsewhere. A new engine is one file (its config and its engine class) plus one registry line.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializeAsAny, WrapValidator, field_validator
+from pydantic_core import PydanticCustomError
 
 from naturalthoughts.config import VOLATILE, StrictModel
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from naturalthoughts.engines.base import Engine
 
+BUNDLED_TOKENIZER = "smollm2"  # naturalthoughts.text.tokens' name for the bundled GGUF's tokenizer
 
-class LlamaCppEngineConfig(StrictModel):
+
+class BaseEngineConfig(StrictModel):
+    """What every engine config declares besides its own fields: the engine that runs it and what it can do.
+
+    The defaults describe an engine answering through a remote or in-process model with a ``model`` field; an
+    engine's config overrides what differs.
+    """
+
+    engine_class: ClassVar[str]  # "module:Class" of the Engine subclass that runs this config
+    model_field: ClassVar[str] = "model"  # the field `--model` sets
+    default_prompt: ClassVar[str] = "r1"  # the prompt template `auto` means for this engine's teachers
+    json_schema: ClassVar[bool] = True  # replies can be constrained to a JSON schema (else they are validated after)
+    loads_folder: ClassVar[bool] = False  # loads a local model folder, so a trained student can be evaluated on it
+    throughput_field: ClassVar[str | None] = "concurrency"  # the field that sets how many requests run at once
+    model_suffixes: ClassVar[tuple[str, ...]] = ()  # model files it loads by suffix (`--model FILE` picks it)
+
+    engine: str
+
+    @classmethod
+    def config_variants(cls) -> tuple[type[BaseEngineConfig], ...]:
+        """The registered engine configs this base class stands for (in a stage config's field)."""
+        return engine_configs() if cls is BaseEngineConfig else (cls,)
+
+    def identity(self) -> str:
+        """The model's name for cache keys and trace tables, computed without starting the engine."""
+        return engine_class(self).identity(self)  # type: ignore[attr-defined,no-any-return]
+
+    def model_source(self) -> str | None:
+        """The model as configured: a path or a served name (None: the bundled default)."""
+        value = getattr(self, self.model_field, None)
+        return str(value) if value else None
+
+    def model_files(self) -> list[Path]:
+        """Local files or folders the model is loaded from (a stage that uses this engine reads them), also when
+        they do not exist yet (a student still to be trained); a Hub id (``name`` or ``org/name``) has none."""
+        source = self.model_source()
+        if source is None:
+            return []
+        path = Path(source).expanduser()
+        hub_id = source.count("/") <= 1 and not source.startswith((".", "/", "~"))
+        return [path] if path.exists() or not hub_id else []
+
+    def tokenizer(self) -> str | None:
+        """The :mod:`naturalthoughts.text.tokens` name of the model's tokenizer; None when it cannot be known here."""
+        return None
+
+    def clamp_max_tokens(self, max_tokens: int) -> tuple[int, str | None]:
+        """``max_tokens`` cut to what the engine can produce in one reply, and a note saying why when cut."""
+        return max_tokens, None
+
+    def continuation_problem(self) -> str | None:
+        """Why this engine cannot continue a pre-filled assistant message; None when it can."""
+        return None
+
+    def serves_bundled_model(self) -> bool:
+        """Whether the model is the bundled SmolLM2 (which gets defaults made for it, e.g. a thinking budget)."""
+        return False
+
+    def endpoint(self) -> str:
+        """Where requests go, in words a user recognises (never a key)."""
+        return f"{self.engine} model {self.model_source()}"
+
+    def api_key_variable(self) -> str | None:
+        """The environment variable holding the API key, when the engine reads one."""
+        return None
+
+    def with_model(self, model: str) -> Self:
+        """This engine serving another model (a path or a served name)."""
+        return self.model_copy(update={self.model_field: model})
+
+    def with_concurrency(self, concurrency: int | None) -> Self:
+        """This engine with ``concurrency`` requests at once (on its throughput field, when it has one)."""
+        if concurrency is None or self.throughput_field is None:
+            return self
+        return self.model_copy(update={self.throughput_field: concurrency})
+
+
+class LlamaCppEngineConfig(BaseEngineConfig):
     """A llama.cpp server embedded in this process (xllamacpp), serving a GGUF file on loopback."""
 
     engine_class: ClassVar[str] = "naturalthoughts.engines.llamacpp:LlamaCppEngine"
+    model_field: ClassVar[str] = "model_path"
+    default_prompt: ClassVar[str] = "think-tags"  # small embedded instruct models follow <think> tags better
+    model_suffixes: ClassVar[tuple[str, ...]] = (".gguf",)
 
     engine: Literal["llamacpp"] = "llamacpp"
     model_path: str | None = Field(
@@ -52,6 +143,51 @@ class LlamaCppEngineConfig(StrictModel):
     )
 
 
+    def model_path_resolved(self) -> Path | None:
+        """The GGUF file served (None when the bundled model's package is not installed)."""
+        from naturalthoughts import assets
+        from naturalthoughts.errors import NTError
+
+        if self.model_path:
+            return Path(self.model_path).expanduser()
+        try:
+            return assets.smollm2_gguf()
+        except NTError:
+            return None
+
+    def model_files(self) -> list[Path]:
+        path = self.model_path_resolved()
+        return [path] if path is not None and path.exists() else []
+
+    def serves_bundled_model(self) -> bool:
+        return self.model_path is None
+
+    def tokenizer(self) -> str | None:
+        # text.tokens reads only the bundled GGUF's tokenizer (or a Hugging Face folder), not another GGUF's.
+        if self.serves_bundled_model():
+            return BUNDLED_TOKENIZER
+        bundled = LlamaCppEngineConfig().model_path_resolved()
+        path = self.model_path_resolved()
+        same = bundled is not None and path is not None and path.resolve() == bundled.resolve()
+        return BUNDLED_TOKENIZER if same else None
+
+    def clamp_max_tokens(self, max_tokens: int) -> tuple[int, str | None]:
+        """llama.cpp gives each of ``n_parallel`` slots ``n_ctx / n_parallel`` tokens for prompt plus reply and
+        ends a reply with ``finish_reason=length`` when the slot is full, so asking for more only changes the
+        cache key."""
+        slot = self.n_ctx // self.n_parallel
+        if max_tokens <= slot:
+            return max_tokens, None
+        return slot, (
+            f"max_tokens {max_tokens:,} exceeds the embedded llama.cpp slot context ({self.n_ctx:,} n_ctx / "
+            f"{self.n_parallel} slots = {slot:,} tokens for prompt plus reply): using {slot:,}. Raise engine.n_ctx "
+            "or lower engine.n_parallel for longer replies."
+        )
+
+    def endpoint(self) -> str:
+        return f"the embedded llama.cpp server ({self.model_path or 'bundled SmolLM2-135M-Instruct'})"
+
+
 def check_base_url(value: str) -> str:
     """``value`` when it is an http or https URL with a host; else a ValueError saying what is wrong."""
     from urllib.parse import urlsplit
@@ -75,7 +211,7 @@ def check_base_url(value: str) -> str:
 PrefillMode = Literal["auto", "assistant_message", "continue_final_message", "none"]
 
 
-class OpenAIEngineConfig(StrictModel):
+class OpenAIEngineConfig(BaseEngineConfig):
     """Any OpenAI-compatible chat endpoint: vLLM, SGLang, llama.cpp servers, hosted APIs (DeepSeek, OpenAI)."""
 
     engine_class: ClassVar[str] = "naturalthoughts.engines.openai_compat:OpenAICompatEngine"
@@ -136,11 +272,23 @@ class OpenAIEngineConfig(StrictModel):
             )
         return None
 
+    def model_files(self) -> list[Path]:
+        return []  # a served model: its files are the server's
 
-class TransformersEngineConfig(StrictModel):
+    def endpoint(self) -> str:
+        return f"{self.base_url} (model {self.model})"
+
+    def api_key_variable(self) -> str | None:
+        return self.api_key_env
+
+
+class TransformersEngineConfig(BaseEngineConfig):
     """A Hugging Face checkpoint run in this process with batched ``generate`` (CPU or GPU)."""
 
     engine_class: ClassVar[str] = "naturalthoughts.engines.transformers_local:TransformersEngine"
+    json_schema: ClassVar[bool] = False  # no constrained decoding: replies are validated (and retried) by callers
+    loads_folder: ClassVar[bool] = True
+    throughput_field: ClassVar[str | None] = "batch_size"
 
     engine: Literal["transformers"] = "transformers"
     model: str = Field(description="Local checkpoint folder or Hub id (Hub ids need network).")
@@ -149,14 +297,19 @@ class TransformersEngineConfig(StrictModel):
     dtype: str = Field(default="auto", description="auto, float32, bfloat16, float16.")
     batch_size: int = Field(default=8, ge=1, description="Requests per generate call.", json_schema_extra=VOLATILE)
 
+    def tokenizer(self) -> str | None:
+        return self.model
 
-class VllmEngineConfig(StrictModel):
+
+class VllmEngineConfig(BaseEngineConfig):
     """vLLM's offline engine (``LLM.generate`` on rendered chat prompts) on local GPUs.
 
     Needs ``pip install 'naturalthoughts[vllm]'``.
     """
 
     engine_class: ClassVar[str] = "naturalthoughts.engines.vllm_offline:VllmEngine"
+    loads_folder: ClassVar[bool] = True
+    throughput_field: ClassVar[str | None] = None  # vLLM schedules every request it is given
 
     engine: Literal["vllm"] = "vllm"
     model: str = Field(description="Local checkpoint folder or Hub id.")
@@ -169,18 +322,79 @@ class VllmEngineConfig(StrictModel):
     enable_prefix_caching: bool = True
     extra_llm_args: dict[str, Any] = Field(default_factory=dict, description="Passed to vllm.LLM(...) as is.")
 
+    def tokenizer(self) -> str | None:
+        return self.model
 
-# The registry: one line per engine.
-EngineConfig = Annotated[
-    LlamaCppEngineConfig | OpenAIEngineConfig | TransformersEngineConfig | VllmEngineConfig,
-    Field(discriminator="engine"),
+
+# The registry: one line per engine, in the order the CLI lists them.
+ENGINES_REGISTERED: list[type[BaseEngineConfig]] = [
+    LlamaCppEngineConfig,
+    OpenAIEngineConfig,
+    TransformersEngineConfig,
+    VllmEngineConfig,
 ]
 
-ENGINE_CONFIGS: tuple[type[StrictModel], ...] = get_args(get_args(EngineConfig)[0])
-# The ``engine:`` values, in registry order (the CLI's --engine choices).
-ENGINE_NAMES: tuple[str, ...] = tuple(
-    get_args(config.model_fields["engine"].annotation)[0] for config in ENGINE_CONFIGS
-)
+
+DEFAULT_ENGINE = "llamacpp"  # the engine of a section that names none: the embedded one
+
+
+def engine_name(config: type[BaseEngineConfig]) -> str:
+    """The ``engine:`` value of a config class (the default of its ``engine`` field)."""
+    return str(config.model_fields["engine"].default)
+
+
+def register_engine(config: type[BaseEngineConfig]) -> type[BaseEngineConfig]:
+    """Add an engine defined elsewhere (its config class names its engine class); returns the config class."""
+    name = engine_name(config)
+    if name in engine_names():
+        raise ValueError(f"engine {name!r} is registered already")
+    ENGINES_REGISTERED.append(config)
+    return config
+
+
+def unregister_engine(name: str) -> None:
+    """Remove the engine ``name`` (for tests that registered one)."""
+    ENGINES_REGISTERED[:] = [c for c in ENGINES_REGISTERED if engine_name(c) != name]
+
+
+def engine_configs() -> tuple[type[BaseEngineConfig], ...]:
+    return tuple(ENGINES_REGISTERED)
+
+
+def engine_names() -> tuple[str, ...]:
+    """The ``engine:`` values, in registry order (the CLI's --engine choices)."""
+    return tuple(engine_name(config) for config in ENGINES_REGISTERED)
+
+
+def engine_config_class(name: str) -> type[BaseEngineConfig]:
+    for config in ENGINES_REGISTERED:
+        if engine_name(config) == name:
+            return config
+    raise KeyError(name)
+
+
+def _registered_engine(value: Any, handler: Any) -> Any:
+    """Validate an engine section with the registered config its ``engine`` key names."""
+    if isinstance(value, BaseEngineConfig):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("engine_type", "expected a mapping with an `engine` key")
+    name = value.get("engine")
+    choices = ", ".join(engine_names())
+    if name is None:
+        raise PydanticCustomError("engine_tag", "give `engine:` (one of {choices})", {"choices": choices})
+    try:
+        config = engine_config_class(str(name))
+    except KeyError:
+        raise PydanticCustomError(
+            "engine_tag", "unknown engine '{name}': choose one of {choices}", {"name": name, "choices": choices}
+        ) from None
+    return config.model_validate(value)
+
+
+# An engine section of any stage's config: validated by the registered engine its `engine` key names, and
+# serialised with that engine's own fields.
+EngineConfig = Annotated[SerializeAsAny[BaseEngineConfig], WrapValidator(_registered_engine)]
 
 
 def engine_class(config: Any) -> type[Engine]:

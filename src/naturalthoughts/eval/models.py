@@ -54,8 +54,12 @@ def engine_section_for(model: str | None, run: RunDir | None) -> dict[str, Any] 
             if run is not None
             else f"--model {model}: no such file or folder; for a served model add --base-url (or --engine openai)"
         )
-    if path.is_file() and path.suffix.lower() == ".gguf":
-        return {"engine": "llamacpp", "model_path": str(path)}
+    if path.is_file():
+        from naturalthoughts.engines.config import engine_configs, engine_name
+
+        for config in engine_configs():  # the first engine that loads files of this kind
+            if path.suffix.lower() in config.model_suffixes:
+                return {"engine": engine_name(config), config.model_field: str(path)}
     if is_model_folder(path):
         return student_section(path)
     raise ConfigError(f"--model {model}: neither a GGUF file nor a model folder (config.json or adapter_config.json)")
@@ -63,7 +67,7 @@ def engine_section_for(model: str | None, run: RunDir | None) -> dict[str, Any] 
 
 def model_name(engine: Any) -> str:
     """A short name for the model: its folder or file name, the served model name, or ``smollm2`` (bundled)."""
-    raw = getattr(engine, "model_path", None) or getattr(engine, "model", None)
+    raw = engine.model_source()
     if not raw:
         return BUNDLED_NAME
     path = Path(str(raw))
@@ -83,7 +87,6 @@ def safe_name(name: str) -> str:
 # ---- evaluating a run's own models (``nt run`` and ``nt study``) ------------------------------------------------
 
 BASE_MODEL = "base"  # the eval name of the untrained student
-FOLDER_ENGINES = ("transformers", "vllm")  # engines that load a model folder, so a trained student can be swapped in
 
 
 def section_data(config: Any, name: str) -> dict[str, Any]:
@@ -99,34 +102,46 @@ def section_data(config: Any, name: str) -> dict[str, Any]:
 
 
 def _engine_for(folder: str, section: dict[str, Any]) -> dict[str, Any]:
+    """The eval section's engine loading ``folder`` (the default student engine when the section names none)."""
+    from naturalthoughts.engines.config import engine_config_class, engine_names
+
     engine = section.get("engine")
     if not engine:
         return student_section(Path(folder))
-    if engine.get("engine") not in FOLDER_ENGINES:
+    name = str(engine.get("engine"))
+    config = engine_config_class(name) if name in engine_names() else None
+    if config is None or not config.loads_folder:
+        able = [n for n in engine_names() if engine_config_class(n).loads_folder]
         raise ConfigError(
-            f"eval.engine is `{engine.get('engine')}`, which cannot load a trained student's model folder; use one "
-            f"of {', '.join(FOLDER_ENGINES)} (or leave eval.engine out for the default student engine)."
+            f"eval.engine is `{name}`, which cannot load a trained student's model folder; use one of "
+            f"{', '.join(able)} (or leave eval.engine out for the default student engine)."
         )
-    return {**engine, "model": folder}
-
-
-def base_student_folder(config: Any) -> str:
-    """The untrained student's weights folder (the bundled one is converted once, then cached)."""
-    from naturalthoughts.train.student import resolve_student
-
-    return resolve_student(section_data(config, "train").get("student"))
+    return {**engine, config.model_field: folder}
 
 
 def eval_stage(config: Any, model: str | None) -> Any:
     """The eval stage of the run's trained model ``model`` (``RUN/models/NAME``), or of the untrained student
     (None, evaluated as ``base``), with the config's ``eval`` section; ``config`` has ``run_dir``, ``eval`` and
-    ``train`` (a pipeline or study file)."""
+    ``train`` (a pipeline or study file).
+
+    Building it is cheap: the untrained student's weights folder (the bundled GGUF converted once) is resolved by
+    the stage's ``check()``, not here."""
+    import functools
+
     from naturalthoughts.config import validate
     from naturalthoughts.eval.config import EvalConfig
     from naturalthoughts.eval.stage import EvalStage
+    from naturalthoughts.train.student import resolve_student, student_source
 
     run = RunDir(config.run_dir)
     section = section_data(config, "eval")
-    folder = base_student_folder(config) if model is None else str(run.models_dir / model)
+    resolve = None
+    if model is None:
+        student = section_data(config, "train").get("student")
+        folder = str(student_source(student) or student)  # what the weights are made from, until resolved
+        resolve = functools.partial(resolve_student, student)
+    else:
+        folder = str(run.models_dir / model)
     data = {**section, "engine": _engine_for(folder, section)}
-    return EvalStage(validate(EvalConfig, data, source="eval section"), model_name=model or BASE_MODEL)
+    config_ = validate(EvalConfig, data, source="eval section")
+    return EvalStage(config_, model_name=model or BASE_MODEL, resolve_model=resolve)

@@ -18,7 +18,6 @@ from typing import Any
 from naturalthoughts import benchmarks
 from naturalthoughts.benchmarks import Benchmark, BenchmarkItem, GradeOptions
 from naturalthoughts.engines.base import ChatRequest, SamplingParams
-from naturalthoughts.engines.config import LlamaCppEngineConfig
 from naturalthoughts.errors import ConfigError
 from naturalthoughts.eval.config import EvalConfig
 from naturalthoughts.text import modes
@@ -72,18 +71,9 @@ def load_items(config: EvalConfig) -> dict[str, list[BenchmarkItem]]:
 
 
 def slot_tokens(config: EvalConfig) -> tuple[int, str | None]:
-    """``max_tokens`` clamped to one slot of the embedded llama.cpp server (``n_ctx / n_parallel`` holds prompt and
-    reply: asking for more only changes the cache key); other engines know their own limits."""
-    engine = config.engine
-    if not isinstance(engine, LlamaCppEngineConfig):
-        return config.max_tokens, None
-    per_slot = engine.n_ctx // engine.n_parallel
-    if config.max_tokens <= per_slot:
-        return config.max_tokens, None
-    return per_slot, (
-        f"max_tokens {config.max_tokens:,} exceeds a llama.cpp slot ({engine.n_ctx:,} n_ctx / {engine.n_parallel} "
-        f"slots = {per_slot:,} tokens for prompt and reply): using {per_slot:,}. Raise engine.n_ctx for longer replies."
-    )
+    """``max_tokens`` clamped to what the engine can write in one reply (its config's ``clamp_max_tokens``), and a
+    note when it was cut."""
+    return config.engine.clamp_max_tokens(config.max_tokens)
 
 
 def messages(

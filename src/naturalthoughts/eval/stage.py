@@ -17,7 +17,7 @@ their error, left out of accuracy, and retried by the next run (the stage's outc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -62,32 +62,30 @@ SUMMARY = "summary.parquet"
 SUMMARY_MD = "summary.md"
 
 
-def with_concurrency(engine: EngineConfig, concurrency: int | None) -> EngineConfig:
-    """``engine`` with ``concurrency`` applied to whichever knob it has (requests in flight, batch size)."""
-    if concurrency is None:
-        return engine
-    for knob in ("concurrency", "batch_size"):
-        if knob in type(engine).model_fields:
-            return engine.model_copy(update={knob: concurrency})
-    return engine
-
-
 class EvalStage(Stage):
     """Evaluate one model (``config.engine``) under the name ``model_name`` (default: from the model's path)."""
 
     name = "eval"
     config_model = EvalConfig
     # for docs/architecture.md: what it reads and writes inside the run directory
-    reads: ClassVar[tuple[str, ...]] = ("questions.parquet", "models/NAME/", "cache/responses.sqlite")
+    reads: ClassVar[tuple[str, ...]] = ("questions.parquet", "the model's files (models/NAME/)", "the judge's files")
     writes: ClassVar[tuple[str, ...]] = (f"eval/NAME/{SAMPLES}", f"eval/NAME/{SUMMARY}", f"eval/NAME/{SUMMARY_MD}")
 
     def __init__(
-        self, config: EvalConfig | None = None, *, model_name: str | None = None, out: str | Path | None = None
+        self,
+        config: EvalConfig | None = None,
+        *,
+        model_name: str | None = None,
+        out: str | Path | None = None,
+        resolve_model: Callable[[], str] | None = None,
     ) -> None:
+        """``resolve_model``: what the engine's model really is (e.g. the untrained student, converted once from the
+        bundled GGUF), found by :meth:`check` rather than here, so building the stage costs nothing."""
         config = config if config is not None else EvalConfig()
         name = _default_name(config) if model_name is None else check_name(model_name, "model name")
         super().__init__(config, model_name=name, out=str(Path(out).resolve()) if out is not None else None)
         self.config: EvalConfig = config
+        self._resolve_model = resolve_model
 
     @classmethod
     def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
@@ -98,15 +96,16 @@ class EvalStage(Stage):
         models += [BASE_MODEL] if plan.evaluate_base else []
         return [eval_stage(plan.config, None if model == BASE_MODEL else model) for model in models]
 
+    def resolve(self) -> EvalConfig:
+        """The config with the model resolved (once)."""
+        if self._resolve_model is not None:
+            model, self._resolve_model = self._resolve_model(), None
+            self.config = self.config.model_copy(update={"engine": self.config.engine.with_model(model)})
+        return self.config
+
     def recorded_config(self) -> dict[str, Any]:
-        """The config plus the weights' fingerprints, computed when asked (``nt run`` builds this stage before the
-        student is trained): a retrained student is a new model even under the same name and path."""
-        judge = self.config.judge
-        return {
-            **super().recorded_config(),
-            "model_identity": engine_identity(self.config.engine),
-            "judge_identity": engine_identity(judge) if judge is not None else None,
-        }
+        self.resolve()
+        return super().recorded_config()
 
     @property
     def model_name(self) -> str:
@@ -120,14 +119,19 @@ class EvalStage(Stage):
         return Path(self.args["out"]) if self.args.get("out") else run.eval_dir / self.model_name
 
     def inputs(self, run: RunDir) -> list[Path]:
-        files = [Path(s) for s in self.config.sources.values() if not s.startswith("hf:") and Path(s).exists()]
-        return [run.questions, *files]
+        """The questions (checked for contamination), benchmark files, and the model's and the judge's files (a
+        retrained student makes its evaluation stale)."""
+        config = self.config
+        files = [Path(s) for s in config.sources.values() if not s.startswith("hf:") and Path(s).exists()]
+        models = [*config.engine.model_files(), *(config.judge.model_files() if config.judge is not None else [])]
+        return [run.questions, *files, *models]
 
     def outputs(self, run: RunDir) -> list[Path]:
         folder = self.out_dir(run)
         return [folder / SAMPLES, folder / SUMMARY]
 
     def check(self, run: RunDir) -> None:
+        self.resolve()
         for name in self.config.benchmarks:
             benchmark = benchmarks.get(name)
             source = self.config.sources.get(name)
@@ -141,7 +145,7 @@ class EvalStage(Stage):
 
     # ---- the work ----------------------------------------------------------------------------------------------
     def run(self, ctx: StageContext) -> StageResult:
-        config = self.config
+        config = self.resolve()
         plan = build_plan(config)
         for note in plan.notes:
             ctx.progress.note(note)
@@ -153,7 +157,7 @@ class EvalStage(Stage):
         counter = _token_counter(config.tokenizer)
         counts = {"samples": 0, "errors": 0, "not_sent": 0, "correct": 0, "cached": 0}
         with ResponseCache(ctx.run.cache_db) as cache:
-            model = CachedEngine(with_concurrency(config.engine, config.concurrency), cache)
+            model = CachedEngine(config.engine.with_concurrency(config.concurrency), cache)
             judge = CachedEngine(config.judge, cache) if config.judge is not None else None
             try:
                 with (

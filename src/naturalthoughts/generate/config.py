@@ -133,8 +133,7 @@ class GenerateConfig(StrictModel):
 
     def embedded_default(self) -> bool:
         """Whether the bundled model runs with the thinking defaults made for it (no ``thinking`` given)."""
-        engine = self.engine
-        return self.thinking is None and isinstance(engine, LlamaCppEngineConfig) and engine.model_path is None
+        return self.thinking is None and self.engine.serves_bundled_model()
 
     def thinking_budget(self, max_tokens: int | None = None) -> ThinkingBudget:
         """The thinking budget this run uses: ``thinking`` when given, else the default for the teacher.

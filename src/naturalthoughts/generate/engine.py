@@ -55,8 +55,7 @@ class _StartsWhenSending(Engine):
     def continuation_problem(self) -> str | None:
         if self.engine is not None:
             return self.engine.continuation_problem()
-        problem = getattr(self.config, "continuation_problem", None)
-        return problem() if problem is not None else None
+        return self.config.continuation_problem()
 
     def dispatch(self, job: Dispatch) -> None:
         if job.stopped():

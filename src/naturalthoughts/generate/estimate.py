@@ -63,7 +63,7 @@ class GenerateEstimateStage(GenerateStageBase):
     """
 
     name = "generate-estimate"
-    reads = ("questions.parquet", "cache/responses.sqlite")
+    reads = ("questions.parquet", "the teacher's model files")
     writes = ("cache/responses.sqlite (the sample's replies)",)
 
     def __init__(self, config: GenerateConfig | None = None, *, sample_size: int = 8) -> None:

@@ -11,16 +11,12 @@ from naturalthoughts.generate.ledger import Ledger
 
 def endpoint(engine: EngineConfig) -> str:
     """Where the requests went, in words a user recognises (never a key)."""
-    if engine.engine == "openai":
-        return f"{engine.base_url} (model {engine.model})"
-    if engine.engine == "llamacpp":
-        return f"the embedded llama.cpp server ({engine.model_path or 'bundled SmolLM2-135M-Instruct'})"
-    return f"{engine.engine} model {engine.model}"
+    return engine.endpoint()
 
 
 def unset_api_key(engine: EngineConfig) -> str | None:
     """The name of the API-key environment variable the engine is configured to read, when it is unset."""
-    name = getattr(engine, "api_key_env", None)
+    name = engine.api_key_variable()
     if name and not os.environ.get(name):
         return name
     return None

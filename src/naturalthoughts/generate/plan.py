@@ -10,7 +10,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from naturalthoughts.engines.base import ChatRequest, SamplingParams
-from naturalthoughts.engines.config import LlamaCppEngineConfig
 from naturalthoughts.engines.identity import short_hash
 from naturalthoughts.generate.config import GenerateConfig
 from naturalthoughts.generate.prompts import PromptTemplate, load_template
@@ -81,24 +80,9 @@ def trace_id(question_id: str, sample: int, teacher: str) -> str:
 
 
 def effective_max_tokens(config: GenerateConfig) -> tuple[int, str | None]:
-    """Clamp ``max_tokens`` to what one slot of the embedded llama.cpp server can hold.
-
-    llama.cpp gives each of ``n_parallel`` slots ``n_ctx / n_parallel`` tokens for prompt plus
-    completion and ends a reply with ``finish_reason=length`` when the slot is full, so asking for
-    more only changes the cache key. Other engines know their own limits and are left alone.
-    """
-    engine = config.engine
-    if not isinstance(engine, LlamaCppEngineConfig):
-        return config.max_tokens, None
-    slot_tokens = engine.n_ctx // engine.n_parallel
-    if config.max_tokens <= slot_tokens:
-        return config.max_tokens, None
-    note = (
-        f"max_tokens {config.max_tokens:,} exceeds the embedded llama.cpp slot context "
-        f"({engine.n_ctx:,} n_ctx / {engine.n_parallel} slots = {slot_tokens:,} tokens for prompt plus reply): "
-        f"using {slot_tokens:,}. Raise engine.n_ctx or lower engine.n_parallel for longer replies."
-    )
-    return slot_tokens, note
+    """``max_tokens`` clamped to what the teacher engine can write in one reply (its config's
+    ``clamp_max_tokens``: one slot of the embedded llama.cpp server), and a note when it was cut."""
+    return config.engine.clamp_max_tokens(config.max_tokens)
 
 
 def sampling_params(config: GenerateConfig, max_tokens: int, sample: int) -> SamplingParams:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from naturalthoughts.engines.config import LlamaCppEngineConfig
 from naturalthoughts.errors import ConfigError
 
 PLACEHOLDER = "{question}"
@@ -46,10 +45,11 @@ class PromptTemplate:
 
 
 def resolve_name(name: str, engine: object) -> str:
-    """``auto`` means think-tags for the embedded llama.cpp engine (small instruct models), r1 otherwise."""
+    """``auto`` means the engine's own default prompt (its config's ``default_prompt``: think-tags for the embedded
+    llama.cpp engine's small instruct models, r1 otherwise)."""
     if name != "auto":
         return name
-    return "think-tags" if isinstance(engine, LlamaCppEngineConfig) else "r1"
+    return str(getattr(engine, "default_prompt", "r1"))
 
 
 def load_template(name: str, engine: object = None, system_prompt: str | None = None) -> PromptTemplate:

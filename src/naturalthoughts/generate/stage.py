@@ -93,14 +93,16 @@ class GenerateStageBase(Stage):
         return {**super().recorded_config(), "thinking": thinking, "stop": list(config.stop_sequences())}
 
     def inputs(self, run: RunDir) -> list[Path]:
-        return [run.questions]
+        """The questions and the teacher's model files. (Retrying, it also reads its own earlier traces.parquet: an
+        output, whose changes the runner checks as such.)"""
+        return [run.questions, *self.cfg.engine.model_files()]
 
     def check(self, run: RunDir) -> None:
         config = self.cfg
         load_template(config.prompt_template, config.engine)  # a missing template file fails before any stage runs
-        problem = getattr(config.engine, "continuation_problem", None)
-        if config.thinking_budget().enabled and problem is not None and problem():
-            raise ConfigError(f"generate.thinking needs an engine that continues an assistant message: {problem()}")
+        problem = config.engine.continuation_problem()
+        if config.thinking_budget().enabled and problem is not None:
+            raise ConfigError(f"generate.thinking needs an engine that continues an assistant message: {problem}")
 
     def _notes(self, ctx: StageContext, plan: Plan) -> list[str]:
         budget = self.cfg.thinking_budget(plan.max_tokens)
@@ -128,7 +130,7 @@ class GenerateStage(GenerateStageBase):
     """
 
     name = "generate"
-    reads = ("questions.parquet", "traces.parquet (--retry)", "cache/responses.sqlite")
+    reads = ("questions.parquet", "the teacher's model files", "its own traces.parquet (when retrying)")
     writes = ("traces.parquet",)
 
     def outputs(self, run: RunDir) -> list[Path]:

@@ -129,7 +129,11 @@ class ReportStage(Stage):
     """``nt report``: one self-contained HTML page for a run (see :mod:`naturalthoughts.report`)."""
 
     name = "report"
-    reads = ("every table the run has", "manifest.json")
+    # The tables it draws, whichever exist. The manifest's records (ledger, provenance) are not an input: they change
+    # with every stage run, this one's own included, and those that matter change the tables read here too.
+    reads = ("questions.parquet", "rejected.parquet", "traces.parquet", "annotations.parquet", "selections/*.parquet",
+             "sft/*/meta.json", "models/*/{training.json, loss.parquet}", "eval/*/{summary,samples}.parquet",
+             "study/*/table.csv")  # fmt: skip
     writes = ("report.html", "report_data/")
     config_model = ReportConfig
 
