@@ -37,7 +37,8 @@ class StageSpec:
     config: str  # "module:Class" of its pydantic config model
     section: str | None = None  # its section of a pipeline YAML; None: not part of `nt run`
     presence: Presence = "always"
-    cli: str | None = None  # the module under naturalthoughts.cli that registers its command; None: none of its own
+    # The module that registers its command: a module of naturalthoughts.cli, else any importable module; None: none.
+    cli: str | None = None
     description: str = ""  # the pipeline section's help text
 
     def stage_class(self) -> type[Stage]:

@@ -54,7 +54,7 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     for module in (*registry.command_modules(), *OTHER_COMMANDS):
-        importlib.import_module(f"naturalthoughts.cli.{module}").register(app)
+        importlib.import_module(command_module(module)).register(app)
     for info in app.registered_commands:
         info.callback = _interrupts_as_errors(info.callback)
         info.rich_help_panel = OTHER_COMMANDS.get(info.name or "", "Stages")
@@ -66,6 +66,14 @@ def build_app() -> typer.Typer:
         for info in sub.registered_commands if sub is not None else ():
             info.callback = _interrupts_as_errors(info.callback)
     return app
+
+
+def command_module(name: str) -> str:
+    """The module of a command: ``naturalthoughts.cli.NAME``, else ``NAME`` itself (a command defined elsewhere)."""
+    import importlib.util
+
+    ours = f"naturalthoughts.cli.{name}"
+    return ours if importlib.util.find_spec(ours) is not None else name
 
 
 def _interrupts_as_errors(callback: Callable[..., Any] | None) -> Callable[..., Any] | None:

@@ -142,7 +142,6 @@ class LlamaCppEngineConfig(BaseEngineConfig):
         default=120.0, gt=0, description="How long to wait for the server's /health.", json_schema_extra=VOLATILE
     )
 
-
     def model_path_resolved(self) -> Path | None:
         """The GGUF file served (None when the bundled model's package is not installed)."""
         from naturalthoughts import assets
