@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, field_validator
 
 from naturalthoughts import registry
 from naturalthoughts.config import StrictModel, load_section
@@ -42,9 +42,21 @@ class PipelineBase(StrictModel):
     ``eval``, an evaluation beside the untrained student's."""
 
     run_dir: str = "runs/default"
-    sources: list[str] = Field(default_factory=lambda: ["builtin:sample"])
+    sources: list[str] = Field(
+        default_factory=lambda: ["builtin:sample"],
+        description="question sources (see `nt ingest --help`); a reasoning-gym source may also be a mapping "
+        "{reasoning-gym: {tasks: {TASK: {PARAM: VALUE}}, size: N, seed: S}}",
+    )
     students: list[str] | None = Field(None, description="selection names that get a student (default: all)")
     evaluate_base: bool = Field(True, description="also evaluate the untrained student, as `base`")
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _reasoning_gym_mappings(cls, value: Any) -> Any:
+        """A ``{reasoning-gym: {...}}`` source becomes its spec string (one form for ingest and the manifest)."""
+        from naturalthoughts.text.tasks import spec_text
+
+        return [spec_text(v) if isinstance(v, dict) else v for v in value] if isinstance(value, list) else value
 
 
 def _section_field(spec: registry.StageSpec) -> tuple[Any, Any]:

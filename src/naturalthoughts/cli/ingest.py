@@ -12,7 +12,8 @@ from naturalthoughts.cli.common import ConfigOption, ForceOption, QuietOption, W
 
 SOURCES_HELP = (
     "Question sources: JSONL / JSON / CSV / Parquet files or folders of them; hf:OWNER/NAME[:SPLIT] (needs "
-    "network); builtin:sample; reasoning-gym:TASK[,TASK...]:N[:SEED] (N generated questions per task)."
+    "network); builtin:sample; reasoning-gym:TASK[{key=value,...}][,TASK...]:N[:SEED] (N generated questions per "
+    "task; key=value sets the task's parameters, e.g. 'reasoning-gym:gcd{max_value=50},syllogism:200:7')."
 )
 
 
@@ -26,6 +27,7 @@ def register(app: typer.Typer) -> None:
         "Examples:\n\n"
         "  nt ingest natural_reasoning.jsonl --run runs/nr\n\n"
         "  nt ingest builtin:sample reasoning-gym:basic_arithmetic,leg_counting:200:0 --run runs/demo\n\n"
+        "  nt ingest 'reasoning-gym:gcd{max_value=50},syllogism:200:7' --run runs/gym\n\n"
         "  nt ingest data/ --run runs/x --skip-bad --decontaminate gsm8k,mmlu_pro=mmlu_pro_test.parquet",
     )
     def ingest_command(
