@@ -13,7 +13,7 @@ HERE = Path(__file__).parent
 SCRIPTS = [
     "bench_ingest.py", "bench_engines.py", "bench_generate.py", "bench_generate_stream.py", "bench_annotate.py",
     "bench_select.py", "bench_train.py", "bench_eval.py", "bench_grading.py", "bench_report.py",
-    "bench_nt_run.py",
+    "bench_nt_run.py", "bench_help.py",
 ]  # fmt: skip
 
 

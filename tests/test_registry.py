@@ -163,3 +163,19 @@ def test_cli_gives_each_outcome_its_own_exit_code_and_advice(run_dir: RunDir, st
         assert "budget" in message and "retry" not in message
     else:
         assert "copy:a: 1 of 3 items failed" in message and "retry" in message and "budget" not in message
+
+
+def test_nt_help_imports_no_heavy_library() -> None:
+    """`nt --help` lists every command without importing numpy, pyarrow, pydantic, httpx, torch or asyncio (their
+    imports cost most of a second; benchmarks/bench_help.py measures the time)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom naturalthoughts.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('numpy', 'pyarrow', 'pydantic', 'httpx', 'torch', 'asyncio', 'pandas')\n"
+        "print('IMPORTED', sorted(name for name in heavy if name in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "IMPORTED []" in proc.stdout and "select" in proc.stdout

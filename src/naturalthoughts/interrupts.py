@@ -18,7 +18,6 @@ lock). A second signal ends it at once the same way.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -27,9 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from naturalthoughts.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+
+if TYPE_CHECKING:
+    import asyncio  # imported where a loop runs: `nt --help` does not need it
 
 T = TypeVar("T")
 
@@ -107,6 +109,8 @@ def _pending() -> None:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """``asyncio.run(coro)`` with signals delivered as cancellation of its task (see the module docstring)."""
+    import asyncio
+
     main = threading.current_thread() is threading.main_thread()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -138,6 +142,8 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 def _close(loop: asyncio.AbstractEventLoop, bounded: bool) -> None:
     """Finish what is left on ``loop`` (as ``asyncio.run`` does), within LOOP_GRACE_S when a signal is pending."""
+    import asyncio
+
     timeout = LOOP_GRACE_S if bounded else None
     try:
         leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]

@@ -36,6 +36,14 @@ def engine_names() -> tuple[str, ...]:
     return registered()
 
 
+def engine_choices(*commands: str) -> str:
+    """``llamacpp | openai | ...`` for the help of ``--engine`` when one of ``commands`` runs (or no shell started
+    nt); else a word: other commands' help is built without importing the engine registry (pydantic)."""
+    if invoked_command() not in (*commands, None):
+        return "an engine name"
+    return " | ".join(engine_names())
+
+
 def engine_section(data: dict[str, Any], engine: str | None, model: str | None, base_url: str | None) -> dict:
     """The ``engine`` section after command-line options: switching engines drops the other engine's keys. What
     ``--model`` sets and which engines take ``--base-url`` are the engine configs' own (``model_field``, a
@@ -84,6 +92,14 @@ def run_stage(stage: Any, run: Path, *, force: bool = False, wait: bool = False,
 
 
 _invocation: list[str] = []  # the arguments of this `nt` process (set by naturalthoughts.cli.main)
+
+
+def invoked_command() -> str | None:
+    """The command this `nt` process runs (``select`` for `nt select ...`; ``""`` for `nt --help`, where every
+    command's summary is enough); None when `nt` was not started from a shell (tests, notebooks)."""
+    if not _invocation:
+        return None
+    return next((arg for arg in _invocation if not arg.startswith("-")), "")
 
 
 def this_command(default: str) -> str:

@@ -9,7 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from naturalthoughts.cli.common import ConfigOption, ForceOption, QuietOption, WaitOption, engine_names, engine_section
+from naturalthoughts.cli.common import (
+    ConfigOption,
+    ForceOption,
+    QuietOption,
+    WaitOption,
+    engine_choices,
+    engine_section,
+)
 from naturalthoughts.errors import ConfigError
 
 
@@ -118,7 +125,7 @@ def register(app: typer.Typer) -> None:
                 "--engine/--base-url the engine's model name. Default: the bundled SmolLM2-135M."
             ),
         ] = None,
-        engine: Annotated[str | None, typer.Option(help=f"{' | '.join(engine_names())}.")] = None,
+        engine: Annotated[str | None, typer.Option(help=f"{engine_choices('eval')}.")] = None,
         base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint incl. /v1.")] = None,
         api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API key.")] = None,
         name: Annotated[str | None, typer.Option(help="The model's name in results \\[default: from --model].")] = None,

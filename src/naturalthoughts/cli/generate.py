@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from naturalthoughts.cli.common import ConfigOption, ForceOption, QuietOption, WaitOption, engine_names, engine_section
+from naturalthoughts.cli.common import (
+    ConfigOption,
+    ForceOption,
+    QuietOption,
+    WaitOption,
+    engine_choices,
+    engine_section,
+)
 
 
 class Retry(StrEnum):
@@ -107,7 +114,7 @@ def register(app: typer.Typer) -> None:
         run: Annotated[Path, typer.Option("--run", help="Run directory holding questions.parquet.")],
         config: ConfigOption = None,
         engine: Annotated[
-            str | None, typer.Option(help=f"{' | '.join(engine_names())} (default llamacpp: the embedded model).")
+            str | None, typer.Option(help=f"{engine_choices('generate')} (default llamacpp: the embedded model).")
         ] = None,
         model: Annotated[
             str | None, typer.Option(help="Model name (openai), checkpoint (transformers/vllm) or GGUF (llamacpp).")

@@ -11,13 +11,21 @@ import typer
 from naturalthoughts.cli.common import ConfigOption, ForceOption, QuietOption, RunOption, WaitOption
 from naturalthoughts.errors import ConfigError
 
+SUMMARY = "Select N traces of the pool into selections/NAME.parquet (trace_id, rank, score, method)."
+
 
 def _help() -> str:
+    """The whole help (the registered methods and filters) when `nt select` is the command; else the summary only,
+    so other commands do not import the selection methods (numpy, pyarrow) to describe this one."""
+    from naturalthoughts.cli.common import invoked_command
+
+    if invoked_command() not in ("select", None):
+        return SUMMARY
     from naturalthoughts.select import DEFAULT_FILTER, FILTERS, METHODS
 
     methods = "\n".join(f"  {name:<11} {m.summary}" for name, m in METHODS.items())
     filters = "\n".join(f"  {name:<14} {f.summary}" for name, f in FILTERS.items())
-    text = f"""Select N traces of the pool into selections/NAME.parquet (trace_id, rank, score, method).
+    text = f"""{SUMMARY}
 
 The same pool, expression, size and seed always give a byte-identical file. See docs/selection.md.
 
