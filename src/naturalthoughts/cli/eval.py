@@ -235,21 +235,50 @@ def register(app: typer.Typer) -> None:
         dirs: Annotated[list[Path], typer.Argument(help="Evaluation folders, run directories or summary files.")],
         fmt: Annotated[str, typer.Option("--format", help="markdown | csv.")] = "markdown",
         output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the table here.")] = None,
+        table: Annotated[
+            str,
+            typer.Option(
+                "--table",
+                help="both | accuracy | paired. paired: for every pair of models evaluated on the same items, the "
+                "difference in accuracy ± paired SE, bootstrap CI, no-answer rates, accuracy among answered. "
+                "--format csv writes one table: accuracy unless --table paired.",
+            ),
+        ] = "both",
+        resamples: Annotated[int, typer.Option("--resamples", min=0, help="Bootstrap resamples (0: no CI).")] = 2000,
     ) -> None:
         """One table across models, modes, budgets and benchmarks: accuracy (mean ± stderr over seeds) beside
-        mean tokens."""
+        mean tokens; then every pair of models on the same items: the paired difference, its standard error
+        (clustered by item) and bootstrap CI, the no-answer rate and the accuracy among answered samples."""
         from rich.markup import escape
 
         from naturalthoughts.atomic import write_text
         from naturalthoughts.console import console
-        from naturalthoughts.eval.compare import csv_table, markdown_table, read_summaries
+        from naturalthoughts.eval.compare import (
+            csv_table,
+            markdown_table,
+            paired_comparisons,
+            paired_csv,
+            paired_markdown,
+            read_summaries,
+        )
 
         if fmt not in ("markdown", "csv"):
             raise ConfigError(f"--format {fmt}: choose markdown or csv")
-        rows = read_summaries(dirs)
-        text = markdown_table(rows) if fmt == "markdown" else csv_table(rows)
+        if table not in ("both", "accuracy", "paired"):
+            raise ConfigError(f"--table {table}: choose both, accuracy or paired")
+        if fmt == "csv" and table == "both":
+            table = "accuracy"  # a CSV holds one table
+        parts = []
+        if table in ("both", "accuracy"):
+            rows = read_summaries(dirs)
+            parts.append(markdown_table(rows) if fmt == "markdown" else csv_table(rows))
+        if table in ("both", "paired"):
+            found = paired_comparisons(dirs, resamples=resamples)
+            paired = paired_markdown(found) if fmt == "markdown" else paired_csv(found)
+            parts.append(("## Paired differences\n\n" if table == "both" else "") + paired)
+        text = "\n\n".join(part.rstrip("\n") for part in parts)
         console.print(escape(text), soft_wrap=True)
         if output is not None:
-            write_text(text if text.endswith("\n") else text + "\n", output)
+            write_text(text + "\n", output)
 
     app.add_typer(group, name="eval")

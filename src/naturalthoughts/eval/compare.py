@@ -1,5 +1,7 @@
 """``nt eval compare DIR...``: one table across models, modes, budgets and benchmarks: accuracy beside mean tokens,
-which is how the paper reads the System-1 / System-2 trade-off.
+which is how the paper reads the System-1 / System-2 trade-off; then, for every pair of models evaluated on the
+same items, the paired difference in accuracy with its standard error and bootstrap CI, the no-answer rates and the
+accuracy among answered samples (:mod:`naturalthoughts.stats`, read from each folder's ``samples.parquet``).
 
 A DIR is an evaluation folder (holding ``summary.parquet``), a run directory (every ``eval/*/summary.parquet``
 in it), or a ``summary.parquet`` file.
@@ -15,10 +17,13 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from naturalthoughts import stats
 from naturalthoughts.benchmarks import REGISTRY
 from naturalthoughts.errors import MissingInputError
 
 SUMMARY_FILE = "summary.parquet"
+SAMPLES_FILE = "samples.parquet"
+PAIRED_COLUMNS = ["model", "benchmark", "mode", "budget", "item_id", "seed", "correct", "extracted", "valid", "error"]
 
 
 def summary_files(paths: Sequence[str | Path]) -> list[Path]:
@@ -91,4 +96,48 @@ def csv_table(rows: Iterable[dict[str, Any]]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(table)
+    return out.getvalue()
+
+
+# ---- paired differences -------------------------------------------------------------------------------------------
+def read_samples(paths: Sequence[str | Path]) -> dict[str, list[dict[str, Any]]]:
+    """Model -> its per-sample records, from the ``samples.parquet`` beside every summary found (a model name seen in
+    two run directories is told apart by its run's folder name: ``RUN/model``)."""
+    files = [file.parent / SAMPLES_FILE for file in summary_files(paths) if (file.parent / SAMPLES_FILE).is_file()]
+    by_file = {}
+    for file in files:
+        names = set(pq.read_schema(file).names)
+        table = pq.read_table(file, columns=[c for c in PAIRED_COLUMNS if c in names])
+        by_file[file] = table.to_pylist()
+    seen: dict[str, int] = {}
+    for records in by_file.values():
+        for model in dict.fromkeys(r["model"] for r in records):
+            seen[model] = seen.get(model, 0) + 1
+    out: dict[str, list[dict[str, Any]]] = {}
+    for file, records in by_file.items():
+        for r in records:
+            label = r["model"] if seen[r["model"]] == 1 else f"{file.parents[2].name}/{r['model']}"
+            out.setdefault(label, []).append(r)
+    return out
+
+
+def paired_comparisons(paths: Sequence[str | Path], resamples: int = stats.RESAMPLES) -> list[stats.Comparison]:
+    """Every pair of models (in the order found; the difference is the later minus the earlier) on every benchmark,
+    mode and budget both were evaluated on."""
+    return stats.comparisons(read_samples(paths), resamples=resamples)
+
+
+def paired_markdown(found: Sequence[stats.Comparison]) -> str:
+    if not found:
+        return "No two models were evaluated on the same items: no paired differences."
+    return stats.markdown(stats.PAIRED_HEADER, stats.paired_rows(found)) + "\n\n" + stats.PAIRED_NOTE
+
+
+def paired_csv(found: Sequence[stats.Comparison]) -> str:
+    records = stats.paired_records(found)
+    out = io.StringIO()
+    if records:
+        writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
     return out.getvalue()
