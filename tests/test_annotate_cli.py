@@ -41,7 +41,7 @@ def test_cli_annotates_and_prints_summary(run_dir: RunDir, capsys: pytest.Captur
         "exploring_alternatives",
         "hypothesis_testing",
     ]
-    assert rows[0]["correct"] is True and rows[0]["correct_method"] == "math-verify"
+    assert rows[0]["correct"] is True and rows[0]["correct_method"] == "number"
     assert rows[1]["correct"] is None
 
 
