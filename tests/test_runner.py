@@ -295,3 +295,26 @@ def test_an_input_made_from_an_older_upstream_file_is_refused(run: RunDir) -> No
     outcome(run, first)  # refreshing the producer makes its consumer runnable again
     assert outcome(run, second).status == "done"
     assert (run.root / "out.txt").read_text() == "A DIFFERENT POOL"
+
+
+class HoldStage(UpperStage):
+    """Writes its target after holding ``megabytes`` of memory for a moment (a stage with a known peak)."""
+
+    def __init__(self, megabytes: int, target: str) -> None:
+        super().__init__(source="in.txt", target=target)
+        self.megabytes = megabytes
+
+    def run(self, ctx: StageContext) -> StageResult:
+        held = b"x" * (self.megabytes << 20)  # written, so every page is resident
+        (ctx.run.root / self.args["target"]).write_text(str(len(held)))
+        del held
+        return StageResult(summary="held")
+
+
+def test_each_stage_records_its_own_peak_resident_memory(run: RunDir) -> None:
+    with Runner(run, reporter=quiet()) as runner:
+        big = runner.run_stage(HoldStage(300, "big.txt")).record
+        small = runner.run_stage(HoldStage(1, "small.txt")).record
+    assert big["peak_rss_mb"] >= small["peak_rss_mb"] + 250  # the second stage's peak starts afresh
+    recorded = Manifest(run.manifest).records("upper:big.txt")[-1]
+    assert recorded["peak_rss_mb"] == big["peak_rss_mb"]

@@ -6,7 +6,8 @@ Every stage run has one record under ``stages[<key>]`` (oldest first), written w
 ``id``, ``stage``, ``status`` (``running`` | ``done`` | ``stopped`` (a budget ended it early) | ``incomplete``
 (some items failed; the rest is written) | ``failed`` |
 ``interrupted`` (SIGINT) | ``terminated`` (SIGTERM) | ``killed`` (the process died without a word; found by the
-next run)), ``version``, ``pid``, ``started_at``, ``finished_at``, ``seconds``, ``config`` (resolved),
+next run)), ``version``, ``pid``, ``started_at``, ``finished_at``, ``seconds``, ``peak_rss_mb`` (the process's
+peak resident memory while the stage ran), ``config`` (resolved),
 ``config_sha256`` (of the config without its volatile fields), ``inputs`` and ``outputs`` (path -> fingerprint),
 ``counts``, ``usage`` (requests sent, cache hits, errors, tokens, cost, seconds) and the stage's own extras.
 

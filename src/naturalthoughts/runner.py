@@ -36,6 +36,7 @@ from naturalthoughts.interrupts import interrupt_signals, last_words
 from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.progress import Reporter
 from naturalthoughts.redact import ScrubbingFilter, clip
+from naturalthoughts.resources import peak_rss_mb, reset_peak_rss
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult, Status
 
@@ -352,6 +353,7 @@ class Runner:
             record_id=record["id"],
         )
         started = time.monotonic()
+        reset_peak_rss()  # each record carries its own stage's peak, not the process's lifetime peak
         try:
             with last_words(lambda code: self._abandoned(record, started, code)):
                 result = stage.run(ctx)
@@ -398,6 +400,9 @@ class Runner:
     def _finish(self, record: dict[str, Any], started: float, result: StageResult | None, stage: Stage) -> None:
         record["finished_at"] = now()
         record["seconds"] = round(time.monotonic() - started, 3)
+        peak = peak_rss_mb()
+        if peak is not None:
+            record["peak_rss_mb"] = round(peak, 1)
         if result is not None:
             record["counts"] = dict(result.counts)
             record["usage"] = result.usage.as_dict()

@@ -71,13 +71,22 @@ def register(app: typer.Typer) -> None:
         table.add_column("stage", no_wrap=True)
         table.add_column("status", no_wrap=True)
         table.add_column("result", overflow="fold")
+        table.add_column("peak RSS", justify="right", no_wrap=True)
         for outcome in outcomes:
             style = STATUS_STYLE.get(outcome.status, "")
             result = outcome.summary + (f" ({outcome.problem})" if outcome.problem else "")
-            table.add_row(escape(outcome.key), f"[{style}]{outcome.status}[/]", escape(result))
+            table.add_row(escape(outcome.key), f"[{style}]{outcome.status}[/]", escape(result),
+                          _megabytes(outcome.record.get("peak_rss_mb")))  # fmt: skip
         console.print(table)
         print_made(Path(cfg.run_dir))
         raise_for_outcomes(outcomes, this_command(f"nt run {config or ''} --run {cfg.run_dir}".replace("  ", " ")))
+
+
+def _megabytes(value: float | None) -> str:
+    """A stage's recorded peak resident memory (the whole process's, while that stage ran)."""
+    if value is None:
+        return ""
+    return f"{value / 1024:.2f} GB" if value >= 1024 else f"{value:,.0f} MB"
 
 
 def print_made(root: Path) -> None:
