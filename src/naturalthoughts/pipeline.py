@@ -29,6 +29,7 @@ from pydantic import Field, create_model, field_validator
 from naturalthoughts import registry
 from naturalthoughts.config import StrictModel, load_section
 from naturalthoughts.errors import ConfigError
+from naturalthoughts.ingest.layouts import TraceSourceSpec
 from naturalthoughts.progress import Reporter
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.runner import Runner, StageOutcome
@@ -42,10 +43,12 @@ class PipelineBase(StrictModel):
     ``eval``, an evaluation beside the untrained student's."""
 
     run_dir: str = "runs/default"
-    sources: list[str] = Field(
+    sources: list[str | TraceSourceSpec] = Field(
         default_factory=lambda: ["builtin:sample"],
         description="question sources (see `nt ingest --help`); a reasoning-gym source may also be a mapping "
-        "{reasoning-gym: {tasks: {TASK: {PARAM: VALUE}}, size: N, seed: S}}",
+        "{reasoning-gym: {tasks: {TASK: {PARAM: VALUE}}, size: N, seed: S}}; a source with per-source options a "
+        "mapping with `source`, `traces` (r1 | split | messages: it carries responses, so no generate stage runs), "
+        "the *_col keys, `teacher`, `tokenizer` (docs/traces.md)",
     )
     students: list[str] | None = Field(None, description="selection names that get a student (default: all)")
     evaluate_base: bool = Field(True, description="also evaluate the untrained student, as `base`")
@@ -56,7 +59,9 @@ class PipelineBase(StrictModel):
         """A ``{reasoning-gym: {...}}`` source becomes its spec string (one form for ingest and the manifest)."""
         from naturalthoughts.text.tasks import spec_text
 
-        return [spec_text(v) if isinstance(v, dict) else v for v in value] if isinstance(value, list) else value
+        if not isinstance(value, list):
+            return value
+        return [spec_text(v) if isinstance(v, dict) and "reasoning-gym" in v else v for v in value]
 
 
 def _section_field(spec: registry.StageSpec) -> tuple[Any, Any]:

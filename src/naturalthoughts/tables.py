@@ -53,8 +53,9 @@ TRACES = pa.schema(
         _f(
             "reasoning_tokens",
             pa.int64(),
-            "tokens in the reasoning: the server's count of the reasoning phase under a thinking budget, else "
-            "completion_tokens split by character share (nt annotate recounts with a named tokenizer)",
+            "tokens in the reasoning, counted as `tokenizer` says: generated, the server's count of the reasoning "
+            "phase under a thinking budget, else completion_tokens split by character share; imported, the "
+            "teacher's tokenizer when named and installed, else characters / 4 (nt annotate recounts)",
         ),
         _f("answer_tokens", pa.int64(), "tokens in the answer, counted as reasoning_tokens is"),
         _f(
@@ -72,6 +73,22 @@ TRACES = pa.schema(
             pa.string(),
             "first 16 hex of sha256 of the JSON [text, reasoning, finish_reason, error] of the response the row "
             "was built from (RunDir.traces_fingerprint hashes it to detect stale annotations and selections)",
+        ),
+        _f("origin", pa.string(), "generated (nt generate) | imported (nt ingest --traces)"),
+        _f("source", pa.string(), "imported: the file or hf:ID the trace was read from; generated: null"),
+        _f("source_row", pa.int64(), "imported: 1-based line (JSONL/CSV) or row (Parquet/JSON/hf:) in source"),
+        _f("system_prompt", pa.string(), "the system turn the teacher answered under; null: none"),
+        _f(
+            "source_correct",
+            pa.bool_(),
+            "correctness flag or verifier verdict shipped with an imported trace (e.g. OpenR1-Math's "
+            "correctness_math_verify); null when the source has none (always for generated traces)",
+        ),
+        _f(
+            "tokenizer",
+            pa.string(),
+            "what counted reasoning_tokens and answer_tokens: server:completion_tokens (split by character share) "
+            "| server:phases (thinking budget) | a tokenizer name | approx:chars/4",
         ),
     ]
 )
@@ -137,7 +154,12 @@ ANNOTATIONS = pa.schema(
             "approx:chars/4",
         ),
         _f("correct", pa.bool_(), "answer matches the reference; null when there is no reference"),
-        _f("correct_method", pa.string(), "the one checker's answer kind (number | math | choice | text) or llm:MODEL"),
+        _f(
+            "correct_method",
+            pa.string(),
+            "the one checker's answer kind (number | math | choice | text), llm:MODEL, or source (the imported "
+            "trace's own flag)",
+        ),
         _f("correct_error", pa.string(), "why correctness is null despite a reference"),
         _f("disagree", pa.bool_(), "the teacher's and the second final answer disagree (the judge's verdict)"),
         _f(

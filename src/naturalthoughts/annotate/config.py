@@ -59,6 +59,11 @@ class CorrectnessConfig(StrictModel):
         default=6, ge=1, description="References with at most this many words are graded by normalised exact match."
     )
     use_judge: bool = Field(default=True, description="Grade long references with the judge engine; else leave null.")
+    source_flag: Literal["fallback", "prefer", "ignore"] = Field(
+        default="fallback",
+        description="Imported traces' own correctness flag (traces.source_correct): fallback fills rows this "
+        "annotator cannot decide, prefer takes it wherever present, ignore leaves it; agreement is reported.",
+    )
 
 
 class DisagreeConfig(StrictModel):

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from naturalthoughts.annotate.base import NO_ANSWER, Annotator, Columns, ask, column
+from naturalthoughts.annotate.source_flag import agreement_note, apply_source_flags
 from naturalthoughts.text.grading import check, kind_of, question_options
 from naturalthoughts.text.judge import VERDICT, judge_messages
 from naturalthoughts.text.tasks import scorer_for
@@ -96,7 +97,14 @@ class CorrectnessAnnotator(Annotator):
         elif to_judge:
             for i in to_judge:
                 error[i] = "long reference answer and correctness.use_judge is false"
+        apply_source_flags(batch, correct, method, error, self.ctx.config.correctness.source_flag, self.counts)
         return {"correct": correct, "correct_method": method, "correct_error": error}
+
+    def finish(self) -> None:
+        if (note := agreement_note(self.counts)) is not None:
+            self.extra.setdefault("notes", []).append(note)
+            if self.ctx.progress is not None:
+                self.ctx.progress.note(note)
 
     def _judge(self, batch: pa.Table, rows: list[int], correct: list[Any], method: list[Any], error: list[Any]) -> None:
         limit = self.ctx.config.max_input_chars  # question, reference and answer share the prompt

@@ -66,6 +66,10 @@ class LengthAnnotator(Annotator):
         if configured != TEACHER_TOKENIZER:
             return configured
         name = teacher_tokenizer(ctx.run)
+        if name == APPROX:  # imported traces whose teacher's tokenizer is not installed here
+            self._note("length: the imported traces' teacher has no tokenizer installed here: counting characters / "
+                       "4 (set annotate.length.tokenizer to the teacher's tokenizer folder)")
+            return APPROX
         if name is not None:
             try:
                 load_tokenizer(name)

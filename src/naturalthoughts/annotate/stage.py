@@ -50,6 +50,7 @@ TRACE_COLUMNS = {
     "answer": "answer",
     "finish_reason": "finish_reason",  # correctness: a reply cut before its reasoning closed has no answer
     "response_hash": "response_hash",
+    "source_correct": "source_correct",  # an imported trace's own correctness flag (the correctness annotator)
     **SERVER_COLUMNS,
 }
 # questions.parquet column -> name in the working batch (the source's own domain label is kept apart).

@@ -126,6 +126,14 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Environment variable holding the API key (default OPENAI_API_KEY).")
         ] = None,
         samples: Annotated[int | None, typer.Option(help="Responses per question (default 1).")] = None,
+        add_to_imported: Annotated[
+            bool,
+            typer.Option(
+                "--add-to-imported",
+                help="traces.parquet holds traces imported by nt ingest --traces: keep them and add --samples "
+                "generated ones per question, numbered after them (without it, generate refuses to replace them).",
+            ),
+        ] = False,
         temperature: Annotated[float | None, typer.Option(help="Default 0.6 (DeepSeek-R1's advice).")] = None,
         top_p: Annotated[float | None, typer.Option(help="Default 0.95.")] = None,
         max_tokens: Annotated[int | None, typer.Option(help="Completion cap (default 16384, the paper's).")] = None,
@@ -190,6 +198,7 @@ def register(app: typer.Typer) -> None:
         options = {
             "engine.api_key_env": api_key_env,
             "samples": samples,
+            "imported": "add" if add_to_imported else None,
             "temperature": temperature,
             "top_p": top_p,
             "max_tokens": max_tokens,

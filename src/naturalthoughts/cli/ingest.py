@@ -24,11 +24,15 @@ def register(app: typer.Typer) -> None:
         "and remove exact and near duplicates (the first occurrence is kept).\n\n"
         "Reads the NaturalReasoning schema (question, reference_answer, responses[].response) as is; map other "
         "column names with the --*-col options. Every removed row is written to RUN/rejected.parquet with why.\n\n"
+        "With --traces LAYOUT the sources carry responses (R1-style traces, OpenThoughts, OpenR1-Math, "
+        "AM-DeepSeek-R1...): they are imported to RUN/traces.parquet beside the questions, and annotate, select and "
+        "train work on them without nt generate.\n\n"
         "Examples:\n\n"
         "  nt ingest natural_reasoning.jsonl --run runs/nr\n\n"
         "  nt ingest builtin:sample reasoning-gym:basic_arithmetic,leg_counting:200:0 --run runs/demo\n\n"
         "  nt ingest 'reasoning-gym:gcd{max_value=50},syllogism:200:7' --run runs/gym\n\n"
-        "  nt ingest data/ --run runs/x --skip-bad --decontaminate gsm8k,mmlu_pro=mmlu_pro_test.parquet",
+        "  nt ingest data/ --run runs/x --skip-bad --decontaminate gsm8k,mmlu_pro=mmlu_pro_test.parquet\n\n"
+        "  nt ingest openr1_math/ --run runs/r1 --traces r1 --teacher deepseek-ai/DeepSeek-R1",
     )
     def ingest_command(
         sources: list[str] = typer.Argument(..., metavar="SOURCE...", help=SOURCES_HELP, show_default=False),
@@ -75,6 +79,75 @@ def register(app: typer.Typer) -> None:
         allow_empty: bool = typer.Option(
             False, "--allow-empty", help="Accept a source that yields no questions (otherwise an error)."
         ),
+        traces: str | None = typer.Option(
+            None,
+            "--traces",
+            metavar="LAYOUT",
+            help="The sources carry responses: import them as traces.parquet too (then nt generate is not needed). "
+            "r1: one column holds <think>reasoning</think>answer; split: reasoning and final answer in two columns; "
+            "messages: a list of turns, OpenAI role/content or ShareGPT from/value. Unnamed columns default to those "
+            "of the public sets using the layout (docs/traces.md).",
+            rich_help_panel="Traces",
+        ),
+        teacher: str | None = typer.Option(
+            None,
+            "--teacher",
+            help="The model that wrote the responses (e.g. deepseek-ai/DeepSeek-R1).",
+            rich_help_panel="Traces",
+        ),
+        teacher_col: str | None = typer.Option(
+            None, "--teacher-col", help="Column naming each response's model.", rich_help_panel="Traces"
+        ),
+        trace_col: str | None = typer.Option(
+            None,
+            "--trace-col",
+            help="r1: the response column (default: response, generations...).",
+            rich_help_panel="Traces",
+        ),
+        reasoning_col: str | None = typer.Option(
+            None,
+            "--reasoning-col",
+            help="split: the reasoning column (default: reasoning, deepseek_reasoning...).",
+            rich_help_panel="Traces",
+        ),
+        final_col: str | None = typer.Option(
+            None,
+            "--final-col",
+            help="split: the final-answer column (default: final_answer, deepseek_solution...).",
+            rich_help_panel="Traces",
+        ),
+        messages_col: str | None = typer.Option(
+            None,
+            "--messages-col",
+            help="messages: the turns column (default: messages or conversations).",
+            rich_help_panel="Traces",
+        ),
+        correct_col: str | None = typer.Option(
+            None,
+            "--correct-col",
+            help="A correctness flag or verifier verdict per response (kept as "
+            "traces.source_correct; nt annotate compares its own verdict with it).",
+            rich_help_panel="Traces",
+        ),
+        finish_col: str | None = typer.Option(
+            None, "--finish-col", help="The finish reason per response (stop, length...).", rich_help_panel="Traces"
+        ),
+        system_col: str | None = typer.Option(
+            None, "--system-col", help="The system prompt (default: system).", rich_help_panel="Traces"
+        ),
+        tokenizer: str | None = typer.Option(
+            None,
+            "--tokenizer",
+            help="Counts the traces' tokens: a tokenizer folder or Hub id in the local cache, "
+            "smollm2, or approx (characters / 4). Default: the teacher's when installed, else approx (labelled).",
+            rich_help_panel="Traces",
+        ),
+        max_trace_tokens: int | None = typer.Option(
+            None,
+            "--max-trace-tokens",
+            help="Longer traces are incomplete, finish_reason length (default 16384).",
+            rich_help_panel="Traces",
+        ),
         config: ConfigOption = None,
         force: ForceOption = False,
         wait: WaitOption = False,
@@ -99,9 +172,18 @@ def register(app: typer.Typer) -> None:
             "columns.response_model": response_model_col,
             "columns.domain": domain_col,
             "allow_empty": allow_empty or None,
+            "max_trace_tokens": max_trace_tokens,
         }
         cfg = load_section(IngestConfig, config, "ingest", overrides)
-        outcome = run_stage(IngestStage(cfg, sources=sources), run, force=force, wait=wait, quiet=quiet)
+        options = {
+            "traces": traces, "teacher": teacher, "teacher_col": teacher_col, "trace_col": trace_col,
+            "reasoning_col": reasoning_col, "final_col": final_col, "messages_col": messages_col,
+            "correct_col": correct_col, "finish_col": finish_col, "system_col": system_col, "tokenizer": tokenizer,
+        }  # fmt: skip
+        if any(v is not None for v in options.values()):  # trace sources: the question columns are theirs too
+            options.update(question_col=question_col, answer_col=answer_col, domain_col=domain_col)
+        entries = source_entries(sources, {k: v for k, v in options.items() if v is not None})
+        outcome = run_stage(IngestStage(cfg, sources=entries), run, force=force, wait=wait, quiet=quiet)
         result = outcome.value
         if result is None:
             return
@@ -110,9 +192,27 @@ def register(app: typer.Typer) -> None:
         table.add_column("rows")
         table.add_column("count", justify="right")
         for label, value in summary_rows(result):
+            if value is None:
+                continue
             table.add_row(label, f"{value:,}")
         for name, count in result.contaminated_by.most_common(5):
             table.add_row(escape(f"  contaminated by {name}"), f"{count:,}")
         console.print(table)
         console.print(f"kept questions: {escape(str(result.questions_path))}", soft_wrap=True)
+        if result.traces_path is not None:
+            console.print(f"imported traces: {escape(str(result.traces_path))}", soft_wrap=True)
         console.print(f"removed rows and why: {escape(str(result.rejected_path))}", soft_wrap=True)
+
+
+def source_entries(sources: list[str], options: dict[str, str]) -> list[str | dict[str, str]]:
+    """The command line's sources as ingest entries: plain strings, or (with trace options) one spec per source."""
+    from naturalthoughts.ingest.layouts import spec_of
+
+    if not options:
+        return list(sources)
+    entries: list[str | dict[str, str]] = []
+    for source in sources:
+        entry = {"source": source, **options}
+        spec_of(entry)  # trace options without --traces: an error naming them
+        entries.append(entry)
+    return entries

@@ -45,6 +45,12 @@ class GenerateConfig(StrictModel):
 
     engine: EngineConfig = Field(default_factory=LlamaCppEngineConfig, description="The teacher (see docs/engines.md).")
     samples: int = Field(default=1, ge=1, description="Responses per question.")
+    imported: Literal["refuse", "add"] = Field(
+        default="refuse",
+        description="When traces.parquet holds traces imported by nt ingest --traces: 'refuse' (the default: "
+        "generating would replace them) or 'add' (keep them and generate `samples` more per question, numbered "
+        "after the imported ones).",
+    )
     temperature: float = Field(default=0.6, ge=0, description="DeepSeek-R1's recommended 0.6.")
     top_p: float = Field(default=0.95, gt=0, le=1, description="DeepSeek-R1's recommended 0.95.")
     max_tokens: int = Field(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -37,6 +37,8 @@ class Plan:
     questions: int
     source: Path  # questions.parquet
     params: tuple[SamplingParams, ...]  # one per sample
+    # First sample number per question (generate --add-to-imported: after the question's imported samples).
+    first_sample: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def samples(self) -> int:
@@ -59,7 +61,8 @@ class Plan:
         for batch in questions.iter_batches(batch_size=max(size // self.samples, 1), columns=["id", "question"]):
             for question_id, question in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
                 messages = self.template.messages(question)
-                for sample, params in enumerate(self.params):
+                first = self.first_sample.get(question_id, 0)
+                for sample, params in enumerate(self.params, first):
                     request = ChatRequest(messages=messages, params=params, sample=sample)
                     pending.append(Job(trace_id(question_id, sample, self.teacher), question_id, sample, request))
                     if len(pending) >= size:
@@ -96,14 +99,20 @@ def sampling_params(config: GenerateConfig, max_tokens: int, sample: int) -> Sam
     )
 
 
-def build_plan(run: RunDir, config: GenerateConfig, identity: Callable[[object], str]) -> Plan:
-    """The plan for ``run``'s questions; ``identity`` names the teacher (``engines.engine_identity``)."""
+def build_plan(
+    run: RunDir,
+    config: GenerateConfig,
+    identity: Callable[[object], str],
+    first_sample: Mapping[str, int] | None = None,
+) -> Plan:
+    """The plan for ``run``'s questions; ``identity`` names the teacher (``engines.engine_identity``);
+    ``first_sample`` numbers each question's samples after the ones it has already (imported traces)."""
     source = run.require("questions")
     template = load_template(config.prompt_template, config.engine, config.system_prompt)
     max_tokens, note = effective_max_tokens(config)
     params = tuple(sampling_params(config, max_tokens, sample) for sample in range(config.samples))
     rows = pq.ParquetFile(source).metadata.num_rows
-    return Plan(identity(config.engine), template, max_tokens, note, rows, source, params)
+    return Plan(identity(config.engine), template, max_tokens, note, rows, source, params, first_sample or {})
 
 
 def request_to_json(request: ChatRequest) -> str:

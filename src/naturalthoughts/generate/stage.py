@@ -30,10 +30,14 @@ from naturalthoughts.generate.ledger import Ledger, Spend
 from naturalthoughts.generate.plan import Job, Plan, build_plan, effective_max_tokens
 from naturalthoughts.generate.prompts import load_template
 from naturalthoughts.generate.traces import (
+    ORIGIN_IMPORTED,
     STATUS_FAILED,
     STATUS_INCOMPLETE,
     ExistingTraces,
     TraceCounts,
+    count_origin,
+    imported_samples,
+    imported_tables,
     row_tables,
     trace_row,
 )
@@ -45,7 +49,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from naturalthoughts.pipeline import PipelinePlan
     from naturalthoughts.progress import Reporter
+
 
 @dataclass
 class GenerateResult:
@@ -136,10 +142,22 @@ class GenerateStage(GenerateStageBase):
     def outputs(self, run: RunDir) -> list[Path]:
         return [run.traces]
 
+    @classmethod
+    def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
+        """One generate stage, none when a source carries traces (imported: nothing to generate) unless
+        ``generate.imported: add`` asks for more samples beside them."""
+        from naturalthoughts.ingest.layouts import imports_traces
+
+        config = plan.section(cls.name)
+        if config is None or (imports_traces(plan.config.sources) and config.imported != "add"):
+            return []
+        return [cls(config)]
+
     def run(self, ctx: StageContext) -> StageResult:
         config = self.cfg
         run = ctx.run
-        plan = build_plan(run, config, engine_identity)
+        imported = imported_traces(run, config)
+        plan = build_plan(run, config, engine_identity, imported_samples(run.traces) if imported else None)
         notes = self._notes(ctx, plan)
         existing = ExistingTraces.open(run.traces) if config.retry else None
         counts = TraceCounts(questions=plan.questions)
@@ -153,6 +171,8 @@ class GenerateStage(GenerateStageBase):
             cached = stack.enter_context(open_engine(config, cache, progress.sent, recorder))
             engine = with_thinking(cached, config.thinking_budget(plan.max_tokens))
             writer = stack.enter_context(parquet_writer(run.traces, TRACES))
+            for table in imported_tables(run.traces) if imported else ():  # kept as they are, before the new ones
+                writer.write_table(table)
             progress.task = stack.enter_context(ctx.progress.task("generate", total=plan.total, unit="traces"))
             chunks = _Chunks(plan, chunk_size(config), engine, cached, ledger, stop, progress, existing, config.retry)
             # Compression and Parquet encoding release the GIL: a chunk is written on a second thread while the
@@ -172,6 +192,9 @@ class GenerateStage(GenerateStageBase):
             result = self._result(ctx, plan, config, ledger, stop, counts, notes, retried, carried)
             if result.status == "done":  # the work is finished: a budget counts afresh from here
                 cache.close_budget(BUDGET_SCOPE, recorder.attempt)
+        if imported:
+            result.extra["imported_traces_kept"] = imported
+            result.summary += f" · {imported:,} imported traces kept"
         return result
 
     def _result(
@@ -235,6 +258,20 @@ class GenerateStage(GenerateStageBase):
             stopped=stopped,
             value=value,
         )
+
+
+def imported_traces(run: RunDir, config: GenerateConfig) -> int:
+    """How many imported traces traces.parquet holds (0: none, or no file); refuses unless ``imported: add``."""
+    if not run.traces.exists():
+        return 0
+    imported = count_origin(run.traces, ORIGIN_IMPORTED)
+    if imported and config.imported == "refuse":
+        raise ConfigError(
+            f"{run.traces} holds {imported:,} traces imported by `nt ingest --traces`: generating would replace them. "
+            "Annotate and select them as they are, pass --add-to-imported (generate.imported: add) to generate "
+            "`samples` more per question beside them, or generate into a new run directory."
+        )
+    return imported
 
 
 def _write_tables(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:

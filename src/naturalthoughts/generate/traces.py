@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import write_parquet
@@ -48,13 +49,42 @@ def phase_tokens(result: ChatResult) -> tuple[int | None, int | None]:
     return getattr(result, "reasoning_tokens", None), getattr(result, "answer_tokens", None)
 
 
+SERVER_SPLIT_LABEL = "server:completion_tokens"  # the server's completion count, split by character share
+SERVER_PHASES_LABEL = "server:phases"  # the server's count of each phase (a thinking budget ran)
+ORIGIN_GENERATED = "generated"
+ORIGIN_IMPORTED = "imported"
+
+
 def trace_row(job: Job, teacher: str, result: ChatResult, not_sent_reason: str | None = None) -> dict[str, Any]:
     """The traces.parquet row for ``job`` answered by ``result`` (an error row when it failed or was not sent)."""
+    row = response_row(job.trace_id, job.question_id, job.sample, teacher, result, not_sent_reason)
+    row["system_prompt"] = system_turn(job.request.messages)
+    return row
+
+
+def system_turn(messages: Sequence[dict[str, Any]]) -> str | None:
+    """The content of the leading system message, None when the conversation has none."""
+    return messages[0].get("content") if messages and messages[0].get("role") == "system" else None
+
+
+def response_row(
+    trace_id: str,
+    question_id: str,
+    sample: int,
+    teacher: str,
+    result: ChatResult,
+    not_sent_reason: str | None = None,
+    origin: str = ORIGIN_GENERATED,
+    digest: str | None = None,
+) -> dict[str, Any]:
+    """A traces.parquet row built from one response, generated (``trace_row``) or imported (``nt ingest --traces``,
+    which passes the response as a :class:`ChatResult` and then replaces the token counts with its own).
+    ``digest`` is :func:`response_hash` of ``result`` when the caller computed it already."""
     reasoning_phase, answer_phase = phase_tokens(result)
     row: dict[str, Any] = {
-        "trace_id": job.trace_id,
-        "question_id": job.question_id,
-        "sample": job.sample,
+        "trace_id": trace_id,
+        "question_id": question_id,
+        "sample": sample,
         "teacher": teacher,
         "reasoning": None,
         "answer": None,
@@ -69,7 +99,13 @@ def trace_row(job: Job, teacher: str, result: ChatResult, not_sent_reason: str |
         "prompt_tokens": result.prompt_tokens,
         "latency_s": result.latency_s,
         "error": result.error,
-        "response_hash": response_hash(result),
+        "response_hash": digest or response_hash(result),
+        "origin": origin,
+        "source": None,
+        "source_row": None,
+        "system_prompt": None,
+        "source_correct": None,
+        "tokenizer": None,
     }
     if result.error is not None:
         row["finish_reason"] = "not_sent" if result.error == NOT_SENT else "error"
@@ -79,8 +115,10 @@ def trace_row(job: Job, teacher: str, result: ChatResult, not_sent_reason: str |
     parsed = parse_response(result.text, result.reasoning)
     if reasoning_phase is not None and answer_phase is not None:
         reasoning_tokens, answer_tokens = reasoning_phase, answer_phase  # counted by the server, phase by phase
+        row["tokenizer"] = SERVER_PHASES_LABEL
     else:
         reasoning_tokens, answer_tokens = split_tokens(result.completion_tokens, parsed.reasoning, parsed.answer)
+        row["tokenizer"] = SERVER_SPLIT_LABEL if reasoning_tokens is not None else None
     row.update(
         reasoning=parsed.reasoning,
         answer=parsed.answer,
@@ -255,3 +293,30 @@ def _bitmap(bits: list[bool]) -> pa.Buffer:
 def write_traces(rows: list[dict[str, Any]], path: Path) -> Path:
     """Write a whole (small) table at once; the stage streams chunks through a Parquet writer instead."""
     return write_parquet(rows_to_table(rows), path)
+
+
+def count_origin(path: Path, origin: str) -> int:
+    """Rows of a traces.parquet with ``origin`` (files written before the column existed hold generated traces)."""
+    if "origin" not in pq.read_schema(path).names:
+        return pq.read_metadata(path).num_rows if origin == ORIGIN_GENERATED else 0
+    column = pq.read_table(path, columns=["origin"])["origin"]
+    return sum(1 for value in column.to_pylist() if value == origin)
+
+
+def imported_samples(path: Path) -> dict[str, int]:
+    """``{question id: number of imported samples}`` (the first sample number a generated trace may take)."""
+    table = pq.read_table(path, columns=["question_id", "sample", "origin"], filters=[("origin", "=", ORIGIN_IMPORTED)])
+    offsets: dict[str, int] = {}
+    for question_id, sample in zip(table["question_id"].to_pylist(), table["sample"].to_pylist(), strict=True):
+        offsets[question_id] = max(offsets.get(question_id, 0), sample + 1)
+    return offsets
+
+
+def imported_tables(path: Path) -> Iterator[pa.Table]:
+    """The imported rows of a traces.parquet, a row group at a time, in the TRACES schema."""
+    source = pq.ParquetFile(path)
+    for index in range(source.num_row_groups):
+        table = source.read_row_group(index)
+        table = table.filter(pc.equal(table["origin"], ORIGIN_IMPORTED))
+        if table.num_rows:
+            yield table.select(TRACES.names).cast(TRACES)

@@ -55,6 +55,18 @@ class IngestConfig(StrictModel):
     batch_rows: int = Field(
         20_000, gt=0, description="rows per Arrow batch while streaming sources", json_schema_extra=VOLATILE
     )
+    trace_batch_rows: int = Field(
+        1024,
+        gt=0,
+        description="responses per Arrow batch while streaming trace sources (R1 traces are ~16 kB each)",
+        json_schema_extra=VOLATILE,
+    )
+    max_trace_tokens: int = Field(
+        16384,
+        gt=0,
+        description="imported traces longer than this (reasoning + answer tokens) are incomplete, finish_reason "
+        "length: the cap generated traces get from max_tokens (the paper's 16,384)",
+    )
 
     near_dup: bool = Field(True, description="MinHash LSH near-duplicate detection")
     near_dup_threshold: float = Field(0.55, gt=0, lt=1, description="Jaccard similarity of word shingles")

@@ -339,19 +339,59 @@ class FileSource:
     def _open_binary(self):
         return gzip.open(self.path, "rb") if self.path.name.lower().endswith(".gz") else open(self.path, "rb")
 
-    def _jsonl(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
-        builder = _BatchBuilder(self.label, batch_rows)
-        seen = _SeenColumns(columns)
+    def _lines(self) -> Iterator[tuple[int, bytes]]:
+        """(1-based line number, bytes) of each non-blank line, without a leading byte order mark."""
         with self._open_binary() as fh:
             for line_number, raw in enumerate(fh, 1):
                 if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
                     raw = raw[len(codecs.BOM_UTF8) :]  # written by spreadsheet programs and some editors
-                if not raw.strip():
-                    continue  # blank lines are not rows
-                values, reason = _parse_json_line(raw, columns, seen)
-                text = raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace") if _unusable(values, reason) else None
-                if (table := builder.add(values, line_number, reason, text)) is not None:
-                    yield table
+                if raw.strip():  # blank lines are not rows
+                    yield line_number, raw
+
+    def column_names(self) -> list[str] | None:
+        """The columns of a file with a header or schema (CSV, Parquet); None for JSONL and JSON (per object)."""
+        with self._readable():
+            if self.kind == "parquet":
+                return list(self._parquet_file().schema_arrow.names)
+            if self.kind == "csv":
+                with self._open_binary() as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace") as fh:
+                    return next(csv.reader(fh), [])
+        return None
+
+    def records(self, read_columns: list[str] | None = None) -> Iterator[Record]:
+        """Every row as a :class:`Record` (a dict, or why it is not one), for sources that carry traces."""
+        with self._readable():
+            if self.kind == "jsonl":
+                for line_number, raw in self._lines():
+                    record, reason = _json_record(raw)
+                    yield Record(line_number, record, reason, raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace"))
+            elif self.kind == "json":
+                for index, record in enumerate(_load_json_document(self.path), 1):
+                    yield Record(index, record if isinstance(record, dict) else None, _not_object(record), None)
+            elif self.kind == "csv":
+                with (
+                    self._open_binary() as raw,
+                    io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh,
+                ):
+                    reader = csv.DictReader(fh)
+                    line = 2
+                    try:
+                        for record in reader:
+                            yield Record(line, record, _csv_row_problem(record), None)
+                            line = reader.line_num + 1
+                    except csv.Error as exc:
+                        raise BadInputError(f"{self.path}:{reader.line_num}: not valid CSV ({exc})") from None
+            else:
+                yield from parquet_records(self._parquet_file(), read_columns)
+
+    def _jsonl(self, columns: ColumnMap, batch_rows: int) -> Iterator[pa.Table]:
+        builder = _BatchBuilder(self.label, batch_rows)
+        seen = _SeenColumns(columns)
+        for line_number, raw in self._lines():
+            values, reason = _parse_json_line(raw, columns, seen)
+            text = raw.rstrip(b"\r\n").decode("utf-8", "backslashreplace") if _unusable(values, reason) else None
+            if (table := builder.add(values, line_number, reason, text)) is not None:
+                yield table
         seen.check(str(self.path))
         if (table := builder.flush()) is not None:
             yield table
@@ -439,6 +479,58 @@ class _RecordedLines:
         text = "".join(self.lines)
         self.lines.clear()
         return text
+
+
+@dataclass
+class Record:
+    """One row of a source read as a dict (``record`` None when it is not one: ``reason`` says why)."""
+
+    row: int  # 1-based line (JSONL, CSV) or row (JSON array, Parquet, hf:)
+    record: dict[str, Any] | None
+    reason: str | None
+    raw: str | None  # the line as read (JSONL); None where the row is its record
+
+
+def _not_object(record: Any) -> str | None:
+    return None if isinstance(record, dict) else f"not a JSON object (got {type(record).__name__})"
+
+
+def _json_record(raw: bytes) -> tuple[Any, str | None]:
+    """A JSONL line parsed, or why it cannot be (invalid UTF-8, not JSON, an unpaired surrogate escape)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"invalid UTF-8 (byte {exc.start} of the line)"
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON ({exc.msg} at column {exc.colno})"
+    if "\\u" in text and _has_surrogates(record):  # only escapes can smuggle in unpaired surrogates
+        return record, "invalid Unicode (an unpaired surrogate escape such as \\ud800)"
+    return record, _not_object(record)
+
+
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_surrogates(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_surrogates(v) for v in value)
+    return False
+
+
+def parquet_records(parquet: pq.ParquetFile, read_columns: list[str] | None, batch_rows: int = 512) -> Iterator[Record]:
+    """The rows of a Parquet file as dicts of ``read_columns``, a batch at a time."""
+    row = 1
+    for batch in parquet.iter_batches(batch_size=batch_rows, columns=read_columns):
+        for record in batch.to_pylist():
+            yield Record(row, record, None, None)
+            row += 1
 
 
 def _parse_json_line(raw: bytes, columns: ColumnMap, seen: _SeenColumns) -> tuple[tuple[Any, ...], str | None]:

@@ -29,6 +29,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,15 +41,19 @@ import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import parquet_writer
 from naturalthoughts.errors import BadInputError, ConfigError
+from naturalthoughts.generate.traces import ORIGIN_GENERATED, count_origin
 from naturalthoughts.ingest import sources as sources_mod
-from naturalthoughts.ingest.config import IngestConfig
+from naturalthoughts.ingest.config import ColumnMap, IngestConfig
 from naturalthoughts.ingest.decontamination import BenchmarkIndex
 from naturalthoughts.ingest.dedup import NearDuplicates
+from naturalthoughts.ingest.imported import Importer
+from naturalthoughts.ingest.layouts import TraceSourceSpec, imports_traces, spec_of
 from naturalthoughts.ingest.text import Words, question_ids, tokenise, words
+from naturalthoughts.ingest.trace_sources import TraceSource, resolve_traces
 from naturalthoughts.ingest.validation import BadRow, BadRowsError, bad_rows, validate
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult
-from naturalthoughts.tables import QUESTIONS, REJECTED
+from naturalthoughts.tables import QUESTIONS, REJECTED, TRACES
 
 if TYPE_CHECKING:
     from naturalthoughts.pipeline import PipelinePlan
@@ -66,15 +71,22 @@ class IngestResult:
     bad_rows: list[BadRow] = field(default_factory=list)
     questions_path: Path | None = None
     rejected_path: Path | None = None
+    # Trace sources: rows that added a response to a question kept before (the 2nd.. sample of a question), and
+    # every trace written to traces.parquet (None: no trace source, nothing written there).
+    samples: int = 0
+    traces: int | None = None
+    traces_path: Path | None = None
 
     def counts(self) -> dict[str, int]:
-        return {
-            k: getattr(self, k) for k in ("read", "kept", "duplicates", "near_duplicates", "rejected", "contaminated")
-        }
+        names = ["read", "kept", "duplicates", "near_duplicates", "rejected", "contaminated"]
+        if self.traces is not None:
+            names[2:2] = ["samples", "traces"]
+        return {k: getattr(self, k) for k in names}
 
     @property
     def accounted(self) -> bool:
-        return self.read == self.kept + self.duplicates + self.near_duplicates + self.rejected + self.contaminated
+        removed = self.duplicates + self.near_duplicates + self.rejected + self.contaminated
+        return self.read == self.kept + self.samples + removed
 
 
 def _duplicate_reason(kept_id: str) -> str:
@@ -137,10 +149,11 @@ class _Pipeline:
         self.result = IngestResult()
         self.fingerprint = hashlib.sha256()  # of the kept ids, in order: see questions_fingerprint
 
-    def process(self, batch: pa.Table, near_dup: bool = True) -> tuple[pa.Table, pa.Table] | None:
-        """(kept rows in the QUESTIONS schema, removed rows in the REJECTED schema); None once failing.
+    def process(self, batch: pa.Table, near_dup: bool = True, traces: bool = False) -> _Outcome | None:
+        """Kept questions, removed rows and (``traces``) the rows whose responses are kept; None once failing.
 
-        ``near_dup=False`` skips near-duplicate detection for this batch (templated sources)."""
+        ``near_dup=False`` skips near-duplicate detection for this batch (templated sources). With ``traces`` (a
+        trace source), a row whose question was kept before is not a duplicate: its response is another sample."""
         batch = validate(batch, self.config.max_question_chars)
         self.result.read += batch.num_rows
         invalid = bad_rows(batch)
@@ -160,9 +173,10 @@ class _Pipeline:
         ids = question_ids(normalised)
         text_words = words(tokens)
         keep = self._decontaminate(candidates, text_words, ids, removed)
-        keep = self._exact(candidates, ids, keep, removed)
+        keep, samples = self._exact(candidates, ids, keep, removed, traces)
         if near_dup:
             keep = self._near(candidates, text_words, ids, keep, removed)
+        samples = self._still_kept(candidates, ids, samples, removed)
         removed.repoint_duplicates(self.kept_as)
 
         kept_index = [int(candidates[j]) for j in keep]
@@ -182,7 +196,11 @@ class _Pipeline:
             ],
             schema=QUESTIONS,
         )
-        return questions, removed.table(batch)
+        if not traces:
+            return _Outcome(questions, removed.table(batch))
+        responding = sorted(keep + samples)  # input order: a question's first response is its sample 0
+        staged = batch.take(pa.array([int(candidates[j]) for j in responding], pa.int64()))
+        return _Outcome(questions, removed.table(batch), staged, [ids[j] for j in responding])
 
     def _decontaminate(self, candidates, text_words: Words, ids, removed: _Removed) -> list[int]:
         if self.index is None:
@@ -197,15 +215,30 @@ class _Pipeline:
             self.result.contaminated_by[hit.matched.split(":", 1)[0]] += 1
         return keep
 
-    def _exact(self, candidates, ids, keep: list[int], removed: _Removed) -> list[int]:
-        out = []
+    def _exact(self, candidates, ids, keep: list[int], removed: _Removed, traces: bool) -> tuple[list[int], list[int]]:
+        """(rows with a new question, rows of a trace source whose question was kept before: more samples)."""
+        out, samples = [], []
         for j in keep:
             first = self.kept_as.get(ids[j])
             if first is None:
                 self.kept_as[ids[j]] = ids[j]
                 out.append(j)
+            elif traces and first == ids[j]:
+                samples.append(j)
+            else:
+                removed.add(int(candidates[j]), "duplicate", _duplicate_reason(first), first)
+                self.result.duplicates += 1
+        return out, samples
+
+    def _still_kept(self, candidates, ids, samples: list[int], removed: _Removed) -> list[int]:
+        """The sample rows whose question is still kept (near-dedup may have removed it later in the batch)."""
+        out = []
+        for j in samples:
+            kept = self.kept_as[ids[j]]
+            if kept == ids[j]:
+                out.append(j)
                 continue
-            removed.add(int(candidates[j]), "duplicate", _duplicate_reason(first), first)
+            removed.add(int(candidates[j]), "duplicate", _duplicate_reason(kept), kept)
             self.result.duplicates += 1
         return out
 
@@ -228,6 +261,17 @@ class _Pipeline:
             )
             self.result.near_duplicates += 1
         return out
+
+
+@dataclass
+class _Outcome:
+    """What one batch gives: kept questions, removed rows, and for a trace source the rows whose responses are kept
+    (in the staging schema) with their question ids."""
+
+    questions: pa.Table
+    removed: pa.Table
+    staged: pa.Table | None = None
+    ids: list[str] = field(default_factory=list)
 
 
 def _prefetched(batches: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
@@ -289,45 +333,89 @@ class _BackgroundWrites:
             self.pool.shutdown(wait=True)
 
 
-def _resolve_all(specs: list[str]) -> list[sources_mod.Source]:
-    resolved: list[sources_mod.Source] = []
-    for spec in specs:
-        resolved.extend(sources_mod.resolve(spec))
+SourceEntry = str | dict[str, Any]
+
+
+@dataclass
+class _Resolved:
+    """A source to read and the columns it is read through (a source's own under ``sources:``, else the config's)."""
+
+    source: sources_mod.Source | TraceSource
+    columns: ColumnMap
+
+    @property
+    def traces(self) -> bool:
+        return isinstance(self.source, TraceSource)
+
+
+def _entry(entry: str | dict[str, Any] | TraceSourceSpec) -> SourceEntry:
+    """A source as recorded in the manifest: the string, or the spec's given keys."""
+    spec = spec_of(entry)
+    return spec.model_dump(exclude_none=True) if spec is not None else str(entry)
+
+
+def _resolve_all(entries: list[SourceEntry], config: IngestConfig) -> list[_Resolved]:
+    resolved: list[_Resolved] = []
+    for entry in entries:
+        spec = spec_of(entry)
+        if spec is None:
+            resolved.extend(_Resolved(source, config.columns) for source in sources_mod.resolve(str(entry)))
+        elif spec.traces is not None:
+            resolved.extend(_Resolved(s, config.columns) for s in resolve_traces(spec, config.trace_batch_rows))
+        else:
+            own = {"question": spec.question_col, "answer": spec.answer_col, "domain": spec.domain_col}
+            named = {k: v for k, v in own.items() if v is not None}  # explicit: a source without them is an error
+            columns = ColumnMap.model_validate(config.columns.model_dump(exclude_unset=True) | named)
+            resolved.extend(_Resolved(source, columns) for source in sources_mod.resolve(spec.source))
     return resolved
 
 
-def _total_rows(resolved: list[sources_mod.Source]) -> int | None:
-    totals = [s.total_rows() for s in resolved]
+def _total_rows(resolved: list[_Resolved]) -> int | None:
+    totals = [r.source.total_rows() for r in resolved]
     return None if any(t is None for t in totals) else sum(totals)  # type: ignore[arg-type]
 
 
-class IngestStage(Stage):
-    """``nt ingest``: sources -> ``questions.parquet`` + ``rejected.parquet`` (see the module docstring).
+def _source_text(entry: SourceEntry) -> str:
+    return entry if isinstance(entry, str) else f"{entry['source']}" + (
+        f" (--traces {entry['traces']})" if entry.get("traces") else "")  # fmt: skip
 
-    ``IngestStage(config, sources=[...])``. Raises :class:`~naturalthoughts.ingest.validation.BadRowsError`
-    (listing every bad row) when rows are invalid and ``config.skip_bad`` is false; nothing is written then.
+
+class IngestStage(Stage):
+    """``nt ingest``: sources -> ``questions.parquet`` + ``rejected.parquet`` (see the module docstring), and with
+    trace sources (``--traces LAYOUT``, or ``traces:`` under ``sources:``) ``traces.parquet`` too.
+
+    ``IngestStage(config, sources=[...])``: strings, or mappings / :class:`TraceSourceSpec` with per-source options.
+    Raises :class:`~naturalthoughts.ingest.validation.BadRowsError` (listing every bad row) when rows are invalid and
+    ``config.skip_bad`` is false; nothing is written then.
     """
 
     name = "ingest"
     config_model = IngestConfig
     reads = ("SOURCE files (JSONL, JSON, CSV, Parquet), hf:ID, builtin:sample, reasoning-gym:",)
-    writes = ("questions.parquet", "rejected.parquet")
+    writes = ("questions.parquet", "rejected.parquet", "traces.parquet (trace sources)")
 
-    def __init__(self, config: IngestConfig | None = None, *, sources: list[str]) -> None:
-        super().__init__(config, sources=list(sources))
-        self._resolved: list[sources_mod.Source] | None = None
+    def __init__(
+        self, config: IngestConfig | None = None, *, sources: list[str | dict[str, Any] | TraceSourceSpec]
+    ) -> None:
+        super().__init__(config, sources=[_entry(entry) for entry in sources])
+        self._resolved: list[_Resolved] | None = None
 
     @classmethod
     def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
         return [cls(plan.section(cls.name), sources=plan.config.sources)]
 
     @property
-    def sources(self) -> list[str]:
+    def sources(self) -> list[SourceEntry]:
         return self.args["sources"]
 
-    def resolved(self) -> list[sources_mod.Source]:
+    @property
+    def imports_traces(self) -> bool:
+        """Whether a source carries responses (then this stage writes traces.parquet and generate is not needed)."""
+        return imports_traces(self.sources)
+
+    def resolved(self) -> list[_Resolved]:
         if self._resolved is None:
-            self._resolved = _resolve_all(self.sources)
+            self._resolved = _resolve_all(self.sources, self.config)  # type: ignore[arg-type]
         return self._resolved
 
     def check(self, run: RunDir) -> None:
@@ -337,15 +425,17 @@ class IngestStage(Stage):
         self.resolved()
 
     def inputs(self, run: RunDir) -> list[Path]:
-        return [path for source in self.resolved() for path in source.input_paths()]
+        return [path for r in self.resolved() for path in r.source.input_paths()]
 
     def outputs(self, run: RunDir) -> list[Path]:
-        return [run.questions, run.rejected]
+        return [run.questions, run.rejected, *([run.traces] if self.imports_traces else [])]
 
     def run(self, ctx: StageContext) -> StageResult:
         config: IngestConfig = self.config  # type: ignore[assignment]
         run = ctx.run
         resolved = self.resolved()
+        if self.imports_traces:
+            refuse_to_replace_generated(run)
         extra: dict[str, Any] = {"sources": list(self.sources)}
         benchmark_sources = config.benchmark_sources()
         index = (
@@ -356,43 +446,108 @@ class IngestStage(Stage):
         if index is not None:
             extra["decontaminated_against"] = dict(index.sizes)
         pipeline = _Pipeline(config, index)
-        with (
-            ctx.progress.task("ingest", total=_total_rows(resolved)) as task,
-            parquet_writer(run.questions, QUESTIONS) as kept_out,
-            parquet_writer(run.rejected, REJECTED) as rejected_out,
-            _BackgroundWrites() as writes,
-        ):
-            for source in resolved:
-                for batch in _prefetched(source.batches(config.columns, config.batch_rows)):
-                    outcome = pipeline.process(batch, near_dup=not source.templated)
+        importer = Importer(config.max_trace_tokens) if self.imports_traces else None
+        with ExitStack() as stack:
+            task = stack.enter_context(ctx.progress.task("ingest", total=_total_rows(resolved)))
+            kept_out = stack.enter_context(parquet_writer(run.questions, QUESTIONS))
+            rejected_out = stack.enter_context(parquet_writer(run.rejected, REJECTED))
+            traces_out = stack.enter_context(parquet_writer(run.traces, TRACES)) if importer is not None else None
+            writes = stack.enter_context(_BackgroundWrites())
+            for item in resolved:
+                for batch in _prefetched(item.source.batches(item.columns, config.batch_rows)):
+                    outcome = pipeline.process(batch, near_dup=not item.source.templated, traces=item.traces)
                     task.advance(batch.num_rows, stats=f"{pipeline.result.kept:,} kept")
-                    if outcome is not None:
-                        writes.submit(kept_out.write_table, outcome[0])
-                        writes.submit(rejected_out.write_table, outcome[1])
+                    if outcome is None:
+                        continue
+                    writes.submit(kept_out.write_table, outcome.questions)
+                    writes.submit(rejected_out.write_table, outcome.removed)
+                    if outcome.staged is not None and importer is not None and traces_out is not None:
+                        traces, repeats = _import(importer, outcome, item.source, pipeline.result)  # type: ignore[arg-type]
+                        writes.submit(traces_out.write_table, traces)
+                        if repeats.num_rows:
+                            writes.submit(rejected_out.write_table, repeats)
             result = pipeline.result
             if result.bad_rows and not config.skip_bad:
                 raise BadRowsError(result.bad_rows, result.read)
             if result.kept == 0 and not config.allow_empty:
-                raise BadInputError(empty_pool_message(self.sources, result))  # nothing is written
+                raise BadInputError(empty_pool_message([_source_text(e) for e in self.sources], result))
             fingerprint = pipeline.fingerprint.hexdigest()[:32]
             writes.submit(kept_out.add_key_value_metadata, {QUESTIONS_FINGERPRINT_KEY: fingerprint})
         if not result.accounted:  # a bug, not bad input: every row read must be kept or removed with a reason
             raise RuntimeError(f"ingest lost rows: {result.counts()}")
         extra["contaminated_by"] = dict(result.contaminated_by)
         extra["questions_fingerprint"] = fingerprint
-        other = traces_of_other_questions(run)
-        if other:
-            extra["traces_of_other_questions"] = other
-            ctx.progress.note(
-                f"{run.traces} holds traces of {other:,} question(s) that are no longer in {run.questions.name}: "
-                f"run `nt generate --run {run.root}` before annotating or selecting, or ingest into a new run directory"
-            )
+        outputs = [run.questions, run.rejected]
+        if importer is not None:
+            extra["traces"] = _traces_extra(importer, resolved)
+            for note in extra["traces"].get("notes", []):
+                ctx.progress.note(note)
+            result.traces, result.traces_path = importer.counts.traces, run.traces
+            outputs.append(run.traces)
+        else:
+            other = traces_of_other_questions(run)
+            if other:
+                extra["traces_of_other_questions"] = other
+                ctx.progress.note(
+                    f"{run.traces} holds traces of {other:,} question(s) that are no longer in {run.questions.name}: "
+                    f"run `nt generate --run {run.root}` before annotating or selecting, or ingest into a new run "
+                    "directory"
+                )
         result.questions_path, result.rejected_path = run.questions, run.rejected
         summary = f"{result.kept:,} questions kept of {result.read:,} read"
+        if result.traces is not None:
+            summary = (f"{result.traces:,} traces imported ({importer.counts.complete:,} complete) for "  # type: ignore[union-attr]
+                       f"{result.kept:,} questions, of {result.read:,} responses read")  # fmt: skip
         if removed := removed_text(result):
             summary += f" ({removed})"
-        return StageResult(
-            counts=result.counts(), outputs=[run.questions, run.rejected], summary=summary, extra=extra, value=result
+        return StageResult(counts=result.counts(), outputs=outputs, summary=summary, extra=extra, value=result)
+
+
+def _import(
+    importer: Importer, outcome: _Outcome, source: TraceSource, result: IngestResult
+) -> tuple[pa.Table, pa.Table]:
+    """(trace rows of one batch, its repeated responses as rejected rows); counts samples and duplicates."""
+    assert outcome.staged is not None
+    traces, repeats, repeated = importer.rows(outcome.staged, outcome.ids, source)
+    # The batch's new questions were counted as kept; its other kept responses are further samples.
+    result.samples += len(outcome.ids) - len(repeats) - outcome.questions.num_rows
+    result.duplicates += len(repeats)
+    rows = outcome.staged.take(pa.array(repeats, pa.int64()))
+    rejected = pa.Table.from_arrays(
+        [
+            rows.column("source"),
+            rows.column("source_row"),
+            pa.array(["duplicate"] * len(repeats), pa.string()),
+            pa.array([f"same question and response as a trace imported before (question {q})" for q in repeated]),
+            rows.column("question"),
+            pa.array(repeated, pa.string()),
+            pa.nulls(len(repeats), pa.string()),
+        ],
+        schema=REJECTED,
+    )
+    return traces, rejected
+
+
+def _traces_extra(importer: Importer, resolved: list[_Resolved]) -> dict[str, Any]:
+    """The manifest's account of the import: counts, and per source its layout, columns, teacher and tokenizer."""
+    extra: dict[str, Any] = importer.counts.as_dict()
+    extra["sources"] = {r.source.label: r.source.describe() for r in resolved if isinstance(r.source, TraceSource)}
+    notes = list(dict.fromkeys(r.source.tokens.note for r in resolved
+                               if isinstance(r.source, TraceSource) and r.source.tokens.note))  # fmt: skip
+    if notes:
+        extra["notes"] = notes
+    return extra
+
+
+def refuse_to_replace_generated(run: RunDir) -> None:
+    """Importing traces into a run whose traces.parquet holds generated ones would replace them: refuse."""
+    if not run.traces.exists():
+        return
+    generated = count_origin(run.traces, ORIGIN_GENERATED)
+    if generated:
+        raise ConfigError(
+            f"{run.traces} holds {generated:,} generated traces; importing would replace them. Import into a new run "
+            "directory (or delete traces.parquet if you mean to drop them)."
         )
 
 
@@ -421,7 +576,7 @@ def traces_of_other_questions(run: RunDir) -> int:
 
 def removed_text(result: IngestResult) -> str:
     """``duplicates 3, rejected 2``: the removed rows by kind (empty when none was removed)."""
-    removed = {k: v for k, v in result.counts().items() if k not in ("read", "kept") and v}
+    removed = {k: v for k, v in result.counts().items() if k not in ("read", "kept", "samples", "traces") and v}
     return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in removed.items())
 
 
@@ -458,6 +613,8 @@ def summary_rows(result: IngestResult) -> list[tuple[str, Any]]:
     return [
         ("read", result.read),
         ("kept", result.kept),
+        ("more samples of a kept question", result.samples if result.traces is not None else None),
+        ("traces imported", result.traces),
         ("duplicates (exact)", result.duplicates),
         ("near-duplicates", result.near_duplicates),
         ("rejected (invalid)", result.rejected),

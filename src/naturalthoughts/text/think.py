@@ -96,6 +96,26 @@ def split_tokens(completion_tokens: int | None, reasoning: str, answer: str) -> 
     return reasoning_tokens, completion_tokens - reasoning_tokens
 
 
+# Other tag styles of public trace sets, rewritten to <think> tags before parsing (nt ingest --traces):
+# Sky-T1 / Bespoke-Stratos / OpenThoughts-114k mark the reasoning and the solution with these markers, and
+# AM-DeepSeek-R1-Distilled wraps the answer after </think> in <answer> tags.
+THOUGHT_MARKERS = (("<|begin_of_thought|>", THINK_OPEN), ("<|end_of_thought|>", THINK_CLOSE))
+SOLUTION_MARKERS = ("<|begin_of_solution|>", "<|end_of_solution|>")
+ANSWER_WRAP = re.compile(r"(</think>\s*)<answer>\s*(.*?)\s*</answer>\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def canonical_tags(text: str) -> str:
+    """``text`` with the thought markers of other trace sets as <think> tags (unchanged when it has none)."""
+    if "<|" in text:
+        for marker, tag in THOUGHT_MARKERS:
+            text = text.replace(marker, tag)
+        for marker in SOLUTION_MARKERS:
+            text = text.replace(marker, "")
+    if "<answer>" in text:
+        text = ANSWER_WRAP.sub(lambda m: f"{m.group(1)}{m.group(2)}", text)
+    return text
+
+
 def final_answer(text: str | None, finish_reason: str | None = None, thinking: bool = False) -> str | None:
     """The text after the last closing tag; the whole text when there is no thinking block at all; None when a
     block was opened and never closed (a truncated reasoning has no answer: the NeMo-Skills convention).
