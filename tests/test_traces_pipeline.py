@@ -24,6 +24,8 @@ from naturalthoughts.generate.stage import GenerateStage
 from naturalthoughts.ingest import IngestConfig, IngestStage
 from naturalthoughts.manifest import Manifest
 from naturalthoughts.progress import quiet_reporter
+from naturalthoughts.report.config import ReportConfig
+from naturalthoughts.report.stage import ReportStage
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.runner import Runner
 from naturalthoughts.select.config import SelectConfig
@@ -159,6 +161,10 @@ def test_generate_refuses_to_replace_imported_traces_or_adds_samples_beside_them
     assert len(added) == 6 and {t["origin"] for t in added} == {"generated"}
     assert sorted({t["sample"] for t in added}) == [1, 2]  # numbered after each question's imported sample 0
     assert outcome.record["imported_traces_kept"] == 3
+    run_all(run, [ReportStage(ReportConfig())])
+    page = run.report.read_text(encoding="utf-8")
+    assert "Where the traces came from: 3 of 9 imported (nt ingest --traces), 6 generated (nt generate)." in page
+    assert str(responses) in page and "approx:chars/4" in page and "server:completion_tokens" in page
     with pytest.raises(ConfigError, match="holds 6 generated traces; importing would replace them"):
         run_all(
             run,

@@ -77,6 +77,8 @@ STAGES: list[StageSpec] = [
     StageSpec("report", f"{_NT}.report.stage:ReportStage", f"{_NT}.report.config:ReportConfig", "report", "default",
               cli="report", description="the HTML report (null: none)"),
     StageSpec("export", f"{_NT}.export.stage:ExportStage", f"{_NT}.export.stage:ExportConfig", cli="export"),
+    StageSpec("export-data", f"{_NT}.export_data.stage:ExportDataStage", f"{_NT}.export_data.config:ExportDataConfig",
+              cli="export_data"),
 ]  # fmt: skip
 
 

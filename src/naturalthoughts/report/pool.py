@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from naturalthoughts.report import html, plots
 from naturalthoughts.report.html import Raw, Section, code, figures, join, number, percent, table
 from naturalthoughts.report.inputs import ReportInputs
+from naturalthoughts.report.provenance import provenance_table
 
 TRI_PARTS = ("yes", "no", "unknown")
 TRI_COLORS = (plots.PALETTE[2], plots.PALETTE[3], "#bab0ac")
@@ -18,7 +19,8 @@ TRI_COLORS = (plots.PALETTE[2], plots.PALETTE[3], "#bab0ac")
 def pool_section(inputs: ReportInputs) -> Section:
     run = inputs.run
     if not inputs.has_traces:
-        return Section.not_run("pool", "Pool", "no traces yet.", f"nt generate --run {run.root}")
+        return Section.not_run("pool", "Pool", "no traces yet (generate them, or import yours with nt ingest "
+                               "SOURCE --traces LAYOUT).", f"nt generate --run {run.root}")
     n = inputs.n
     questions = pq.read_metadata(run.questions).num_rows if run.questions.exists() else None
     complete = inputs.flags("traces", "complete")
@@ -27,7 +29,7 @@ def pool_section(inputs: ReportInputs) -> Section:
         ("questions", questions), ("traces", n), ("complete", Raw(html.esc(percent(_share(complete == 1, n))))),
         ("failed requests", errors), ("annotated", "yes" if run.annotations.exists() else "no"),
     ])  # fmt: skip
-    parts: list[str | Raw] = [cards, _rejected(inputs), _stale_annotations(inputs)]
+    parts: list[str | Raw] = [cards, provenance_table(inputs), _rejected(inputs), _stale_annotations(inputs)]
     if not run.annotations.exists():
         parts.append(Raw(f'<p class="not-run">annotations not run: domains, strategies, correctness and disagreement '
                          f"appear after {code(f'nt annotate --run {run.root}')}.</p>"))  # fmt: skip
