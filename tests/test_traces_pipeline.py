@@ -73,7 +73,7 @@ def test_four_layouts_go_from_ingest_to_a_trained_student_without_generate(
         TrainStage(train, sft=sft.args["name"]),
     ]
     outcomes = run_all(run_dir, stages)
-    assert [o.status for o in outcomes] == ["ran"] * 5
+    assert [o.status for o in outcomes] == ["done"] * 5
     manifest = Manifest(run_dir.manifest)
     assert manifest.records("generate") == []  # no teacher ran
 

@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--push-to-hub", metavar="OWNER/NAME", help="Upload as a Hub dataset.")
         ] = None,
         private: Annotated[bool, typer.Option("--private", help="Create the Hub dataset private.")] = False,
+        shard_rows: Annotated[int | None, typer.Option("--shard-rows", help="Rows per Parquet shard (50000).")] = None,
         force: ForceOption = False,
         wait: WaitOption = False,
         quiet: QuietOption = False,
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
         from naturalthoughts.export_data import ExportDataConfig, ExportDataStage
 
         given = {"out": str(out), "license": license, "pretty_name": pretty_name, "language": language or None,
-                 "push_to_hub": push_to_hub, "private": private or None}  # fmt: skip
+                 "push_to_hub": push_to_hub, "private": private or None, "shard_rows": shard_rows}  # fmt: skip
         cfg = validate(ExportDataConfig, {k: v for k, v in given.items() if v is not None}, "nt export-data options")
         outcome = run_stage(ExportDataStage(cfg, selection=selection, sft=sft), run, force=force, wait=wait,
                             quiet=quiet)  # fmt: skip
