@@ -108,6 +108,44 @@ def test_minhash_signatures_equal_datasketch_update_batch() -> None:
     )
 
 
+def test_the_band_index_decides_as_datasketchs_minhash_lsh() -> None:
+    """The compact index (numpy runs of band keys) keeps and matches exactly the questions datasketch's MinHashLSH
+    does, on questions with planted near duplicates (a word or two changed) across and within batches."""
+    from datasketch import MinHashLSH
+
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(400)]
+    texts = [" ".join(rng.choice(vocab, int(rng.integers(12, 40)))) for _ in range(300)]
+    for _ in range(120):  # near copies of earlier texts, some in the same batch, some chains of copies
+        words_of = texts[int(rng.integers(len(texts)))].split()
+        for position in rng.integers(0, len(words_of), int(rng.integers(1, 3))):
+            words_of[position] = str(rng.choice(vocab))
+        texts.insert(int(rng.integers(len(texts) // 2, len(texts) + 1)), " ".join(words_of))
+    normalised, tokens = tokenise(pa.array(texts))
+    ids = [question_id(t) for t in normalised.to_pylist()]
+    unique = sorted({i: n for n, i in reversed(list(enumerate(ids)))}.values())  # first of each exact text
+    near = NearDuplicates()
+    ours: list = []
+    for start in range(0, len(unique), 97):  # batches of 97: matches within a batch and against the index
+        part = np.asarray(unique[start : start + 97], np.int64)
+        ours.extend(near.check(words(tokens).select(part), [ids[i] for i in part.tolist()]))
+    signatures, _ = NearDuplicates().signatures(words(tokens).select(np.asarray(unique, np.int64)))
+    reference, lsh, kept = [], MinHashLSH(threshold=0.55, num_perm=64), {}
+    for row, i in enumerate(unique):
+        minhash = MinHash(hashvalues=signatures[row], permutations=near.permutations, scheme="affine32")
+        found = sorted(lsh.query(minhash))
+        similarity = [(signatures[kept[k]] == signatures[row]).mean() for k in found]
+        best = int(np.argmax(similarity)) if found else None
+        if best is not None and similarity[best] >= 0.55:
+            reference.append((found[best], float(similarity[best])))
+            continue
+        kept[ids[i]] = row
+        lsh.insert(ids[i], minhash)
+        reference.append(None)
+    assert sum(r is not None for r in reference) >= 60  # the planted copies are found
+    assert ours == reference
+
+
 @pytest.fixture(scope="module")
 def contaminated_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, dict[str, str]]:
     """One ingest with the default (bundled) decontamination over embedded benchmark questions."""

@@ -1,18 +1,19 @@
 """Exact and near-duplicate detection; the first occurrence is kept.
 
-Exact: the stable id (hash of the normalised text) seen before. Near: datasketch MinHash over word
-shingles and a datasketch MinHashLSH index (threshold 0.55 as in NaturalReasoning), candidates
-confirmed by the MinHash Jaccard estimate.
+Exact: the stable id (hash of the normalised text) seen before. Near: MinHash over word shingles and a
+locality-sensitive hashing index over its bands (threshold 0.55 as in NaturalReasoning, datasketch's band and row
+counts for it), candidates confirmed by the MinHash Jaccard estimate.
 
-Two things make 1.1M rows fit two cores and a few GB:
+What makes millions of rows fit two cores and well under 2 GB:
 
 * MinHash signatures are computed for a whole batch at once with numpy, using datasketch's own
   permutations and pre-mix (``_fmix``), so they equal ``MinHash.update_batch`` value for value
   (a test checks this) without a Python loop per shingle.
-* datasketch's default dict storage keeps a Python ``set`` per bucket plus the band keys of every
-  document (about 4.4 KB per document at 64 permutations, 4.8 GB at 1.1M). The index here plugs
-  compact storages into the same ``MinHashLSH`` class: a bucket holds one key or a small list,
-  and the per-key record (only needed to delete) is not kept.
+* The index (:class:`BandIndex`) holds one 64-bit key per band of each kept question and that question's
+  number, 12 bytes a band, in sorted numpy runs merged like an LSM tree; a batch is looked up with
+  ``searchsorted``. A dict of Python ints per band (datasketch's storage) costs about 110 bytes a band:
+  1.3 KB per question, 1.8 GB at 1.4M. Signatures and ids are kept in fixed-size numpy blocks (no doubling copy).
+* Python only looks at the few questions that share a band with a kept one.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
 from datasketch.minhash import _fmix
-from datasketch.storage import OrderedStorage, UnorderedStorage
 
 from naturalthoughts.ingest.text import NGrams, Words, ngrams
 
@@ -41,75 +42,6 @@ class ExactDuplicates:
             out.append(qid in self.seen)
             self.seen.add(qid)
         return out
-
-
-class _Buckets(UnorderedStorage):
-    """One LSH band: band hash -> the key that first filled the bucket (a list once several do)."""
-
-    def __init__(self) -> None:
-        self._dict: dict[object, object] = {}
-
-    def get(self, key):
-        found = self._dict.get(key)
-        if found is None:
-            return ()
-        return found if isinstance(found, list) else (found,)
-
-    def insert(self, key, *vals, **kwargs) -> None:
-        for val in vals:
-            found = self._dict.get(key)
-            if found is None:
-                self._dict[key] = val
-            elif isinstance(found, list):
-                found.append(val)
-            else:
-                self._dict[key] = [found, val]
-
-    def keys(self):
-        return self._dict.keys()
-
-    def remove(self, *keys, **kwargs) -> None:
-        raise NotImplementedError("ingest's LSH index is append-only")
-
-    def remove_val(self, key, val, **kwargs) -> None:
-        raise NotImplementedError("ingest's LSH index is append-only")
-
-    def size(self) -> int:
-        return len(self._dict)
-
-    def itemcounts(self, **kwargs) -> dict:
-        return {k: len(self.get(k)) for k in self._dict}
-
-    def has_key(self, key) -> bool:
-        return key in self._dict
-
-
-class _NoKeys(OrderedStorage):
-    """The per-key band record datasketch keeps for deletion; ingest never deletes, so keep nothing."""
-
-    def keys(self):
-        return ()
-
-    def get(self, key):
-        return []
-
-    def insert(self, key, *vals, **kwargs) -> None:
-        pass
-
-    def remove(self, *keys, **kwargs) -> None:
-        raise NotImplementedError
-
-    def remove_val(self, key, val, **kwargs) -> None:
-        raise NotImplementedError
-
-    def size(self) -> int:
-        return 0
-
-    def itemcounts(self, **kwargs) -> dict:
-        return {}
-
-    def has_key(self, key) -> bool:
-        return False
 
 
 def _with_short_texts(grams: NGrams, text_words: Words, shingle: int) -> NGrams:
@@ -133,18 +65,60 @@ def _with_short_texts(grams: NGrams, text_words: Words, shingle: int) -> NGrams:
     return NGrams(np.concatenate([grams.hashes, extra])[order], rows[order], grams.n_texts)
 
 
+_BAND_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: the polynomial that folds a band's values into 64 bits
+_BLOCK = 1 << 16  # kept questions per block of signatures and ids
+
+
+class BandIndex:
+    """Append-only LSH buckets: (band key, kept number) pairs in sorted numpy runs, merged when a run is not much
+    smaller than the one before it (so there are O(log n) runs and each pair is merged O(log n) times)."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # (sorted uint64 keys, uint32 kept numbers)
+
+    def add(self, keys: np.ndarray, numbers: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        self.runs.append((keys[order], numbers[order].astype(np.uint32)))
+        while len(self.runs) > 1 and len(self.runs[-1][0]) * 2 >= len(self.runs[-2][0]):
+            (k1, n1), (k2, n2) = self.runs.pop(-2), self.runs.pop()
+            keys_all, numbers_all = np.concatenate([k1, k2]), np.concatenate([n1, n2])
+            order = np.argsort(keys_all, kind="stable")
+            self.runs.append((keys_all[order], numbers_all[order]))
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``keys``, kept number) of every stored pair whose key equals one of ``keys``."""
+        positions, numbers = [], []
+        for stored, kept in self.runs:
+            left = np.searchsorted(stored, keys, side="left")
+            right = np.searchsorted(stored, keys, side="right")
+            counts = right - left
+            hit = np.flatnonzero(counts)
+            if len(hit) == 0:
+                continue
+            repeat = counts[hit]
+            starts = np.repeat(left[hit] - np.cumsum(repeat) + repeat, repeat) + np.arange(int(repeat.sum()))
+            positions.append(np.repeat(hit, repeat))
+            numbers.append(kept[starts])
+        if not positions:
+            return np.empty(0, np.int64), np.empty(0, np.uint32)
+        return np.concatenate(positions), np.concatenate(numbers)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(k.nbytes + n.nbytes for k, n in self.runs)
+
+
 class NearDuplicates:
     """Streaming near-duplicate detection over batches of normalised questions."""
 
     def __init__(self, threshold: float = 0.55, num_perm: int = 64, shingle: int = 3, seed: int = 1) -> None:
         self.threshold, self.num_perm, self.shingle, self.seed = threshold, num_perm, shingle, seed
         self.permutations = MinHash(num_perm=num_perm, seed=seed).permutations  # affine32: (2, num_perm) uint32
-        # Band values hash to a Python int (builtin hash of the bytes) instead of keeping the bytes.
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, hashfunc=hash)
-        self.lsh.hashtables = [_Buckets() for _ in range(self.lsh.b)]
-        self.lsh.keys = _NoKeys()
-        self.kept_ids: list[str] = []
-        self._kept_signatures = np.empty((1024, num_perm), np.uint32)
+        self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)  # datasketch's choice (12 x 5 at 64)
+        self.index = BandIndex()
+        self.kept = 0
+        self._signatures: list[np.ndarray] = []  # blocks of _BLOCK kept signatures, uint32
+        self._ids: list[np.ndarray] = []  # blocks of _BLOCK kept ids, 16-byte strings
 
     # ---- signatures ------------------------------------------------------------------------------
     def shingle_hashes(self, text_words: Words):
@@ -178,32 +152,83 @@ class NearDuplicates:
         return out, has
 
     # ---- index -----------------------------------------------------------------------------------
-    def _remember(self, signature: np.ndarray) -> int:
-        key = len(self.kept_ids)
-        if key == len(self._kept_signatures):
-            self._kept_signatures = np.resize(self._kept_signatures, (2 * key, self.num_perm))
-        self._kept_signatures[key] = signature
-        return key
+    def band_keys(self, signatures: np.ndarray) -> np.ndarray:
+        """[n, bands] 64-bit keys: each band's ``rows`` values folded together, then the band's number mixed in."""
+        n = len(signatures)
+        bands = signatures[:, : self.bands * self.rows].reshape(n, self.bands, self.rows).astype(np.uint64)
+        keys = np.zeros((n, self.bands), np.uint64)
+        for j in range(self.rows):  # uint64 arithmetic wraps, which is what a hash wants
+            keys = keys * _BAND_MULTIPLIER + bands[:, :, j] + np.uint64(1)
+        return keys ^ (np.arange(self.bands, dtype=np.uint64) * _BAND_MULTIPLIER)
+
+    def _signature(self, number: int) -> np.ndarray:
+        return self._signatures[number // _BLOCK][number % _BLOCK]
+
+    def _kept_id(self, number: int) -> str:
+        return self._ids[number // _BLOCK][number % _BLOCK].decode("ascii")
+
+    def _remember(self, signature: np.ndarray, qid: str) -> int:
+        number = self.kept
+        if number % _BLOCK == 0:
+            self._signatures.append(np.empty((_BLOCK, self.num_perm), np.uint32))
+            self._ids.append(np.empty(_BLOCK, "S16"))
+        self._signatures[-1][number % _BLOCK] = signature
+        self._ids[-1][number % _BLOCK] = qid.encode("ascii")
+        self.kept += 1
+        return number
+
+    def _similarities(self, signature: np.ndarray, numbers: list[int]) -> np.ndarray:
+        stored = np.stack([self._signature(k) for k in numbers])
+        return (stored == signature).mean(axis=1)
 
     def check(self, text_words: Words, ids: list[str]) -> list[tuple[str, float] | None]:
-        """For each text in order: (kept id it nearly duplicates, estimated Jaccard), or None (kept and indexed)."""
+        """For each text in order: (kept id it nearly duplicates, estimated Jaccard), or None (kept and indexed).
+
+        Candidates share a band key with a question kept before (in the index) or earlier in this batch; only
+        they are compared, with the estimated Jaccard of their signatures."""
         signatures, has = self.signatures(text_words)
-        out: list[tuple[str, float] | None] = []
-        for i, qid in enumerate(ids):
+        n = len(ids)
+        keys = self.band_keys(signatures)
+        earlier = self._earlier_in_batch(keys, has)
+        positions, numbers = self.index.lookup(keys[has].ravel())
+        indexed: dict[int, set[int]] = {}
+        rows = np.flatnonzero(has)
+        for row, number in zip((rows[positions // self.bands]).tolist(), numbers.tolist(), strict=True):
+            indexed.setdefault(row, set()).add(number)
+        out: list[tuple[str, float] | None] = [None] * n
+        number_of: dict[int, int] = {}  # row of this batch -> kept number
+        for i in range(n):
             if not has[i]:
-                out.append(None)
-                continue
-            minhash = MinHash(hashvalues=signatures[i], permutations=self.permutations, scheme="affine32")
-            candidates = self.lsh.query(minhash)
+                continue  # nothing to compare (an empty text): kept, as before, but not indexed
+            candidates = set(indexed.get(i, ()))
+            candidates.update(number_of[j] for j in earlier.get(i, ()) if j in number_of)
             if candidates:
-                keys = np.fromiter(candidates, np.int64, len(candidates))
-                similarity = (self._kept_signatures[keys] == signatures[i]).mean(axis=1)
+                listed = sorted(candidates)
+                similarity = self._similarities(signatures[i], listed)
                 best = int(np.argmax(similarity))
                 if similarity[best] >= self.threshold:
-                    out.append((self.kept_ids[keys[best]], float(similarity[best])))
+                    out[i] = (self._kept_id(listed[best]), float(similarity[best]))
                     continue
-            key = self._remember(signatures[i])
-            self.kept_ids.append(qid)
-            self.lsh.insert(key, minhash, check_duplication=False)
-            out.append(None)
+            number_of[i] = self._remember(signatures[i], ids[i])
+        if number_of:
+            kept_rows = np.fromiter(number_of, np.int64, len(number_of))
+            kept_numbers = np.fromiter(number_of.values(), np.int64, len(number_of))
+            self.index.add(keys[kept_rows].ravel(), np.repeat(kept_numbers, self.bands))
+        return out
+
+    def _earlier_in_batch(self, keys: np.ndarray, has: np.ndarray) -> dict[int, list[int]]:
+        """For each row of the batch, the earlier rows sharing a band key with it (usually none)."""
+        rows = np.repeat(np.flatnonzero(has), self.bands)
+        flat = keys[has].ravel()
+        if len(flat) < 2:
+            return {}
+        order = np.lexsort((rows, flat))
+        flat, rows = flat[order], rows[order]
+        same = np.flatnonzero(flat[1:] == flat[:-1]) + 1  # positions whose key equals the one before
+        out: dict[int, list[int]] = {}
+        for position in same.tolist():
+            start = position
+            while start > 0 and flat[start - 1] == flat[position]:
+                start -= 1
+            out.setdefault(int(rows[position]), []).extend(int(r) for r in rows[start:position])
         return out
