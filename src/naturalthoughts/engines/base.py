@@ -193,8 +193,12 @@ class Dispatch:
         if self._on_result is not None:
             self._on_result(index, result)
 
+    def delivered(self, index: int) -> bool:
+        return self._results[index] is not None
+
     def deliver_batch(self, indices: Sequence[int], answer: Callable[[], list[ChatResult]], engine: str) -> None:
-        """Deliver ``answer()`` for ``indices``; an exception becomes an error result for each of them."""
+        """Deliver ``answer()`` for ``indices``; an exception becomes an error result for each of them. Indices
+        already delivered (a batch that handed out finished requests early) are left as they are."""
         try:
             results = answer()
             if len(results) != len(indices):
@@ -204,7 +208,8 @@ class Dispatch:
         except Exception as exc:
             results = [ChatResult(error=failure_text(engine, exc)) for _ in indices]
         for index, result in zip(indices, results, strict=True):
-            self.deliver(index, result)
+            if not self.delivered(index):
+                self.deliver(index, result)
 
     def finish(self) -> list[ChatResult]:
         for index, result in enumerate(self._results):
@@ -274,6 +279,14 @@ class BatchedEngine(Engine):
     def answer_batch(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """One result per request, in order. May raise: the whole batch then becomes error results."""
 
+    def answer_batch_as_finished(
+        self, requests: list[ChatRequest], finished: Callable[[int, ChatResult], None]
+    ) -> list[ChatResult]:
+        """As :meth:`answer_batch`, handing each request's result to ``finished(position, result)`` the moment it
+        is final, so a caller can keep it before the rest of the batch is done (an engine that can tell
+        overrides this; by default every result comes at the end)."""
+        return self.answer_batch(requests)
+
     def batches(self, requests: Sequence[ChatRequest]) -> Iterable[list[int]]:
         """Request indices grouped into batches (each index exactly once); consecutive pieces by default."""
         size = max(1, self.batch_size)
@@ -284,7 +297,12 @@ class BatchedEngine(Engine):
             if job.stopped():
                 return
             job.sending(batch)
-            job.deliver_batch(batch, lambda batch=batch: self.answer_batch([job.requests[i] for i in batch]), self.name)
+
+            def early(position: int, result: ChatResult, batch: list[int] = batch) -> None:
+                job.deliver(batch[position], result)  # kept (cached) now: a kill loses only what is still running
+
+            requests = [job.requests[i] for i in batch]
+            job.deliver_batch(batch, lambda r=requests, e=early: self.answer_batch_as_finished(r, e), self.name)
 
 
 class AsyncEngine(Engine):

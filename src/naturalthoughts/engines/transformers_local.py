@@ -12,7 +12,7 @@ composition only.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,13 @@ class TransformersEngine(BatchedEngine):
 
     def answer_batch(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """One ``generate`` call for requests sharing their sampling parameters (see :meth:`batches`)."""
+        return self.answer_batch_as_finished(requests, None)
+
+    def answer_batch_as_finished(
+        self, requests: list[ChatRequest], finished: Callable[[int, ChatResult], None] | None
+    ) -> list[ChatResult]:
+        """As :meth:`answer_batch`, handing over each sequence the step it ends (its end token is generated), while
+        the longer ones of the batch go on: an interrupted evaluation keeps every sample that had finished."""
         import torch
 
         params = requests[0].params
@@ -116,15 +123,24 @@ class TransformersEngine(BatchedEngine):
         if params.seed is not None:
             torch.manual_seed(params.seed)
         started = time.monotonic()
+        prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
+        extra: dict[str, Any] = {}
+        if finished is not None:
+            start = inputs["input_ids"].shape[1]
+
+            def ended(row: int, tokens: list[int]) -> None:
+                finished(row, self._to_result(tokens, int(prompt_lengths[row]), params, time.monotonic() - started))
+
+            extra["stopping_criteria"] = [_Ended(start, self._end_ids, ended)]
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,
                 **generation_kwargs(params),
+                **extra,
                 pad_token_id=self.tokenizer.pad_token_id,
                 tokenizer=self.tokenizer,
             )
         latency = time.monotonic() - started
-        prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
         return [
             self._to_result(tokens, int(prompt_tokens), params, latency)
@@ -144,3 +160,25 @@ class TransformersEngine(BatchedEngine):
             completion_tokens=len(generated),
             latency_s=latency,
         )
+
+
+class _Ended:
+    """A stopping criterion that stops nothing: it reports each sequence of the batch the step its end token
+    appears (``ended(row, new_tokens)``, once per row), so its result can be kept before the batch is done."""
+
+    def __init__(self, start: int, end_ids: set[int], ended: Callable[[int, list[int]], None]) -> None:
+        self.start = start
+        self.end_ids = sorted(end_ids)
+        self.ended = ended
+        self.reported: set[int] = set()
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        new = input_ids[:, self.start :]
+        done = torch.isin(new, torch.tensor(self.end_ids, device=new.device)).any(dim=1)
+        for row in torch.nonzero(done).flatten().tolist():
+            if row not in self.reported:
+                self.reported.add(row)
+                self.ended(row, new[row].tolist())
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)

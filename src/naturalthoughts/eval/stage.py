@@ -47,6 +47,7 @@ from naturalthoughts.eval.models import model_name
 from naturalthoughts.eval.opened import OpenedTemplateEngine
 from naturalthoughts.eval.plan import Sample, build_plan, grade_options
 from naturalthoughts.eval.records import full_output, record
+from naturalthoughts.eval.resume import FinishedRecords
 from naturalthoughts.eval.summary import SUMMARY_INPUT_COLUMNS, summarise
 from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
@@ -155,7 +156,9 @@ class EvalStage(Stage):
         folder.mkdir(parents=True, exist_ok=True)
         identity = engine_identity(config.engine)
         counter = _token_counter(config.tokenizer)
-        counts = {"samples": 0, "errors": 0, "not_sent": 0, "correct": 0, "cached": 0}
+        counts = {"samples": 0, "errors": 0, "not_sent": 0, "correct": 0, "cached": 0, "resumed": 0}
+        # Each finished sample's record is committed as it finishes; a rerun after a kill does only the rest.
+        records = FinishedRecords(folder, self.config_fingerprint())
         with ResponseCache(ctx.run.cache_db) as cache:
             model = CachedEngine(config.engine.with_concurrency(config.concurrency), cache)
             judge = CachedEngine(config.judge, cache) if config.judge is not None else None
@@ -165,19 +168,30 @@ class EvalStage(Stage):
                     ctx.progress.task(f"eval {self.model_name}", total=len(plan.samples), unit="samples") as task,
                 ):
                     for budget, chunk in _chunks(plan.samples, config.chunk_size):
-                        engine = _budgeted(model, budget, chunk[0].opened)
-                        results = engine.generate(
-                            [sample.request for sample in chunk],
-                            lambda index, result: task.advance(1, stats=_stats(counts)),
-                            ctx.should_stop,
-                        )
-                        rows = self._rows(chunk, results, judge, identity, flagged, counter, ctx)
+                        kept = {i: row for i, sample in enumerate(chunk) if (row := records.finished(sample))}
+                        todo = [sample for i, sample in enumerate(chunk) if i not in kept]
+                        _count_kept(counts, list(kept.values()))
+                        task.advance(len(kept), stats=_stats(counts))
+                        ready: dict[int, dict[str, Any]] = {}  # records made the moment their sample finished
+
+                        def finished(index: int, result: ChatResult, todo: list[Sample] = todo, ready=ready) -> None:
+                            sample = todo[index]
+                            if sample.benchmark.judge is None and result.error is None:
+                                ready[index] = self._record(sample, result, identity, flagged, counter)
+                                records.put(sample, ready[index])
+                            task.advance(1, stats=_stats(counts))
+
+                        engine = _budgeted(model, budget, todo[0].opened if todo else "")
+                        results = engine.generate([s.request for s in todo], finished, ctx.should_stop) if todo else []
+                        new = iter(self._rows(todo, results, judge, identity, flagged, counter, ctx, ready, records))
+                        rows = [kept[i] if i in kept else next(new) for i in range(len(chunk))]
                         writer.write_table(pa.Table.from_pylist(rows, schema=EVAL_SAMPLES))
-                        _count(counts, rows, results)
+                        _count(counts, [row for i, row in enumerate(rows) if i not in kept], results)
             finally:
                 model.close()
                 if judge is not None:
                     judge.close()
+                records.close()
         usage = _usage(model, judge)
         _fail_if_mostly_errors(counts, config.engine)
         summary = summarise(
@@ -186,6 +200,7 @@ class EvalStage(Stage):
         )
         write_parquet(summary, folder / SUMMARY)
         write_text(markdown_table(summary.to_pylist()) + "\n", folder / SUMMARY_MD)
+        records.remove()  # samples.parquet holds every record now
         unfinished = counts["errors"] + counts["not_sent"]
         incomplete = (
             f"{unfinished} of {counts['samples']} samples not answered (the `error` column of "
@@ -195,7 +210,7 @@ class EvalStage(Stage):
         )
         return StageResult(
             counts={
-                **{k: counts[k] for k in ("samples", "errors", "not_sent")},
+                **{k: counts[k] for k in ("samples", "errors", "not_sent", "resumed")},
                 "contaminated_items": len(flagged),
                 "left_out_items": len(in_pool),
             },
@@ -235,21 +250,42 @@ class EvalStage(Stage):
         flagged: frozenset[str],
         counter: Any,
         ctx: StageContext,
+        ready: dict[int, dict[str, Any]] | None = None,
+        records: FinishedRecords | None = None,
     ) -> list[dict[str, Any]]:
-        grades = [_grade(sample, result, self.config) for sample, result in zip(chunk, results, strict=True)]
+        """The records of ``chunk`` (those in ``ready`` were made as their sample finished); the judged ones are
+        kept in ``records`` once their verdict is in."""
+        ready = ready or {}
+        grades = [
+            None if position in ready else _grade(sample, result, self.config)
+            for position, (sample, result) in enumerate(zip(chunk, results, strict=True))
+        ]
         verdicts = self._judge(chunk, grades, judge, ctx) if judge is not None else {}
         rows = []
         for position, (sample, result, grade) in enumerate(zip(chunk, results, grades, strict=True)):
+            if position in ready:
+                rows.append(ready[position])
+                continue
             row = record(self.model_name, identity, sample, result, grade, sample.item.ref in flagged, counter)
             if position in verdicts:
-                row["correct"], row["judge_output"] = verdicts[position]
+                row["correct"], row["judge_output"], judged = verdicts[position]
+                if records is not None and judged and result.error is None:
+                    records.put(sample, row)
             rows.append(row)
         return rows
 
+    def _record(
+        self, sample: Sample, result: ChatResult, identity: str, flagged: frozenset[str], counter: Any
+    ) -> dict[str, Any]:
+        """The record of a sample graded without a judge."""
+        grade = _grade(sample, result, self.config)
+        return record(self.model_name, identity, sample, result, grade, sample.item.ref in flagged, counter)
+
     def _judge(
         self, chunk: list[Sample], grades: list[Grade | None], judge: Engine, ctx: StageContext
-    ) -> dict[int, tuple[bool | None, str | None]]:
-        """Verdicts of the judge model for the judge-graded samples of ``chunk`` that have an answer."""
+    ) -> dict[int, tuple[bool | None, str | None, bool]]:
+        """Verdicts of the judge model for the judge-graded samples of ``chunk`` that have an answer: (verdict, the
+        reply or its error, whether the judge answered)."""
         asked = [
             i
             for i, (sample, grade) in enumerate(zip(chunk, grades, strict=True))
@@ -259,10 +295,10 @@ class EvalStage(Stage):
             return {}
         requests = [self._judge_request(chunk[i], grades[i]) for i in asked]
         replies = judge.generate(requests, should_stop=ctx.should_stop)
-        verdicts: dict[int, tuple[bool | None, str | None]] = {}
+        verdicts: dict[int, tuple[bool | None, str | None, bool]] = {}
         for i, reply in zip(asked, replies, strict=True):
             verdict = None if reply.error else read_verdict(reply.text, reply.finish_reason)[0]
-            verdicts[i] = (verdict, reply.text or reply.error)
+            verdicts[i] = (verdict, reply.text or reply.error, reply.error is None)
         return verdicts
 
     def _judge_request(self, sample: Sample, grade: Grade | None) -> ChatRequest:
@@ -327,6 +363,13 @@ def _count(counts: dict[str, int], rows: list[dict[str, Any]], results: list[Cha
         counts["errors"] += result.error is not None and result.error != NOT_SENT
         counts["correct"] += bool(row["correct"])
         counts["cached"] += result.cached
+
+
+def _count_kept(counts: dict[str, int], rows: list[dict[str, Any]]) -> None:
+    """Samples an interrupted run finished (their records were kept): counted, not done again."""
+    counts["samples"] += len(rows)
+    counts["resumed"] += len(rows)
+    counts["correct"] += sum(bool(row["correct"]) for row in rows)
 
 
 def _stats(counts: dict[str, int]) -> str:
