@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -284,7 +284,7 @@ def comparisons(
     chosen = list(pairs) if pairs is not None else [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     out = []
     for a, b in chosen:
-        for key in (k for k in grouped[a] if k in grouped[b]):
+        for key in (k for k in grouped.get(a, {}) if k in grouped.get(b, {})):
             result = compare(pair(grouped[a][key], grouped[b][key], replicate), a, b, resamples, confidence)
             if result is not None:
                 out.append(Comparison(*key, result=result))
@@ -370,11 +370,24 @@ def paired_rows(found: Sequence[Comparison]) -> list[list[str]]:
     return rows
 
 
+PAIRED_FIELDS = ["benchmark", "mode", "budget", *(f.name for f in fields(PairedDifference)), "z", "significant"]
+
+
+def from_records(records: Iterable[dict[str, Any]]) -> list[Comparison]:
+    """:func:`paired_records` read back (from a CSV: empty or NaN values are None)."""
+    names = {f.name for f in fields(PairedDifference)}
+    out = []
+    for record in records:
+        clean = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in record.items()}
+        budget = clean.get("budget")
+        result = PairedDifference(**{k: v for k, v in clean.items() if k in names})
+        out.append(Comparison(clean["benchmark"], clean["mode"], None if budget is None else int(budget), result))
+    return out
+
+
 def paired_records(found: Sequence[Comparison]) -> list[dict[str, Any]]:
     """The comparisons as flat records (CSV, pandas): every field of :class:`PairedDifference`, plus z and
     significant."""
-    from dataclasses import asdict
-
     return [
         {
             "benchmark": c.benchmark,

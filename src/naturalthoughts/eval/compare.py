@@ -121,10 +121,26 @@ def read_samples(paths: Sequence[str | Path]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
+BASE = "base"  # the untrained student's name in nt run and nt study
+ALL_PAIRS_UP_TO = 5  # models; beyond, every model against the base only (a study's own table has its pairs)
+
+
+def model_pairs(names: Sequence[str]) -> list[tuple[str, str]]:
+    """Which (a, b) to compare, the difference being b - a: the base student first (every model against it), then
+    every other pair in the order found; with more than :data:`ALL_PAIRS_UP_TO` models and a base, the base pairs
+    only."""
+    ordered = sorted(names, key=lambda name: name.split("/")[-1] != BASE)  # stable: base first
+    bases = [name for name in ordered if name.split("/")[-1] == BASE]
+    if bases and len(ordered) > ALL_PAIRS_UP_TO:
+        return [(base, name) for base in bases for name in ordered if name not in bases]
+    return [(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :]]
+
+
 def paired_comparisons(paths: Sequence[str | Path], resamples: int = stats.RESAMPLES) -> list[stats.Comparison]:
-    """Every pair of models (in the order found; the difference is the later minus the earlier) on every benchmark,
-    mode and budget both were evaluated on."""
-    return stats.comparisons(read_samples(paths), resamples=resamples)
+    """The paired differences of :func:`model_pairs` on every benchmark, mode and budget both models were
+    evaluated on."""
+    records = read_samples(paths)
+    return stats.comparisons(records, model_pairs(list(records)), resamples=resamples)
 
 
 def paired_markdown(found: Sequence[stats.Comparison]) -> str:

@@ -1,5 +1,8 @@
 """The evaluation section: accuracy (± standard error) and mean response tokens per model, mode and benchmark, from
-``eval/NAME/summary.parquet`` (EVAL_SUMMARY); and the per-sample records of pool questions for the trace browser.
+``eval/NAME/summary.parquet`` (EVAL_SUMMARY); the paired differences between models on the same items, from
+``eval/NAME/samples.parquet`` (:mod:`naturalthoughts.stats`, as ``nt eval compare``: every model against the base
+student, with its paired standard error, bootstrap CI, no-answer rates and accuracy among answered samples); and the
+per-sample records of pool questions for the trace browser.
 
 Standard error: the evaluation's own, over seeds, when it has two seeds or more; with one seed the binomial
 standard error over items, sqrt(p (1 - p) / samples), so every point has an error bar (the table says which).
@@ -14,6 +17,8 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from naturalthoughts import stats
+from naturalthoughts.eval.compare import paired_comparisons
 from naturalthoughts.report import plots
 from naturalthoughts.report.html import Section, figures, join, number, percent, table
 from naturalthoughts.report.inputs import ReportInputs
@@ -82,8 +87,12 @@ def evaluation_section(inputs: ReportInputs) -> Section:
     header = ["model", "benchmark", "mode", "items", "seeds", "accuracy (%)", "± over", "mean tokens", "truncated",
               "no answer extracted", "failed requests"]  # fmt: skip
     caption = "Accuracy ± standard error (over seeds; with one seed, binomial over samples)"
-    return Section("evaluation", "Evaluation", join(figures(*svgs), table(header, body, numeric_from=3,
-                                                                          caption=caption)))  # fmt: skip
+    parts = [figures(*svgs), table(header, body, numeric_from=3, caption=caption)]
+    paired = paired_comparisons([run.root])
+    if paired:
+        note = f"Paired differences between models on the same items. {stats.PAIRED_NOTE}"
+        parts.append(table(stats.PAIRED_HEADER, stats.paired_rows(paired), numeric_from=4, caption=note))
+    return Section("evaluation", "Evaluation", join(*parts))
 
 
 def records_by_question(inputs: ReportInputs) -> dict[str, list[list[Any]]]:
@@ -103,4 +112,3 @@ def records_by_question(inputs: ReportInputs) -> dict[str, list[list[Any]]]:
             out.setdefault(r["item_id"], []).append([r.get("model"), r.get("mode"), r.get("benchmark"),
                                                      r.get("correct"), tokens, r.get("extracted")])  # fmt: skip
     return out
-

@@ -12,13 +12,28 @@ from naturalthoughts.errors import MissingInputError
 from naturalthoughts.eval.models import BASE_MODEL, eval_stage
 from naturalthoughts.rundir import RunDir
 
-__all__ = ["BASE_MODEL", "SUMMARY_FILE", "eval_outputs", "eval_stage", "read_eval_results"]
+__all__ = ["BASE_MODEL", "SUMMARY_FILE", "eval_outputs", "eval_stage", "read_eval_records", "read_eval_results"]
 
 SUMMARY_FILE = "summary.parquet"
+SAMPLES_FILE = "samples.parquet"
 
 
 def eval_outputs(run: RunDir, model: str) -> list[Path]:
-    return [run.eval_dir / model / SUMMARY_FILE]
+    return [run.eval_dir / model / SUMMARY_FILE, run.eval_dir / model / SAMPLES_FILE]
+
+
+def read_eval_records(run: RunDir, model: str) -> list[dict[str, Any]]:
+    """The per-sample records of one evaluated model, with the columns paired statistics read."""
+    import pyarrow.parquet as pq
+
+    from naturalthoughts.eval.compare import PAIRED_COLUMNS
+
+    path = run.eval_dir / model / SAMPLES_FILE
+    if not path.exists():
+        raise MissingInputError(f"{path} does not exist: the study's evaluation of {model} has not run; rerun "
+                                "`nt study CONFIG` to finish it.")  # fmt: skip
+    names = set(pq.read_schema(path).names)
+    return pq.read_table(path, columns=[c for c in PAIRED_COLUMNS if c in names]).to_pylist()
 
 
 def read_eval_results(run: RunDir, model: str) -> list[dict[str, Any]]:

@@ -1,8 +1,15 @@
 """The study's Table-1-like comparison: accuracy ± standard error per benchmark and mean response tokens, one row
-per (selection, size, mix, mode), written as markdown and CSV under ``RUN/study/NAME/`` and shown in the report.
+per (selection, size, mix, mode), written as markdown and CSV under ``RUN/study/NAME/`` and shown in the report;
+then the paired differences (``paired.csv``, and a second table in ``table.md``): every group against the base
+student, and every two groups that differ in one of selection, size or mix (the later in grid order minus the
+earlier), on the same items, with the paired standard error, bootstrap CI, no-answer rates and accuracy among
+answered samples (:mod:`naturalthoughts.stats`). Differences larger than 2 paired SE are marked ``*``.
 
-Standard error: over seeds (sample standard deviation / sqrt(seeds)) when a row has two seeds or more; with one
-seed, the evaluation's own standard error over benchmark items (binomial, sqrt(p(1-p)/n)) - the table says which.
+Standard error of a row: over seeds (sample standard deviation / sqrt(seeds)) when a row has two seeds or more; with
+one seed, the evaluation's own standard error over benchmark items (binomial, sqrt(p(1-p)/n)) - the table says
+which. The paired SE is over items, clustered by item: a group's training seeds pair seed by seed (the base with
+each), and the samples of one item count as one cluster; it does not include the spread between training runs,
+which the rows' standard error over seeds shows.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from naturalthoughts import stats
 from naturalthoughts.report.html import Section, figures, join, table
 from naturalthoughts.rundir import RunDir
 
@@ -20,6 +28,7 @@ STUDY_DIR = "study"
 RESULTS_CSV = "results.csv"  # one row per (cell, mode, benchmark): the seeds' own results
 TABLE_CSV = "table.csv"  # one row per (group, mode, benchmark): mean, standard error, seeds
 TABLE_MD = "table.md"  # the comparison as a markdown table (accuracy ± s.e. per benchmark, mean tokens)
+PAIRED_CSV = "paired.csv"  # one row per (pair of groups, mode, benchmark): the paired difference and its statistics
 BASE_LABEL = "base"  # the untrained student's row
 
 
@@ -106,7 +115,7 @@ def wide(rows: Sequence[Row]) -> tuple[list[str], list[list[Any]]]:
     return header, body
 
 
-def markdown(rows: Sequence[Row], title: str) -> str:
+def markdown(rows: Sequence[Row], title: str, paired: Sequence[stats.Comparison] = ()) -> str:
     header, body = wide(rows)
     over = {r.stderr_over for r in rows}
     note = ("± is the standard error over seeds" if over == {"seeds"} else
@@ -114,11 +123,34 @@ def markdown(rows: Sequence[Row], title: str) -> str:
     lines = [f"# {title}", "", f"Accuracy (%) per benchmark; {note}. Mean tokens: mean response length over the "
              "benchmarks.", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]  # fmt: skip
     lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in line) + " |" for line in body]
+    if paired:
+        lines += ["", "## Paired differences", "", stats.markdown(stats.PAIRED_HEADER, stats.paired_rows(paired)), "",
+                  stats.PAIRED_NOTE + " " + PAIRED_SCOPE]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
-def write_results(folder: Path, results: Sequence[CellResult], title: str) -> list[Path]:
-    """``results.csv`` (each seed), ``table.csv`` (each group) and ``table.md`` in ``folder``."""
+PAIRED_SCOPE = (
+    "Every group against the base, and groups that differ in one of selection, size or mix (later in the grid minus "
+    "earlier); a group's training seeds pair seed by seed, so the SE is over items, not over training runs."
+)
+
+
+def study_pairs(names: Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """(a, b) pairs of the study's models, ``names`` = [(name, group or None for the base)] in grid order: the base
+    against every group, and every two groups that differ in exactly one of selection, size and mix."""
+    base = [name for name, group in names if group is None]
+    grouped = [(name, group) for name, group in names if group is not None]
+    pairs = [(b, name) for b in base for name, _ in grouped]
+    for i, (first, g) in enumerate(grouped):
+        for second, h in grouped[i + 1 :]:
+            if sum((g.label != h.label, g.size != h.size, g.mix != h.mix)) == 1:
+                pairs.append((first, second))
+    return pairs
+
+
+def write_results(folder: Path, results: Sequence[CellResult], title: str,
+                  paired: Sequence[stats.Comparison] = ()) -> list[Path]:  # fmt: skip
+    """``results.csv`` (each seed), ``table.csv`` (each group), ``paired.csv`` (each pair) and ``table.md``."""
     import pandas as pd
 
     from naturalthoughts.atomic import write_text
@@ -127,8 +159,20 @@ def write_results(folder: Path, results: Sequence[CellResult], title: str) -> li
     folder.mkdir(parents=True, exist_ok=True)
     write_text(pd.DataFrame([asdict(r) for r in results]).to_csv(index=False), folder / RESULTS_CSV)
     write_text(pd.DataFrame([asdict(r) for r in rows]).to_csv(index=False), folder / TABLE_CSV)
-    write_text(markdown(rows, title), folder / TABLE_MD)
-    return [folder / RESULTS_CSV, folder / TABLE_CSV, folder / TABLE_MD]
+    paired_frame = pd.DataFrame(stats.paired_records(paired), columns=stats.PAIRED_FIELDS)
+    write_text(paired_frame.to_csv(index=False), folder / PAIRED_CSV)
+    write_text(markdown(rows, title, paired), folder / TABLE_MD)
+    return [folder / RESULTS_CSV, folder / TABLE_CSV, folder / PAIRED_CSV, folder / TABLE_MD]
+
+
+def read_paired(path: Path) -> list[stats.Comparison]:
+    """``paired.csv`` read back (none when the file is missing: a table written before paired statistics)."""
+    import pandas as pd
+
+    if not path.exists():
+        return []
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    return stats.from_records(frame.to_dict("records"))
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -152,7 +196,8 @@ def study_tables(run: RunDir) -> list[Path]:
 
 
 def study_input_files(run: RunDir) -> list[Path]:
-    return study_tables(run)
+    paired = [path.parent / PAIRED_CSV for path in study_tables(run)]
+    return study_tables(run) + [path for path in paired if path.exists()]
 
 
 def study_section(inputs: Any) -> Section:
@@ -174,4 +219,8 @@ def study_section(inputs: Any) -> Section:
                                                  f"study-{path.parent.name}-{benchmark}"))  # fmt: skip
         caption = f"{path.parent.name}: accuracy (%) ± standard error; {path.parent / TABLE_MD} has the same table"
         parts.append(join(table(header, body, numeric_from=4, caption=caption), figures(*svgs)))
+        paired = read_paired(path.parent / PAIRED_CSV)
+        if paired:
+            note = f"{path.parent.name}: paired differences. {stats.PAIRED_NOTE} {PAIRED_SCOPE}"
+            parts.append(table(stats.PAIRED_HEADER, stats.paired_rows(paired), numeric_from=4, caption=note))
     return Section("study", "Study", join(*parts))

@@ -16,9 +16,19 @@ from naturalthoughts.errors import MissingInputError
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.study.config import StudyGrid
-from naturalthoughts.study.evaluation import BASE_MODEL, eval_outputs, read_eval_results
+from naturalthoughts.study.evaluation import BASE_MODEL, eval_outputs, read_eval_records, read_eval_results
 from naturalthoughts.study.grid import Cell, expand
-from naturalthoughts.study.results import TABLE_CSV, TABLE_MD, CellResult, aggregate, study_dir, write_results
+from naturalthoughts.study.results import (
+    PAIRED_CSV,
+    RESULTS_CSV,
+    TABLE_CSV,
+    TABLE_MD,
+    CellResult,
+    aggregate,
+    study_dir,
+    study_pairs,
+    write_results,
+)
 
 if TYPE_CHECKING:
     from naturalthoughts.pipeline import PipelinePlan
@@ -43,13 +53,29 @@ def cell_results(run: RunDir, grid: StudyGrid) -> list[CellResult]:
     return out
 
 
+def paired_comparisons(run: RunDir, grid: StudyGrid) -> list[Any]:
+    """Every group against the base and against the groups that differ from it in one grid dimension, on the same
+    items (:func:`naturalthoughts.study.results.study_pairs`); a group's training seeds pair seed by seed."""
+    from naturalthoughts import stats
+
+    records: dict[str, list[dict[str, Any]]] = {}
+    names: dict[str, Any] = {}
+    for model, cell in _models(grid):
+        name = cell.group.name if cell else BASE_MODEL
+        names.setdefault(name, cell.group if cell else None)
+        seed = cell.seed if cell else None
+        records.setdefault(name, []).extend({**r, "train_seed": seed} for r in read_eval_records(run, model))
+    pairs = study_pairs(list(names.items()))
+    return stats.comparisons(records, pairs, replicate="train_seed")
+
+
 class StudyTableStage(Stage):
     """``study-table:NAME``: every cell's evaluation -> ``study/NAME/{results.csv, table.csv, table.md}``."""
 
     name = "study-table"
     config_model = StudyGrid
-    reads = ("eval/NAME/summary.parquet (every cell's, and the base student's)",)
-    writes = ("study/NAME/results.csv", "study/NAME/table.csv", "study/NAME/table.md")
+    reads = ("eval/NAME/summary.parquet, eval/NAME/samples.parquet (every cell's, and the base student's)",)
+    writes = ("study/NAME/results.csv", "study/NAME/table.csv", "study/NAME/paired.csv", "study/NAME/table.md")
 
     @classmethod
     def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
@@ -64,7 +90,7 @@ class StudyTableStage(Stage):
 
     def outputs(self, run: RunDir) -> list[Path]:
         folder = study_dir(run, self.config.name)  # type: ignore[attr-defined]
-        return [folder / "results.csv", folder / TABLE_CSV, folder / TABLE_MD]
+        return [folder / RESULTS_CSV, folder / TABLE_CSV, folder / PAIRED_CSV, folder / TABLE_MD]
 
     def run(self, ctx: StageContext) -> StageResult:
         grid: StudyGrid = self.config  # type: ignore[assignment]
@@ -73,13 +99,22 @@ class StudyTableStage(Stage):
             raise MissingInputError(f"study {grid.name}: no evaluation results; run `nt study CONFIG` to evaluate "
                                     "its cells.")  # fmt: skip
         folder = study_dir(ctx.run, grid.name)
-        written = write_results(folder, results, f"Study {grid.name}")
+        paired = paired_comparisons(ctx.run, grid)
+        written = write_results(folder, results, f"Study {grid.name}", paired)
         rows = aggregate(results)
+        marked = sum(c.result.significant for c in paired)
         return StageResult(
-            counts={"cells": len(expand(grid)), "results": len(results), "rows": len(rows)},
+            counts={
+                "cells": len(expand(grid)),
+                "results": len(results),
+                "rows": len(rows),
+                "paired": len(paired),
+                "paired_beyond_2se": marked,
+            },
             outputs=written,
-            summary=f"{len(rows)} rows ({len({r.benchmark for r in rows})} benchmarks) -> {folder / TABLE_MD}",
-            value={"folder": folder, "rows": rows},
+            summary=f"{len(rows)} rows ({len({r.benchmark for r in rows})} benchmarks), {len(paired)} paired "
+            f"differences ({marked} beyond 2 SE) -> {folder / TABLE_MD}",
+            value={"folder": folder, "rows": rows, "paired": paired},
         )
 
 
