@@ -157,10 +157,12 @@ ANNOTATIONS = pa.schema(
         _f(
             "correct_method",
             pa.string(),
-            "the one checker's answer kind (number | math | choice | text), llm:MODEL, or source (the imported "
-            "trace's own flag)",
+            "the one checker's answer kind (number | math | choice | text), reasoning-gym:TASK (the task's scorer), "
+            "llm:MODEL, or source (the imported trace's own flag)",
         ),
         _f("correct_error", pa.string(), "why correctness is null despite a reference"),
+        _f("pass_rate", pa.float64(), "share of the question's samples verified correct (every trace of it)"),
+        _f("pass_samples", pa.int64(), "the question's samples with a correctness verdict (pass_rate's denominator)"),
         _f("disagree", pa.bool_(), "the teacher's and the second final answer disagree (the judge's verdict)"),
         _f(
             "disagree_method",

@@ -9,7 +9,9 @@ from pydantic import Field
 from naturalthoughts.config import VOLATILE, StrictModel
 from naturalthoughts.engines.config import EngineConfig, LlamaCppEngineConfig
 
-ANNOTATOR_NAMES = ("length", "domain", "strategies", "verbosity", "correctness", "disagree", "embeddings")
+ANNOTATOR_NAMES = (
+    "length", "domain", "strategies", "verbosity", "correctness", "pass_rate", "disagree", "embeddings",
+)  # fmt: skip
 
 # Length tokenizers that are not a tokenizer name: the teacher's own (found from the run), the server's counts.
 TEACHER_TOKENIZER = "teacher"

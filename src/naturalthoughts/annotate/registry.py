@@ -16,6 +16,7 @@ from naturalthoughts.annotate.domain_llm import LLMDomainAnnotator
 from naturalthoughts.annotate.domain_zero_shot import ZeroShotDomainAnnotator
 from naturalthoughts.annotate.embeddings import EmbeddingsAnnotator
 from naturalthoughts.annotate.length import LengthAnnotator
+from naturalthoughts.annotate.pass_rate import PassRateAnnotator
 from naturalthoughts.annotate.strategies_lexical import LexicalStrategiesAnnotator
 from naturalthoughts.annotate.strategies_llm import LLMStrategiesAnnotator
 from naturalthoughts.annotate.verbosity_llm import LLMVerbosityAnnotator
@@ -28,6 +29,7 @@ ANNOTATORS: dict[str, dict[str, type[Annotator]]] = {
     "strategies": {"lexical": LexicalStrategiesAnnotator, "llm": LLMStrategiesAnnotator},
     "verbosity": {"proxy": ProxyVerbosityAnnotator, "llm": LLMVerbosityAnnotator},
     "correctness": {"default": CorrectnessAnnotator},
+    "pass_rate": {"default": PassRateAnnotator},
     "disagree": {"default": DisagreeAnnotator},
     "embeddings": {"default": EmbeddingsAnnotator},
 }

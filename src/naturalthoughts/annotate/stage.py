@@ -249,6 +249,7 @@ class AnnotateStage(Stage):
             result = _run_batches(run, config, annotators, joiner, schema, ctx)
             for annotator in annotators:
                 annotator.finish()
+            result.counts = {a.name: dict(Counter(a.counts)) for a in annotators}  # finish() may count too
         except StopRequested:
             for annotator in annotators:
                 annotator.abort()

@@ -30,6 +30,18 @@ class NameParams(StrictModel):
     name: str
 
 
+class RateParams(StrictModel):
+    p: float = Field(ge=0, le=1, description="a share, 0..1")
+
+
+def _rate_filter(name: str, column: str, at_most: bool, summary: str) -> Filter:
+    def mask(pool: Pool, params: RateParams) -> np.ndarray:
+        rate = pool.numbers(column)
+        return rate <= params.p if at_most else rate >= params.p  # NaN (no verdict) passes neither
+
+    return Filter(name, summary, RateParams, mask, lambda params: [column])
+
+
 def _tokens_filter(name: str, column: str, at_most: bool, summary: str) -> Filter:
     def mask(pool: Pool, params: TokensParams) -> np.ndarray:
         tokens = pool.numbers(column)
@@ -74,6 +86,8 @@ FILTERS: dict[str, Filter] = {
             True,
             "reasoning of at most N tokens: max_reasoning_tokens(8192)",
         ),
+        _rate_filter("min_pass_rate", "pass_rate", False, "questions solved at least this often: min_pass_rate(0.1)"),
+        _rate_filter("max_pass_rate", "pass_rate", True, "questions solved at most this often: max_pass_rate(0.5)"),
         Filter(
             "has_reference",
             "the question has a non-empty reference answer",

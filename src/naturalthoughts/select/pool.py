@@ -61,6 +61,7 @@ COLUMN_SOURCES: dict[str, tuple[str, str | None]] = {
     "strategy_density": ("annotations", "strategies"),
     "verbosity": ("annotations", "verbosity"),
     "correct": ("annotations", "correctness"),
+    "pass_rate": ("annotations", "pass_rate"),
     "disagree": ("annotations", "disagree"),
     "reference_answer": ("questions", None),
     "embedding": ("embeddings", "embeddings"),
