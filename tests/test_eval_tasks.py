@@ -58,12 +58,13 @@ def test_reasoning_gym_items_are_graded_by_each_tasks_own_scorer(run_dir: RunDir
     assert len(items) == 18 and {it.metadata["task"] for it in items.values()} == {"gcd", "syllogism", "lcm"}
     with ReplayServer(lambda body: reply_for(items, body)) as server:
         config = EvalConfig(engine=server.engine(), benchmarks=[f"reasoning-gym:{SPEC}"], modes=["no-think"],
-                            prefill=False, max_tokens=64)  # fmt: skip
+                            prefill=False, max_tokens=64, concurrency=2)  # fmt: skip
         run_eval(run_dir, config)
         prompts = [next(m["content"] for m in b["messages"] if m["role"] == "user") for b in server.bodies]
     assert all(p.endswith(tasks.ANSWER_FORMAT) for p in prompts), "the answer format the tasks' scorers expect"
     rows = pq.read_table(run_dir.eval_dir / "replay" / "samples.parquet").to_pylist()
     assert len(rows) == len(items)
+    assert [row["error"] for row in rows if row["error"]] == []
     for row in rows:
         _task, entry, generated = tasks.entry_for(*_source(items, row))
         tagged = extract_answer(row["output"])
@@ -95,7 +96,11 @@ def test_items_that_are_questions_of_the_pool_are_left_out(run_dir: RunDir) -> N
     by_question = {item.question: item for item in items}
     with ReplayServer(lambda body: reply_for(by_question, body)) as server:
         config = EvalConfig(
-            engine=server.engine(), benchmarks=["reasoning-gym:gcd:4:3"], modes=["no-think"], prefill=False
+            engine=server.engine(),
+            benchmarks=["reasoning-gym:gcd:4:3"],
+            modes=["no-think"],
+            prefill=False,
+            concurrency=2,
         )
         outcome = run_eval(run_dir, config)
     rows = pq.read_table(run_dir.eval_dir / "replay" / "samples.parquet").to_pylist()
