@@ -131,7 +131,9 @@ def test_a_killed_evaluation_keeps_finished_samples_and_the_rerun_does_only_the_
 
     rerun = subprocess.run(_eval(run, tiny_llama_dir, config), env=ENV, capture_output=True, text=True, timeout=900)
     assert rerun.returncode == 0, rerun.stderr
-    record = json.loads((run / "manifest.json").read_text())["stages"]["eval:student"][-1]
+    killed, record = json.loads((run / "manifest.json").read_text())["stages"]["eval:student"][-2:]
+    # The killed run's requests are on record (the spend ledger), in flight included.
+    assert killed["status"] == "killed" and killed["usage"]["requests_sent"] >= kept
     assert record["counts"]["resumed"] == kept  # the kept records were not done again...
     usage = record["usage"]
     # ...and only the rest reached the model (a reply cached in the instant before the kill is a cache hit).

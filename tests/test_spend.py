@@ -101,6 +101,11 @@ def test_sigkills_at_random_moments_never_make_the_budget_forget(tmp_path: Path,
     assert sum((r.get("usage") or {}).get("requests_sent", 0) for r in records) == spent.requests
     killed_in_flight = sum((r.get("usage") or {}).get("reserved_in_flight", 0) for r in records)
     assert killed_in_flight == spent.reserved
+    # The report shows spent vs budget, from the ledger.
+    report = subprocess.run([*NT, "report", "--run", str(run), "-q"], capture_output=True, text=True, env=ENV)
+    assert report.returncode == 0, report.stderr
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert f"generate budget: spent ${spent.cost_usd:,.4f} of ${BUDGET:,.4f}" in page
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ import pyarrow as pa
 from naturalthoughts.annotate.config import AnnotateConfig
 from naturalthoughts.digest import canonical_json
 from naturalthoughts.engines import NOT_SENT, CachedEngine, ChatRequest, EngineConfig, ResponseCache, SamplingParams
+from naturalthoughts.engines.cached import SpendRecorder
 from naturalthoughts.redact import clip
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.text.replies import BadReply, ReplySchema, clip_middle, extract_json
@@ -86,6 +87,7 @@ class AnnotateContext:
     progress: Reporter | None = None
     should_stop: Callable[[], bool] = lambda: False
     rows: int | None = None
+    attempt: str = ""  # the manifest record of this run: requests sent are filed under it in the spend ledger
     _cache: ResponseCache | None = None
     _engines: dict[str, CachedEngine] = field(default_factory=dict)
     _embedders: dict[str, Any] = field(default_factory=dict)
@@ -108,7 +110,8 @@ class AnnotateContext:
         if key not in self._engines:
             if self._cache is None:
                 self._cache = ResponseCache(self.run.cache_db)
-            self._engines[key] = CachedEngine(cfg, self._cache)
+            spend = SpendRecorder(self._cache, "annotate", self.attempt) if self.attempt else None
+            self._engines[key] = CachedEngine(cfg, self._cache, spend=spend)
             if not cfg.json_schema and self.progress is not None:
                 self.progress.note(f"the {role} engine ({cfg.engine}) does not constrain replies to a JSON schema: "
                                    "each reply is validated, and an invalid one asked again")  # fmt: skip

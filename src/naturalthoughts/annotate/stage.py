@@ -238,7 +238,9 @@ class AnnotateStage(Stage):
             ctx.progress.note(f"annotate: {', '.join(requested)} reads {name}'s columns, which are {state}: "
                               f"running {name} too")
         rows = pq.ParquetFile(traces_path).metadata.num_rows
-        actx = AnnotateContext(run=run, config=config, progress=ctx.progress, should_stop=ctx.should_stop, rows=rows)
+        actx = AnnotateContext(
+            run=run, config=config, progress=ctx.progress, should_stop=ctx.should_stop, rows=rows, attempt=ctx.record_id
+        )
         fingerprints = {**previous, **dict.fromkeys(names, current)}
         schema = ANNOTATIONS.with_metadata({ANNOTATORS_KEY: json.dumps(fingerprints, sort_keys=True)})
         started = time.monotonic()

@@ -38,6 +38,7 @@ from naturalthoughts.engines import (
     ThinkingEngine,
     engine_identity,
 )
+from naturalthoughts.engines.cached import SpendRecorder
 from naturalthoughts.engines.config import EngineConfig
 from naturalthoughts.errors import ConfigError, EngineFailure
 from naturalthoughts.eval import contamination
@@ -160,8 +161,9 @@ class EvalStage(Stage):
         # Each finished sample's record is committed as it finishes; a rerun after a kill does only the rest.
         records = FinishedRecords(folder, self.config_fingerprint())
         with ResponseCache(ctx.run.cache_db) as cache:
-            model = CachedEngine(config.engine.with_concurrency(config.concurrency), cache)
-            judge = CachedEngine(config.judge, cache) if config.judge is not None else None
+            spend = SpendRecorder(cache, self.key, ctx.record_id)  # a killed run's requests stay on record
+            model = CachedEngine(config.engine.with_concurrency(config.concurrency), cache, spend=spend)
+            judge = CachedEngine(config.judge, cache, spend=spend) if config.judge is not None else None
             try:
                 with (
                     parquet_writer(folder / SAMPLES, EVAL_SAMPLES) as writer,
