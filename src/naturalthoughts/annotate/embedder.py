@@ -29,6 +29,9 @@ def load_embedder(model: str | None) -> Any:
 
     hf_logging.disable_progress_bar()  # a 0.1 s "Loading weights" bar would only clutter our own progress
     path = str(bundled_model_dir()) if model is None else model
+    from naturalthoughts.resources import torch_threads
+
+    torch_threads()  # the cores this process may use (affinity, cgroup quota), not every core the machine has
     return SentenceTransformer(path, device="cpu")
 
 

