@@ -93,6 +93,9 @@ def write_shards(folder: Path, traces: int, seed: int = 0) -> int:
             else:
                 words = " ".join(vocab[w] for w in rng.integers(0, len(vocab), question_words[i]))
                 problems.append(f"Problem {number}: {words}?")
+                recent.append(problems[-1])
+                if len(recent) > 40_000:
+                    del recent[:20_000]
             answer = str(int(rng.integers(0, 10_000)))
             chars = lengths[i] * CHARS_PER_TOKEN
             picks = pool[rng.integers(0, len(pool), chars // 1000 + 1)]
@@ -100,7 +103,6 @@ def write_shards(folder: Path, traces: int, seed: int = 0) -> int:
             responses.append(f"<think>\n{reasoning}\n</think>\n\nThe answer is $\\boxed{{{answer}}}$.")
             answers.append(answer)
             text_bytes += len(responses[-1])
-        recent = (recent + problems[-2_000:])[-20_000:]
         table = pa.table({"problem": problems, "answer": answers, "response": responses}, schema=schema)
         pq.write_table(table, folder / f"train-{shard:05d}.parquet", compression="zstd", row_group_size=1024)
         print(f"  wrote {start + n:,} traces ({text_bytes / 1e9:.2f} GB of responses)", file=sys.stderr, end="\r")

@@ -265,6 +265,28 @@ def test_hub_ids_stream_with_the_network_and_fail_at_once_without(run_dir: RunDi
         IngestStage(IngestConfig(), sources=[spec("hf:open-r1/OpenR1-Math-220k", "r1")]).check(run_dir)
 
 
+def test_a_streamed_dataset_is_read_record_by_record_with_only_the_layouts_columns(tmp_path: Path) -> None:
+    """What an hf: source reads once the Hub answered: a `datasets` IterableDataset (streaming=True), here over a
+    local Parquet copy of OpenR1-Math's schema, since tests have no network."""
+    from datasets import load_dataset
+
+    from naturalthoughts.ingest.config import ColumnMap
+    from naturalthoughts.ingest.layouts import TraceSourceSpec
+    from naturalthoughts.ingest.trace_sources import HubRecords, TraceSource
+
+    records = [json.loads(line) for line in (DATA / "openr1_math_220k.jsonl").read_text().splitlines()]
+    parquet = tmp_path / "train-00000.parquet"
+    pq.write_table(pa.Table.from_pylist(records), parquet)
+    streamed = load_dataset("parquet", data_files=str(parquet), split="train", streaming=True)
+    source = TraceSource(HubRecords("open-r1/OpenR1-Math-220k", dataset=streamed), TraceSourceSpec(**spec("x", "r1")))
+    table = pa.concat_tables(source.batches(ColumnMap(), 1024))
+    assert source.label == "hf:open-r1/OpenR1-Math-220k" and table.num_rows == 5
+    assert table.column("source_row").to_pylist() == [1, 1, 1, 2, 2]
+    assert table.column("source_correct").to_pylist() == [True, False, False, True, True]
+    assert set(source.columns.read()) == {"problem", "answer", "generations", "correctness_math_verify",
+                                          "finish_reasons"}  # fmt: skip
+
+
 def test_cli_options_and_the_exit_code_of_bad_rows(tmp_path: Path, run_dir: RunDir, capsys) -> None:
     path = write_jsonl(tmp_path / "t.jsonl", [{"q": "What is 4+4?", "thought": "4+4=8", "final": "8", "ok": "yes"},
                                               {"q": "Broken?", "thought": 5, "final": "x"}])  # fmt: skip

@@ -154,7 +154,7 @@ class ExistingTraces:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = pq.ParquetFile(path)
+        self._file = pq.ParquetFile(path, pre_buffer=False)  # streamed: see annotate's _run_batches
         narrow = self._file.read(columns=["question_id", "sample", "error", "complete"])
         columns = {name: narrow.column(name).to_pylist() for name in narrow.column_names}
         self._where: dict[str, tuple[int, str]] = {

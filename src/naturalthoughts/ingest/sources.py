@@ -332,7 +332,9 @@ class FileSource:
 
     def _parquet_file(self) -> pq.ParquetFile:
         try:
-            return pq.ParquetFile(self.path)
+            # pre_buffer=False: pyarrow's default keeps every column chunk iter_batches has read until the file is
+            # closed, so a 1 GB shard of traces would sit in memory; without it memory follows the batch.
+            return pq.ParquetFile(self.path, pre_buffer=False)
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
             raise BadInputError(f"{self.path}: {_unreadable_parquet(exc)}") from None
 

@@ -214,11 +214,12 @@ class HubRecords:
     hub_id: str
     split: str = "train"
     label: str = ""
-    _dataset: Any = field(init=False, default=None)
+    dataset: Any = None  # the streamed dataset (opened from the Hub when not given)
 
     def __post_init__(self) -> None:
         self.label = f"hf:{self.hub_id}"
-        self._dataset = open_streamed(self.hub_id, self.split)
+        if self.dataset is None:
+            self.dataset = open_streamed(self.hub_id, self.split)
 
     def input_paths(self) -> list[Path]:
         return []
@@ -227,11 +228,11 @@ class HubRecords:
         return None
 
     def column_names(self) -> list[str] | None:
-        features = getattr(self._dataset, "features", None)
+        features = getattr(self.dataset, "features", None)
         return list(features) if features else None
 
     def records(self, read_columns: list[str] | None = None) -> Iterator[Record]:
-        dataset = self._dataset
+        dataset = self.dataset
         if read_columns is not None and self.column_names() is not None:
             dataset = dataset.select_columns(read_columns)
         for row, record in enumerate(dataset, 1):

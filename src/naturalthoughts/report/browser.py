@@ -153,7 +153,7 @@ def _rows(inputs: ReportInputs) -> Iterator[tuple[int, dict[str, list[Any]]]]:
     """Batches of every per-trace text and detail column, in trace order: (first row, columns)."""
     run = inputs.run
     names = pq.read_schema(run.traces).names
-    file = pq.ParquetFile(run.traces)
+    file = pq.ParquetFile(run.traces, pre_buffer=False)  # streamed: see annotate's _run_batches
     aligned = {c: inputs.column("questions", c) for c in QUESTION_COLUMNS}
     aligned |= {c: inputs.column("annotations", c) for c in ANNOTATION_COLUMNS}
     start = 0
