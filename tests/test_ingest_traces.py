@@ -306,3 +306,15 @@ def test_imported_rows_have_the_traces_schema(run_dir: RunDir) -> None:
     ingest_traces(run_dir, [spec(DATA / "numinamath_qwq_cot.jsonl", "r1")])
     assert pq.read_schema(run_dir.traces).remove_metadata() == TRACES.remove_metadata()
     assert Manifest(run_dir.manifest).latest("ingest")["outputs"].keys() >= {"traces.parquet"}
+
+
+def test_the_teacher_from_a_column_per_response(tmp_path: Path, run_dir: RunDir) -> None:
+    records = [
+        {"question": "What is 5+5?", "response": "<think>5+5=10</think>10", "model": "deepseek-r1"},
+        {"question": "What is 5+5?", "response": "<think>ten</think>10", "model": "qwq-32b"},
+    ]
+    path = write_jsonl(tmp_path / "t.jsonl", records)
+    outcome = ingest_traces(run_dir, [{"source": str(path), "traces": "r1", "teacher_col": "model"}])
+    traces = rows(run_dir)
+    assert [(t["teacher"], t["sample"]) for t in traces] == [("deepseek-r1", 0), ("qwq-32b", 1)]
+    assert outcome.record["traces"]["sources"][str(path)]["teacher"] == "column model"

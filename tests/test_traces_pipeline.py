@@ -170,3 +170,38 @@ def test_generate_refuses_to_replace_imported_traces_or_adds_samples_beside_them
             run,
             [IngestStage(IngestConfig(**FAST_INGEST), sources=[{"source": str(responses), "traces": "r1"}])],
         )
+
+
+def test_a_pipeline_yaml_with_trace_sources_runs_without_a_generate_stage(tmp_path: Path) -> None:
+    from naturalthoughts.pipeline import load_pipeline_config, run_pipeline, stage_keys
+
+    numina, ot3 = FOUR_LAYOUTS[0], FOUR_LAYOUTS[3]
+    config_path = tmp_path / "pipeline.yaml"
+    config_path.write_text(
+        f"""
+run_dir: {tmp_path / "run"}
+sources:
+  - source: {numina["source"]}
+    traces: r1
+    teacher: Qwen/QwQ-32B-Preview
+  - source: {ot3["source"]}
+    traces: messages
+    teacher: Qwen/QwQ-32B
+ingest: {{near_dup: false, decontaminate: []}}
+annotate: {{annotators: [length, strategies, correctness], correctness: {{use_judge: false}}}}
+select:
+  - {{method: "strategy(min=0)", size: 4, name: diverse}}
+report: null
+""",
+        encoding="utf-8",
+    )
+    config = load_pipeline_config(config_path)
+    assert stage_keys(config) == ["ingest", "annotate", "select:diverse"]
+    outcomes = run_pipeline(config)
+    assert [o.status for o in outcomes] == ["done"] * 3
+    run = RunDir(tmp_path / "run")
+    assert pq.read_metadata(run.selection("diverse")).num_rows == 4
+    assert {t["teacher"] for t in pq.read_table(run.traces).to_pylist()} == {"Qwen/QwQ-32B-Preview", "Qwen/QwQ-32B"}
+    added = load_pipeline_config(config_path).model_copy()
+    added.generate = added.generate.model_copy(update={"imported": "add"})
+    assert stage_keys(added) == ["ingest", "generate", "annotate", "select:diverse"]  # more samples beside them
