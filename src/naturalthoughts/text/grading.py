@@ -273,7 +273,13 @@ def _check_choice(
 # ---- short free text -------------------------------------------------------------------------------------------
 
 _POLARITY = {"yes": "yes", "no": "no", "true": "true", "false": "false"}
-_LEADING_POLARITY = re.compile(r"^[\W_]*(yes|no|true|false)\b", re.IGNORECASE)
+# A leading yes/no that answers: followed by punctuation, the end, or words that go on answering ("No, it does not",
+# "Yes the conclusion follows"); not the quantifier of a restated statement ("No scientists are animals").
+_LEADING_POLARITY = re.compile(
+    r"^[\W_]*(yes|no|true|false)\b(?=\s*(?:$|[^\w\s]|(?:it|this|that|the|they|we|i|because|since|as|so|there|"
+    r"indeed|not|definitely|correct|right)\b))",
+    re.IGNORECASE,
+)
 _CLAUSE_BREAK = re.compile(r"[,;:]\s|\.(?:\s|$)|\s[-–—]\s|\s\(")
 
 

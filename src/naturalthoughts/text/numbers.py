@@ -2,8 +2,8 @@
 
 A final answer's number is read from (in this order of trust) the last ``\\boxed{}`` or ``<answer>`` tag, the text after
 the last answer anchor ("Answer:", "the answer is", "Final Answer", GSM8K's "####"), the last **bold** number, the last
-line holding only a number, else the last number of the text (list numbers at line starts excluded). The **whole**
-box or anchored clause is read as one quantity:
+line holding only a number, the value after the last "=" of the text, else the last number of the text (list numbers
+at line starts excluded). The **whole** box or anchored clause is read as one quantity:
 
 - LaTeX separators and spaces are normalised first: ``57,\\!500``, ``8{,}000``, ``2\\,000``, ``2\\,\\text{,}000``,
   ``1~000``, thin and narrow no-break spaces, ``1,000,000`` and Indian ``1,00,000`` groups; a unicode minus is a
@@ -370,6 +370,8 @@ def _read_anchored(rest: str) -> Reading | None:
         if _starts_with_number(after):
             return read_quantity(_leading_clause(after))
     atoms = list(_ATOM.finditer(sentence))
+    if _REFUSAL.search(sentence):
+        return None  # "there is no solution ... the LCM of 1 and 11": the numbers are the question's, not an answer
     if atoms:
         return read_quantity(_leading_clause(sentence[atoms[-1].start() :]))
     return read_quantity(_leading_clause(text))  # "eighteen dollars"
@@ -395,12 +397,36 @@ def _read_number_line(answer: str) -> Reading | None:
     return None
 
 
+_EQUALS = re.compile(r"=\s*")
+# A sentence that declines to answer: its numbers restate the question.
+_REFUSAL = re.compile(
+    r"\b(?:no (?:solution|answer|way)|impossible|cannot|can't|can ?not|unable|not possible|undefined|does not exist)\b",
+    re.IGNORECASE,
+)
+
+
+def _read_equation(answer: str) -> Reading | None:
+    """The value after the last "=" of prose that works a result out ("7 * 5 = 30, which is the GCD of 16 and 16."
+    answers 30, not the 16 the sentence ends with)."""
+    text = normalise(answer)
+    for equals in reversed(list(_EQUALS.finditer(text))):
+        after = text[equals.end() :]
+        if _starts_with_number(after):
+            reading = read_quantity(_leading_clause(after))
+            return reading if isinstance(reading, Quantity) else None
+    return None
+
+
 def _read_last(answer: str) -> Reading | None:
     text = without_enumerators(normalise(answer))
     atoms = list(_ATOM.finditer(_UNIT_EXPONENT.sub("", text)))
     if not atoms:
         return None
     bare = _UNIT_EXPONENT.sub("", text)
+    sentence_start = max(bare.rfind(". ", 0, atoms[-1].start()), bare.rfind("\n", 0, atoms[-1].start()))
+    sentence_end = _SENTENCE_END.search(bare, atoms[-1].end())
+    if _REFUSAL.search(bare[sentence_start + 1 : sentence_end.start() if sentence_end else len(bare)]):
+        return None
     reading = read_quantity(_leading_clause(bare[atoms[-1].start() :]))
     if isinstance(reading, Quantity):
         return reading
@@ -420,7 +446,7 @@ def read_number(answer: str | None) -> tuple[Extraction, Reading | None]:
         reading = _read_anchored(rest)
         if reading is not None:
             return _as_extraction(reading, rest, "answer-anchor")
-    for read, method in ((_read_bold, "bold"), (_read_number_line, "number-line")):
+    for read, method in ((_read_bold, "bold"), (_read_number_line, "number-line"), (_read_equation, "equation")):
         reading = read(answer)
         if reading is not None:
             return _as_extraction(reading, "", method)
