@@ -7,9 +7,10 @@ measures), and `nt annotate` writes `correctness` (the one checker with each tas
 reasoning-gym:TASK). Printed:
 
 - per setting: the pass rate (share of verified-correct samples) with its count and standard error;
-- recall and precision of the annotation against an independent reference: reasoning-gym's own ``score_answer``
-  given 1.0 for the final answer as it stands, its first or last line, its first or last word (punctuation and
-  markdown stripped), or reasoning-gym's own ``<answer>`` extraction; every disagreement is printed for reading.
+- recall and precision of the annotation against two references built from reasoning-gym's own ``score_answer``
+  without the checker: *strict* (the reply as it stands, or reasoning-gym's own ``<answer>`` extraction, scores
+  1.0) and *lenient* (any span a reader could take for the answer scores 1.0: a line, a sentence, the text after an
+  answer cue, the first or last word of each); every disagreement with the lenient one is printed for reading.
 
 Usage: ``.venv/bin/python benchmarks/bench_verifier.py [--items 20] [--samples 2] [--workdir DIR]``. Generation is
 cached in the workdir's response cache (a rerun is quick). CPU-heavy: run on an idle machine for the figures.
@@ -45,21 +46,45 @@ SETTINGS = [
 ]
 
 
-def reference_correct(final: str, scorer: Any) -> bool:
-    """The task's own scorer gives a full score to the answer as it stands, a first/last line or word of it, or to
-    what reasoning-gym's own <answer> extraction reads."""
+_ANCHOR = re.compile(r"(?:final answer|answer is|answer:)\s*:?\s*", re.IGNORECASE)
+
+
+def candidates(final: str) -> set[str]:
+    """Every span a reader could take for the answer: the whole reply, reasoning-gym's own <answer> extraction, each
+    line and sentence, the text after an answer cue in each, and the first and last word of each of those."""
     from reasoning_gym.utils import extract_answer
 
     text = final.replace("**", "").strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    words = re.findall(r"[^\s]+", text)
-    candidates = {text, extract_answer(text) or ""}
-    if lines:
-        candidates |= {lines[0], lines[-1]}
-    if words:
-        candidates |= {words[0], words[-1]}
-    cleaned = {c.strip().strip(".,;:!?()[]$\"'").strip() for c in candidates}
-    return any(scorer(c) >= 1.0 for c in cleaned | candidates if c)
+    spans = {text, extract_answer(text) or ""}
+    for line in text.splitlines():
+        for sentence in re.split(r"(?<=[.!?])\s+", line):
+            spans.add(sentence)
+            spans |= {sentence[m.end() :] for m in _ANCHOR.finditer(sentence)}
+    words = set()
+    for span in spans:
+        tokens = span.split()
+        if tokens:
+            words |= {tokens[0], tokens[-1]}
+    return {c.strip().strip(".,;:!?()[]$\"'").strip() for c in spans | words} - {""}
+
+
+def reference(final: str, scorer: Any) -> tuple[bool, bool]:
+    """(strict, lenient) verdicts of the task's own scorer, independent of the checker: strict, the reply as it
+    stands or its <answer> tag scores 1.0; lenient, any span a reader could take for the answer does."""
+    from reasoning_gym.utils import extract_answer
+
+    text = final.strip()
+    strict = scorer(text) >= 1.0 or scorer(extract_answer(text) or "") >= 1.0
+    return strict, strict or any(scorer(c) >= 1.0 for c in candidates(text))
+
+
+def rates(pairs: list[tuple[bool, bool]]) -> str:
+    tp = sum(1 for ours, ref in pairs if ours and ref)
+    fp = sum(1 for ours, ref in pairs if ours and not ref)
+    fn = sum(1 for ours, ref in pairs if ref and not ours)
+    recall = 100 * tp / (tp + fn) if tp + fn else float("nan")
+    precision = 100 * tp / (tp + fp) if tp + fp else float("nan")
+    return f"recall {recall:.1f}% ({tp}/{tp + fn}), precision {precision:.1f}% ({tp}/{tp + fp})"
 
 
 def main() -> int:
@@ -102,7 +127,8 @@ def main() -> int:
     questions = {q["id"]: q for q in pq.read_table(run.questions).to_pylist()}
     traces = {t["trace_id"]: t for t in pq.read_table(run.traces).to_pylist()}
     by_setting: dict[str, list[bool]] = defaultdict(list)
-    agree = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    strict_pairs: list[tuple[bool, bool]] = []
+    lenient_pairs: list[tuple[bool, bool]] = []
     disagreements = []
     for row in pq.read_table(run.annotations).to_pylist():
         question = questions[row["question_id"]]
@@ -112,10 +138,11 @@ def main() -> int:
         by_setting[setting].append(ours)
         found = scorer_for(question["source"], question["source_row"])
         assert found is not None and row["correct_method"] == f"reasoning-gym:{found[0]}", row["correct_method"]
-        reference = reference_correct(trace["answer"] or "", found[2]) if trace["answer"] is not None else False
-        agree[("t" if ours == reference else "f") + ("p" if ours else "n")] += 1
-        if ours != reference:
-            disagreements.append((setting, question["reference_answer"], ours, reference, trace["answer"]))
+        strict, lenient = reference(trace["answer"] or "", found[2]) if trace["answer"] else (False, False)
+        strict_pairs.append((ours, strict))
+        lenient_pairs.append((ours, lenient))
+        if ours != lenient:
+            disagreements.append((setting, question["reference_answer"], ours, lenient, trace["answer"]))
 
     print("\n| task setting | pass rate | samples |\n|---|---|---|")
     for setting in SETTINGS:
@@ -123,14 +150,12 @@ def main() -> int:
         rate = sum(verdicts) / len(verdicts)
         stderr = math.sqrt(rate * (1 - rate) / len(verdicts))
         print(f"| `{setting}` | {100 * rate:.0f}% ± {100 * stderr:.0f} | {len(verdicts)} |")
-    tp, fp, fn = agree["tp"], agree["fp"], agree["fn"]
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    print(f"\nverifier correctness vs the tasks' scorer: recall {100 * recall:.1f}% ({tp}/{tp + fn}), precision "
-          f"{100 * precision:.1f}% ({tp}/{tp + fp}), {sum(agree.values())} traces")  # fmt: skip
-    for setting, gold, ours, reference, answer in disagreements[:40]:
-        said = " ".join(str(answer).split())[:160]
-        print(f"- {setting} gold {gold!r}: annotation {ours}, reference {reference}: {said}")
+    print(f"\nverifier correctness vs the tasks' scorer on the reply as it stands (strict): {rates(strict_pairs)}")
+    print(f"verifier correctness vs the tasks' scorer on any span a reader takes (lenient): {rates(lenient_pairs)}")
+    print(f"{len(lenient_pairs)} traces; disagreements with the lenient reference, to read:")
+    for setting, gold, ours, lenient, answer in disagreements[:60]:
+        said = " ".join(str(answer).split())[:200]
+        print(f"- {setting} gold {gold!r}: annotation {ours}, lenient reference {lenient}: {said}")
     print(f"load average after: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     return 0
 
