@@ -132,11 +132,11 @@ def test_modest_anchors_are_fine(tmp_path: Path) -> None:
         ("generate:\n  samples: many\n", "samples (line 2, column 3): Input should be a valid integer"),
         (
             "generate:\n  engine:\n    engine: openai\n    model: m\n    base_url: ftp://example.org/v1\n",
-            "engine.openai.base_url (line 5, column 5): Value error, must start with http:// or https://",
+            "base_url (line 5, column 5): Value error, must start with http:// or https://",
         ),
         (
             "generate:\n  engine:\n    engine: openai\n    model: m\n",
-            "engine.openai.base_url (line 3, column 5): Field required",
+            "base_url (line 3, column 5): Field required",
         ),
         ("select:\n  - method: random\n    size: 0\n", "select.0.size (line 3, column 5)"),
     ],
