@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from naturalthoughts.atomic import parquet_writer
 from naturalthoughts.engines import CachedEngine, ChatResult, Engine, ResponseCache, engine_identity
-from naturalthoughts.errors import ConfigError
+from naturalthoughts.errors import ConfigError, EngineFailure
 from naturalthoughts.generate.config import GenerateConfig
 from naturalthoughts.generate.control import BUDGET_SCOPE, Progress, StopControl, budget_ledger
 from naturalthoughts.generate.engine import EVERY_KEY, chunk_size, open_engine, with_thinking
@@ -189,9 +189,16 @@ class GenerateStage(GenerateStageBase):
                 written.result()
             progress.flush()
             retried = chunks.retried
-            result = self._result(ctx, plan, config, ledger, stop, counts, notes, retried, carried)
-            if result.status == "done":  # the work is finished: a budget counts afresh from here
-                cache.close_budget(BUDGET_SCOPE, recorder.attempt)
+            try:
+                result = self._result(ctx, plan, config, ledger, stop, counts, notes, retried, carried)
+            except EngineFailure as error:
+                failure = error  # raised once the writer has closed: the rows, errors included, are kept
+            else:
+                failure = None
+                if result.status == "done":  # the work is finished: a budget counts afresh from here
+                    cache.close_budget(BUDGET_SCOPE, recorder.attempt)
+        if failure is not None:
+            raise failure
         if imported:
             result.extra["imported_traces_kept"] = imported
             result.summary += f" · {imported:,} imported traces kept"
