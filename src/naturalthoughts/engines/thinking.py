@@ -22,11 +22,13 @@ their sums over every phase, ``finish_reason`` that of the answer phase.
 Requests that carry their own ``prefill`` (a no-think marker, an evaluation prompt), a JSON schema or
 JSON mode pass through unchanged (``forced`` stays None), as does everything when the budget is off.
 The phases of all requests run as rounds: each round is one ``generate`` call on the inner engine
-(its concurrency or batching is kept), answers of finished traces are delivered as they arrive.
+(its concurrency or batching is kept), answers of finished traces are delivered as they arrive, and ``on_phase``
+hears of each finished reasoning (so a progress bar moves during the reasoning round).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from pydantic import Field
@@ -36,6 +38,11 @@ from naturalthoughts.engines.base import NOT_SENT, ChatRequest, ChatResult, Disp
 from naturalthoughts.engines.identity import short_hash
 from naturalthoughts.errors import ConfigError
 from naturalthoughts.text.think import THINK_CLOSE, THINK_OPEN
+
+REASONING_PHASE = "reasoning"
+# on_phase(index, phase, tokens, cached): request ``index`` finished its reasoning (``tokens`` over every reasoning
+# request of it; ``cached``: all of them came from a cache), before its answer phase is sent.
+PhaseCallback = Callable[[int, str, int, bool], None]
 
 
 class ThinkingBudget(StrictModel):
@@ -114,11 +121,12 @@ class ThinkingEngine(Engine):
 
     name = "thinking"
 
-    def __init__(self, inner: Engine, budget: ThinkingBudget) -> None:
+    def __init__(self, inner: Engine, budget: ThinkingBudget, on_phase: PhaseCallback | None = None) -> None:
         if budget.enabled and (problem := inner.continuation_problem()):
             raise ConfigError(f"a thinking budget needs an engine that continues an assistant message: {problem}")
         self.inner = inner
         self.budget = budget
+        self.on_phase = on_phase
 
     def model_identity(self) -> str:
         if not self.budget.enabled:
@@ -154,9 +162,12 @@ class ThinkingEngine(Engine):
             else:
                 self._take_reasoning(trace, result)
                 following.append(trace)
+                if trace.answering and self.on_phase is not None:
+                    self.on_phase(trace.index, REASONING_PHASE, trace.reasoning_tokens, trace.cached)
 
         self.inner.generate([self._next_request(trace) for trace in traces], finished, job.should_stop)
-        return sorted(following, key=lambda trace: trace.index)
+        # Latest first: the server's prompt cache (least recently used out) still holds the freshest reasonings.
+        return following[::-1]
 
     def _next_request(self, trace: _Trace) -> ChatRequest:
         request, budget = trace.request, self.budget

@@ -21,6 +21,7 @@ from naturalthoughts.engines.chat_template import render_prompt
 from naturalthoughts.engines.config import TransformersEngineConfig
 from naturalthoughts.engines.identity import checkpoint_identity
 from naturalthoughts.errors import ConfigError
+from naturalthoughts.progress import generated
 
 
 def resolve_device(device: str) -> str:
@@ -143,6 +144,7 @@ class TransformersEngine(BatchedEngine):
                 **extra,
                 pad_token_id=self.tokenizer.pad_token_id,
                 tokenizer=self.tokenizer,
+                streamer=LiveTokens(self._end_ids),
             )
         latency = time.monotonic() - started
         new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
@@ -164,6 +166,31 @@ class TransformersEngine(BatchedEngine):
             completion_tokens=len(generated),
             latency_s=latency,
         )
+
+
+class LiveTokens:
+    """A ``generate`` streamer that reports each decoding step's new tokens to the progress display
+    (:func:`naturalthoughts.progress.generated`), so a batch's rate shows before any of its requests ends."""
+
+    def __init__(self, end_ids: set[int]) -> None:
+        self.end_ids = end_ids
+        self.ended: list[bool] | None = None
+
+    def put(self, value: Any) -> None:
+        if value.dim() > 1:
+            return  # the prompt, handed over once before the first step
+        tokens = value.tolist()
+        if self.ended is None:
+            self.ended = [False] * len(tokens)
+        new = 0
+        for row, token in enumerate(tokens):
+            if not self.ended[row]:  # a row that ended gets padding from then on
+                new += 1
+                self.ended[row] = token in self.end_ids
+        generated(new)
+
+    def end(self) -> None:
+        pass
 
 
 class _Ended:

@@ -40,6 +40,7 @@ from naturalthoughts.engines import (
 )
 from naturalthoughts.engines.cached import SpendRecorder
 from naturalthoughts.engines.config import EngineConfig
+from naturalthoughts.engines.thinking import PhaseCallback
 from naturalthoughts.errors import ConfigError, EngineFailure
 from naturalthoughts.eval import contamination
 from naturalthoughts.eval.compare import markdown_table
@@ -167,8 +168,11 @@ class EvalStage(Stage):
             try:
                 with (
                     parquet_writer(folder / SAMPLES, EVAL_SAMPLES) as writer,
-                    ctx.progress.task(f"eval {self.model_name}", total=len(plan.samples), unit="samples") as task,
-                ):
+                    ctx.progress.task(
+                        f"eval {self.model_name}", total=len(plan.samples), unit="samples",
+                        tokens_per_item=_tokens_per_sample(plan.samples),
+                    ) as task,
+                ):  # fmt: skip
                     for budget, chunk in _chunks(plan.samples, config.chunk_size):
                         kept = {i: row for i, sample in enumerate(chunk) if (row := records.finished(sample))}
                         todo = [sample for i, sample in enumerate(chunk) if i not in kept]
@@ -181,9 +185,14 @@ class EvalStage(Stage):
                             if sample.benchmark.judge is None and result.error is None:
                                 ready[index] = self._record(sample, result, identity, flagged, counter)
                                 records.put(sample, ready[index])
-                            task.advance(1, stats=_stats(counts))
+                            earlier = (result.reasoning_tokens or 0) if result.answer_tokens is not None else 0
+                            task.advance(1, stats=_stats(counts), tokens=result.completion_tokens,
+                                         earlier_phases=earlier, cached=result.cached)  # fmt: skip
 
-                        engine = _budgeted(model, budget, todo[0].opened if todo else "")
+                        def reasoned(index: int, name: str, tokens: int, cached: bool) -> None:
+                            task.phase(name, tokens, cached)
+
+                        engine = _budgeted(model, budget, todo[0].opened if todo else "", reasoned)
                         results = engine.generate([s.request for s in todo], finished, ctx.should_stop) if todo else []
                         new = iter(self._rows(todo, results, judge, identity, flagged, counter, ctx, ready, records))
                         rows = [kept[i] if i in kept else next(new) for i in range(len(chunk))]
@@ -331,12 +340,22 @@ def _chunks(samples: list[Sample], size: int) -> Iterator[tuple[int | None, list
         start = end
 
 
-def _budgeted(model: Engine, budget: int | None, opened: str = "") -> Engine:
+def _budgeted(model: Engine, budget: int | None, opened: str = "", on_phase: PhaseCallback | None = None) -> Engine:
     """The model, under a thinking budget when one is set (each phase goes through the response cache); a template
-    that opens the reasoning itself (``opened``) gets the budget's pre-fills without that opener."""
+    that opens the reasoning itself (``opened``) gets the budget's pre-fills without that opener; ``on_phase`` hears
+    of each finished reasoning phase (the progress bar)."""
     if budget is None:
         return model
-    return ThinkingEngine(OpenedTemplateEngine(model, opened) if opened else model, ThinkingBudget(budget=budget))
+    inner = OpenedTemplateEngine(model, opened) if opened else model
+    return ThinkingEngine(inner, ThinkingBudget(budget=budget), on_phase)
+
+
+def _tokens_per_sample(samples: list[Sample]) -> float | None:
+    """The most tokens a sample may take, on average over ``samples`` (its reasoning budget plus its answer)."""
+    if not samples:
+        return None
+    caps = [(sample.budget or 0) + sample.request.params.max_tokens for sample in samples]
+    return sum(caps) / len(caps)
 
 
 def _grade(sample: Sample, result: ChatResult, config: EvalConfig) -> Grade | None:

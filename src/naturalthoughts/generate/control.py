@@ -72,32 +72,63 @@ def budget_ledger(config: GenerateConfig, cache: ResponseCache, ctx: StageContex
 class Progress:
     """Feeds the progress task from engine callbacks, at most every 0.1 s (a million cache hits stay cheap).
 
-    Traces advance the bar; every request the model answers (each phase of a trace under a thinking budget)
-    refreshes the statistics, so a long first phase still shows tokens/s in the periodic lines.
+    The task measures work in tokens: a finished trace advances it by its tokens, a finished reasoning phase (under
+    a thinking budget) by the reasoning's tokens (so the bar, rate and ETA move during the reasoning round); every
+    request the model answers refreshes the statistics.
     """
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.task: Task | None = None  # attached once the task is open
-        self.pending = 0
         self.last = time.monotonic()
         self._lock = threading.Lock()
+        # per cached? (None: no token count): [traces, tokens, tokens of their earlier phases]
+        self._finished: dict[bool | None, list[int]] = {}
+        # per (phase, cached?): [traces, tokens]
+        self._phases: dict[tuple[str, bool], list[int]] = {}
 
     def sent(self, result: ChatResult) -> None:
         self.ledger.record_sent(result)
-        self.advance(0)
+        self._maybe_flush()
 
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: int = 1, result: ChatResult | None = None) -> None:
+        """``n`` traces finished (``result``: the one that did, for its tokens; None: rows copied as they were)."""
         with self._lock:
-            self.pending += n
-            now = time.monotonic()
-            if self.task is None or now - self.last < _PROGRESS_FLUSH_S:
-                return
-            self.last, pending, self.pending = now, self.pending, 0
-        self.task.advance(pending, stats=self.ledger.stats())
+            key = None if result is None or result.completion_tokens is None else result.cached
+            counts = self._finished.setdefault(key, [0, 0, 0])
+            counts[0] += n
+            if result is not None and result.completion_tokens is not None:
+                counts[1] += result.completion_tokens
+                counts[2] += (result.reasoning_tokens or 0) if result.answer_tokens is not None else 0
+        self._maybe_flush()
+
+    def phase(self, index: int, name: str, tokens: int, cached: bool) -> None:
+        """A trace finished its reasoning phase (``ThinkingEngine``'s ``on_phase``)."""
+        with self._lock:
+            counts = self._phases.setdefault((name, cached), [0, 0])
+            counts[0] += 1
+            counts[1] += tokens
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        now = time.monotonic()
+        if self.task is None or now - self.last < _PROGRESS_FLUSH_S:
+            return
+        self.flush()
 
     def flush(self) -> None:
         with self._lock:
-            pending, self.pending = self.pending, 0
-        if self.task is not None:
-            self.task.advance(pending, stats=self.ledger.stats())
+            self.last = time.monotonic()
+            finished, self._finished = self._finished, {}
+            phases, self._phases = self._phases, {}
+        task = self.task
+        if task is None:
+            return
+        for (name, cached), (count, tokens) in phases.items():
+            task.phase(name, tokens, cached, n=count)
+        for cached, (count, tokens, earlier) in finished.items():
+            if cached is None:
+                task.advance(count)  # rows copied as they were: done, with no tokens to count
+            else:
+                task.advance(count, tokens=tokens, earlier_phases=earlier, cached=cached)
+        task.update(stats=self.ledger.stats())

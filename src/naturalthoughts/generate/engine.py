@@ -16,7 +16,7 @@ from naturalthoughts.engines import (
 )
 from naturalthoughts.engines.base import Dispatch
 from naturalthoughts.engines.cached import SpendRecorder
-from naturalthoughts.engines.thinking import ThinkingBudget, ThinkingEngine
+from naturalthoughts.engines.thinking import REASONING_PHASE, PhaseCallback, ThinkingBudget, ThinkingEngine
 from naturalthoughts.generate.config import GenerateConfig
 
 
@@ -129,9 +129,17 @@ def open_engine(
     )
 
 
-def with_thinking(cached: CachedEngine, budget: ThinkingBudget) -> Engine:
-    """The engine a stage sends through: the thinking budget over the cache (each phase cached), when it is on."""
-    return ThinkingEngine(cached, budget) if budget.enabled else cached
+def with_thinking(cached: CachedEngine, budget: ThinkingBudget, on_phase: PhaseCallback | None = None) -> Engine:
+    """The engine a stage sends through: the thinking budget over the cache (each phase cached), when it is on;
+    ``on_phase`` hears of each finished reasoning phase."""
+    return ThinkingEngine(cached, budget, on_phase) if budget.enabled else cached
+
+
+def tokens_per_trace(budget: ThinkingBudget, max_tokens: int) -> dict[str, int]:
+    """The most tokens each phase of a trace may take (the progress bar's expectations until phases finish)."""
+    if not budget.enabled:
+        return {"": max_tokens}
+    return {REASONING_PHASE: budget.budget or max_tokens, "answer": budget.answer_max_tokens or max_tokens}
 
 
 def cache_reader(config: GenerateConfig, cache: ResponseCache, budget: ThinkingBudget) -> Engine:

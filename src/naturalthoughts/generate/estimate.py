@@ -14,7 +14,7 @@ from naturalthoughts.engines.cache import ResponseCache
 from naturalthoughts.errors import BudgetExceeded, ConfigError
 from naturalthoughts.generate.config import GenerateConfig
 from naturalthoughts.generate.control import Progress, StopControl, budget_ledger
-from naturalthoughts.generate.engine import cache_reader, engine_config, open_engine, with_thinking
+from naturalthoughts.generate.engine import cache_reader, engine_config, open_engine, tokens_per_trace, with_thinking
 from naturalthoughts.generate.failures import api_key_hint, engine_failure
 from naturalthoughts.generate.ledger import Ledger, Prices, budget_line
 from naturalthoughts.generate.plan import Job, Plan, build_plan
@@ -98,9 +98,10 @@ class GenerateEstimateStage(GenerateStageBase):
             uncached = _uncached_positions(plan, cache_reader(config, cache, budget), config.chunk_size)
             pool = uncached if uncached else range(plan.total)
             sample = _jobs_at(plan, {pool[i] for i in _spread(len(pool), self.sample_size)}, config.chunk_size)
-            engine = with_thinking(cached, budget)
+            engine = with_thinking(cached, budget, progress.phase)
             started = time.monotonic()
-            with ctx.progress.task("estimate", total=len(sample), unit="traces") as progress.task:
+            cap = tokens_per_trace(budget, plan.max_tokens)
+            with ctx.progress.task("estimate", total=len(sample), unit="traces", tokens_per_item=cap) as progress.task:
                 results = send(engine, sample, ledger, progress, stop)
                 progress.flush()
             wall = time.monotonic() - started

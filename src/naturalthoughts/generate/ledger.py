@@ -208,11 +208,9 @@ class Ledger:
         )
 
     def stats(self) -> str:
-        """The progress line's statistics: requests sent, tokens/s, cache hits, errors and spend."""
-        text = (
-            f"{self.requests_sent:,} sent · {self.completion_tokens_per_s:,.0f} tok/s · {self.cache_hits:,} cached · "
-            f"{self.errors:,} errors"
-        )
+        """The progress line's statistics: requests sent, cache hits, errors and spend (the progress task itself
+        shows tokens/s and the ETA)."""
+        text = f"{self.requests_sent:,} sent · {self.cache_hits:,} cached · {self.errors:,} errors"
         if self.prices.input_per_million or self.prices.output_per_million:
             text += f" · ${self.cost_usd:,.4f}"
         return text

@@ -24,7 +24,7 @@ from naturalthoughts.engines import CachedEngine, ChatResult, Engine, ResponseCa
 from naturalthoughts.errors import ConfigError, EngineFailure
 from naturalthoughts.generate.config import GenerateConfig
 from naturalthoughts.generate.control import BUDGET_SCOPE, Progress, StopControl, budget_ledger
-from naturalthoughts.generate.engine import EVERY_KEY, chunk_size, open_engine, with_thinking
+from naturalthoughts.generate.engine import EVERY_KEY, chunk_size, open_engine, tokens_per_trace, with_thinking
 from naturalthoughts.generate.failures import engine_failure, unset_api_key
 from naturalthoughts.generate.ledger import Ledger, Spend
 from naturalthoughts.generate.plan import Job, Plan, build_plan, effective_max_tokens
@@ -169,11 +169,15 @@ class GenerateStage(GenerateStageBase):
             stop = StopControl(ledger, config, ctx.should_stop)
             progress = Progress(ledger)
             cached = stack.enter_context(open_engine(config, cache, progress.sent, recorder))
-            engine = with_thinking(cached, config.thinking_budget(plan.max_tokens))
+            budget = config.thinking_budget(plan.max_tokens)
+            engine = with_thinking(cached, budget, progress.phase)
             writer = stack.enter_context(parquet_writer(run.traces, TRACES))
             for table in imported_tables(run.traces) if imported else ():  # kept as they are, before the new ones
                 writer.write_table(table)
-            progress.task = stack.enter_context(ctx.progress.task("generate", total=plan.total, unit="traces"))
+            cap = tokens_per_trace(budget, plan.max_tokens)
+            progress.task = stack.enter_context(
+                ctx.progress.task("generate", total=plan.total, unit="traces", tokens_per_item=cap)
+            )
             chunks = _Chunks(plan, chunk_size(config), engine, cached, ledger, stop, progress, existing, config.retry)
             # Compression and Parquet encoding release the GIL: a chunk is written on a second thread while the
             # next one is answered (at most one chunk waits, so memory stays at two chunks).
@@ -368,7 +372,7 @@ def send(engine: Engine, jobs: list[Job], ledger: Ledger, progress: Progress, st
 
     def on_result(index: int, result: ChatResult) -> None:
         ledger.record(result)
-        progress.advance()
+        progress.advance(result=result)
 
     return engine.generate([job.request for job in jobs], on_result, stop)
 
