@@ -190,3 +190,25 @@ def test_a_bad_base_url_exits_2_before_anything_is_sent(
     err = capsys.readouterr().err
     assert "options: invalid configuration" in err and "base_url" in err and "http://" in err
     assert not (tmp_path / "run" / "manifest.json").exists()
+
+
+def test_a_yaml_engine_section_naming_no_engine_keeps_its_settings_under_base_url(tmp_path: Path) -> None:
+    """`--base-url` with an `engine:` section that names no engine: the section's settings are the chosen engine's
+    (they were silently dropped); a section naming another engine is replaced, as switching engines does."""
+    from naturalthoughts.cli.generate import build_config
+
+    path = write(tmp_path, "generate:\n  engine:\n    model: teacher\n    max_retries: 0\n    concurrency: 3\n")
+    options = {"engine": None, "model": None, "base_url": "http://127.0.0.1:9/v1"}
+    engine = build_config(path, {}, dict(options)).engine
+    assert (engine.engine, engine.model, engine.max_retries, engine.concurrency) == ("openai", "teacher", 0, 3)
+    assert engine.base_url == "http://127.0.0.1:9/v1"
+    engine = build_config(path, {}, {**options, "engine": "openai", "model": "other"}).engine
+    assert (engine.model, engine.max_retries) == ("other", 0)
+    # A key the chosen engine does not have is an error naming its line, not dropped.
+    path = write(tmp_path, "generate:\n  engine:\n    model: teacher\n    n_parallel: 2\n", "llama.yaml")
+    with pytest.raises(ConfigError, match=r"unknown key 'engine.n_parallel' \(line 4, column 5\)"):
+        build_config(path, {}, dict(options))
+    # An engine the section names is replaced when an option switches engines (its keys would not fit).
+    path = write(tmp_path, "generate:\n  engine:\n    engine: llamacpp\n    n_parallel: 2\n", "named.yaml")
+    engine = build_config(path, {}, {**options, "model": "m"}).engine
+    assert (engine.engine, engine.model) == ("openai", "m")

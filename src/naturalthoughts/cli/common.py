@@ -45,9 +45,10 @@ def engine_choices(*commands: str) -> str:
 
 
 def engine_section(data: dict[str, Any], engine: str | None, model: str | None, base_url: str | None) -> dict:
-    """The ``engine`` section after command-line options: switching engines drops the other engine's keys. What
-    ``--model`` sets and which engines take ``--base-url`` are the engine configs' own (``model_field``, a
-    ``base_url`` field)."""
+    """The ``engine`` section after command-line options: switching away from the engine the section names drops
+    that engine's keys; a section that names no engine is the settings of the engine the options choose (``engine:
+    {model: m, max_retries: 2}`` with ``--base-url``: all kept). What ``--model`` sets and which engines take
+    ``--base-url`` are the engine configs' own (``model_field``, a ``base_url`` field)."""
     from naturalthoughts.config import copy_mapping, set_option
     from naturalthoughts.engines.config import DEFAULT_ENGINE, engine_config_class
 
@@ -58,7 +59,9 @@ def engine_section(data: dict[str, Any], engine: str | None, model: str | None, 
         engine = served[0]  # a base URL only makes sense for an endpoint
     if engine is not None and engine not in names:
         raise ConfigError(f"--engine {engine}: choose one of {', '.join(names)}")
-    if engine is not None and section.get("engine", DEFAULT_ENGINE) != engine:
+    if engine is not None and "engine" not in section:
+        set_option(section, "engine", engine)
+    elif engine is not None and section["engine"] != engine:
         section = {"engine": engine}
     kind = section.get("engine", DEFAULT_ENGINE)
     config = engine_config_class(kind) if kind in names else None
