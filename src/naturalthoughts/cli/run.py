@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Argument(
                 help="Pipeline YAML (sources, ingest, generate, annotate, select, ...). Default: the embedded offline "
-                "default (builtin:sample through SmolLM2-135M on llama.cpp). `nt run --show-config` prints it."
+                "default (reasoning-gym questions through SmolLM2-135M on llama.cpp). `nt run --show-config` prints it."
             ),
         ] = None,
         run_dir: Annotated[str | None, typer.Option("--run", help="Run directory (overrides run_dir).")] = None,
