@@ -71,7 +71,7 @@ def _paragraphs(rng: np.random.Generator, vocab: list[str], count: int = 20_000)
     return out
 
 
-def write_shards(folder: Path, traces: int, seed: int = 0) -> int:
+def write_shards(folder: Path, traces: int, seed: int = 0, median_tokens: int = MEDIAN_TOKENS) -> int:
     """Write ``traces`` rows as Parquet shards; returns the bytes of response text written."""
     rng = np.random.default_rng(seed)
     vocab = _vocabulary(rng)
@@ -83,7 +83,7 @@ def write_shards(folder: Path, traces: int, seed: int = 0) -> int:
     recent: list[str] = []
     for shard, start in enumerate(range(0, traces, SHARD_ROWS)):
         n = min(SHARD_ROWS, traces - start)
-        lengths = np.clip(rng.lognormal(np.log(MEDIAN_TOKENS), 0.4, n), 200, MAX_TOKENS).astype(int)
+        lengths = np.clip(rng.lognormal(np.log(median_tokens), 0.4, n), 10, MAX_TOKENS).astype(int)
         question_words = np.clip(rng.lognormal(np.log(30), 0.4, n), 8, 200).astype(int)
         problems, answers, responses = [], [], []
         for i in range(n):
@@ -138,15 +138,18 @@ def main() -> None:
     parser.add_argument("--keep-shards", action="store_true", help="keep the shards for a later --reuse")
     parser.add_argument("--select-size", type=int, default=100_000)
     parser.add_argument("--no-near-dup", action="store_true", help="import without near-duplicate detection")
+    parser.add_argument(
+        "--median-tokens", type=int, default=MEDIAN_TOKENS, help="median trace length (small: memory of the pool alone)"
+    )
     args = parser.parse_args()
-    workdir = args.workdir or Path(f"/tmp/nt-bench-import-{args.traces}")
+    workdir = args.workdir or Path(f"/tmp/nt-bench-import-{args.traces}-{args.median_tokens}")
     shards, run = workdir / "shards", workdir / "run"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "COLUMNS": "120"}  # fmt: skip
     if not (args.reuse and shards.is_dir() and any(shards.glob("*.parquet"))):
         shutil.rmtree(shards, ignore_errors=True)
         print(f"writing {args.traces:,} synthetic traces to {shards} ...", file=sys.stderr)
-        write_shards(shards, args.traces)
+        write_shards(shards, args.traces, median_tokens=args.median_tokens)
     on_disk = sum(p.stat().st_size for p in shards.glob("*.parquet"))
     shutil.rmtree(run, ignore_errors=True)
     annotate_config = workdir / "annotate.yaml"

@@ -146,6 +146,24 @@ def test_the_band_index_decides_as_datasketchs_minhash_lsh() -> None:
     assert ours == reference
 
 
+def test_band_index_runs_stay_capped_and_every_pair_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    from naturalthoughts.ingest import dedup
+
+    monkeypatch.setattr(dedup, "_MAX_RUN", 64)
+    index, rng = dedup.BandIndex(), np.random.default_rng(0)
+    stored = []
+    for batch in range(40):  # 40 runs of 12 pairs: merged up to 64 pairs a run, then kept apart
+        keys = rng.integers(0, 50, 12).astype(np.uint64)
+        numbers = np.arange(batch * 12, batch * 12 + 12)
+        index.add(keys, numbers)
+        stored.extend(zip(keys.tolist(), numbers.tolist(), strict=True))
+    assert max(len(k) for k, _ in index.runs) <= 64 and len(index.runs) > 1
+    query = np.array([3, 7, 49, 60], np.uint64)
+    positions, numbers = index.lookup(query)
+    found = sorted(zip(positions.tolist(), numbers.tolist(), strict=True))
+    assert found == sorted((i, n) for i, q in enumerate(query.tolist()) for k, n in stored if k == q)
+
+
 @pytest.fixture(scope="module")
 def contaminated_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, dict[str, str]]:
     """One ingest with the default (bundled) decontamination over embedded benchmark questions."""

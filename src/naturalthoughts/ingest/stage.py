@@ -456,7 +456,7 @@ class IngestStage(Stage):
             for item in resolved:
                 for batch in _prefetched(item.source.batches(item.columns, config.batch_rows)):
                     outcome = pipeline.process(batch, near_dup=not item.source.templated, traces=item.traces)
-                    task.advance(batch.num_rows, stats=f"{pipeline.result.kept:,} kept")
+                    task.advance(_rows_read(batch, item.traces), stats=f"{pipeline.result.kept:,} kept")
                     if outcome is None:
                         continue
                     writes.submit(kept_out.write_table, outcome.questions)
@@ -501,6 +501,11 @@ class IngestStage(Stage):
         if removed := removed_text(result):
             summary += f" ({removed})"
         return StageResult(counts=result.counts(), outputs=outputs, summary=summary, extra=extra, value=result)
+
+
+def _rows_read(batch: pa.Table, traces: bool) -> int:
+    """Source rows in a staging batch: a trace source's record with several responses is one row of the total."""
+    return len(pc.unique(batch.column("source_row"))) if traces else batch.num_rows
 
 
 def _import(
