@@ -3,6 +3,8 @@
 The teacher is the engine of the newest finished ``generate`` record in the manifest (the record that wrote
 ``traces.parquet``). Its tokenizer is what the engine config says (``EngineConfig.tokenizer()``: the bundled GGUF's
 for the embedded teacher, the model folder or Hub id of an in-process one; an HTTP endpoint's is not known here).
+Traces imported by ``nt ingest --traces`` (when that ran after the last generate) were counted with the tokenizer
+their ingest record names: the teacher's when it was installed, else the characters / 4 approximation.
 """
 
 from __future__ import annotations
