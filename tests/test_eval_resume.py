@@ -140,3 +140,27 @@ def test_a_killed_evaluation_keeps_finished_samples_and_the_rerun_does_only_the_
     assert usage["requests_sent"] + usage["cache_hits"] == 6 - kept and usage["cache_hits"] <= 1
     assert not (folder / PARTIAL).exists()  # samples.parquet holds every record now
     assert _rows(folder) == _rows(reference / "eval" / "student")
+
+
+def test_kept_records_belong_to_one_model_config_and_question(tmp_path: Path) -> None:
+    """A kept record is reused only by the same evaluation of the same model: a retrained student (a new engine
+    identity), another judge, or an edited item (same id, another question or gold answer) is done again."""
+    from dataclasses import replace
+
+    from naturalthoughts.eval.config import EvalConfig
+    from naturalthoughts.eval.plan import build_plan
+    from naturalthoughts.eval.resume import FinishedRecords
+
+    samples = build_plan(EvalConfig(benchmarks=["gsm8k"], limit=2, modes=["no-think"])).samples
+    row = {"correct": True}
+    records = FinishedRecords(tmp_path, "config", ("model@1", None))
+    for sample in samples:
+        records.put(sample, row)
+    records.close()
+    assert all(FinishedRecords(tmp_path, "config", ("model@1", None)).finished(s) == row for s in samples)
+    edited = replace(samples[0], item=replace(samples[0].item, answer="another answer"))
+    assert FinishedRecords(tmp_path, "config", ("model@1", None)).finished(edited) is None
+    asked = replace(samples[1].request, messages=({"role": "user", "content": "another question"},))
+    assert FinishedRecords(tmp_path, "config", ("model@1", None)).finished(replace(samples[1], request=asked)) is None
+    assert FinishedRecords(tmp_path, "config", ("model@2", None)).finished(samples[0]) is None  # retrained
+    assert FinishedRecords(tmp_path, "config", ("model@1", "judge")).finished(samples[0]) is None

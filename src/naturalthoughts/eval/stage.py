@@ -160,7 +160,8 @@ class EvalStage(Stage):
         counter = _token_counter(config.tokenizer)
         counts = {"samples": 0, "errors": 0, "not_sent": 0, "correct": 0, "cached": 0, "resumed": 0}
         # Each finished sample's record is committed as it finishes; a rerun after a kill does only the rest.
-        records = FinishedRecords(folder, self.config_fingerprint())
+        judged_by = engine_identity(config.judge) if config.judge is not None else None
+        records = FinishedRecords(folder, self.config_fingerprint(), (identity, judged_by))  # a new model: afresh
         with ResponseCache(ctx.run.cache_db) as cache:
             spend = SpendRecorder(cache, self.key, ctx.record_id)  # a killed run's requests stay on record
             model = CachedEngine(config.engine.with_concurrency(config.concurrency), cache, spend=spend)
