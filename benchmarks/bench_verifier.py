@@ -2,7 +2,7 @@
 and the verifier correctness annotation's recall and precision against the tasks' own scorer.
 
 For each task setting below, N questions are ingested into one run, the bundled SmolLM2-135M teacher answers each K
-times (its embedded llama.cpp engine, a 64-token thinking budget and a 64-token answer phase, as docs/verifiable.md
+times (its embedded llama.cpp engine, a 64-token thinking budget and a 64-token answer phase, as docs/reasoning-gym.md
 measures), and `nt annotate` writes `correctness` (the one checker with each task's scorer: correct_method
 reasoning-gym:TASK). Printed:
 
