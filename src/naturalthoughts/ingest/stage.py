@@ -118,7 +118,8 @@ class _Removed:
     def table(self, batch: pa.Table) -> pa.Table:
         """The removed rows in input order (they were gathered stage by stage)."""
         order = pa.array(np.argsort(np.asarray(self.index, np.int64), kind="stable"))
-        rows = batch.take(pa.array(self.index, pa.int64()).take(order))
+        taken = pa.array(self.index, pa.int64()).take(order)
+        rows = batch.select(["source", "source_row", "question", "raw"]).take(taken)
         return pa.Table.from_arrays(
             [
                 rows.column("source"),
@@ -180,7 +181,16 @@ class _Pipeline:
         removed.repoint_duplicates(self.kept_as)
 
         kept_index = [int(candidates[j]) for j in keep]
-        kept = batch.take(pa.array(kept_index, pa.int64()))
+        question_columns = [
+            "question",
+            "reference_answer",
+            "source",
+            "source_row",
+            "other_answer",
+            "other_model",
+            "domain",
+        ]  # fmt: skip - not a trace source's responses (16 kB a row): only these are taken
+        kept = batch.select(question_columns).take(pa.array(kept_index, pa.int64()))
         self.result.kept += len(kept_index)
         self.fingerprint.update("".join(f"{ids[j]}\n" for j in keep).encode())
         questions = pa.Table.from_arrays(
