@@ -76,6 +76,19 @@ def test_a_name_with_a_newline_on_the_command_line_makes_no_folder(tmp_path: Pat
     assert not (run / "sft").exists()
 
 
+def test_control_characters_a_user_typed_are_shown_escaped_in_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A path is no name (``nt eval --model`` takes either), but echoing it must not drive the terminal: an escape
+    sequence, a carriage return or a bidi override is printed as its escape."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--run", str(tmp_path / "run"), "--model", "x\x1b[31my\rz\u202e"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "x\\x1b[31my\\rz\\u202e" in err, err
+    assert not any(char in err for char in "\x1b\r\u202e"), err
+
+
 # ---- YAML ----------------------------------------------------------------------------------------------------
 
 
