@@ -97,6 +97,12 @@ def builtin_sample() -> list[dict[str, Any]]:
     return rows
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: concurrent clients on a loaded machine saw refused connections.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class ReplayServer:
     """``POST /v1/chat/completions`` on loopback answered by ``reply(body) -> text``; every request body is kept.
 
@@ -131,7 +137,7 @@ class ReplayServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property
