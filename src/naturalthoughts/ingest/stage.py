@@ -209,7 +209,9 @@ class _Pipeline:
         if not traces:
             return _Outcome(questions, removed.table(batch))
         responding = sorted(keep + samples)  # input order: a question's first response is its sample 0
-        staged = batch.take(pa.array([int(candidates[j]) for j in responding], pa.int64()))
+        rows = [int(candidates[j]) for j in responding]
+        # Usually every row gives a trace: then the batch is used as it is (no copy of its responses).
+        staged = batch if rows == list(range(batch.num_rows)) else batch.take(pa.array(rows, pa.int64()))
         return _Outcome(questions, removed.table(batch), staged, [ids[j] for j in responding])
 
     def _decontaminate(self, candidates, text_words: Words, ids, removed: _Removed) -> list[int]:
