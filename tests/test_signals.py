@@ -188,3 +188,51 @@ def test_a_second_signal_ends_it_at_once(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "a second signal; exiting now" in err
     assert json.loads((run / "manifest.json").read_text())["stages"]["stubborn"][-1]["status"] == "interrupted"
+
+
+# A command module registered from outside (as a plugin would be): it delivers the signal to its own process at a
+# chosen moment, so the moments a random delay rarely hits are hit every time.
+SIGNALLING_COMMAND = """
+import os, signal, sys
+import typer
+from naturalthoughts import cli
+
+moment = sys.argv[1]
+
+def signal_now(value=None):
+    signal.raise_signal(getattr(signal, sys.argv[2]))
+    return value
+
+class Descriptor:
+    def __set_name__(self, owner, name):  # Python wraps what this raises in a RuntimeError
+        signal_now()
+
+def register(app):
+    if moment == "wrapped":
+        type("Late", (), {"attribute": Descriptor()})
+
+    @app.command("signalled")
+    def signalled(option: str = typer.Option("x", callback=signal_now if moment == "parsing" else None)) -> None:
+        pass
+
+sys.modules["signalling_command"] = sys.modules[__name__]
+cli.OTHER_COMMANDS["signalling_command"] = "Tools"
+cli.main(["signalled", "--option", "y"])
+"""
+
+
+@pytest.mark.parametrize("moment", ["parsing", "wrapped"])
+@pytest.mark.parametrize(
+    ("sig", "code", "said"), [("SIGTERM", 143, "terminated (SIGTERM)"), ("SIGINT", 130, "interrupted")]
+)
+def test_a_signal_while_options_are_parsed_or_inside_wrapping_code_keeps_its_code_and_message(
+    moment: str, sig: str, code: int, said: str
+) -> None:
+    """typer turns a KeyboardInterrupt raised while it parses options into a silent 130 (SIGTERM's too), and an
+    exception raised in ``__set_name__`` reaches us as a RuntimeError: both still exit with the signal's code and
+    say so, never 130 for SIGTERM, never "internal error"."""
+    proc = subprocess.run(
+        [sys.executable, "-c", SIGNALLING_COMMAND, moment, sig], capture_output=True, text=True, env=ENV, timeout=120
+    )
+    assert proc.returncode == code, proc.stderr
+    assert said in proc.stderr and "internal error" not in proc.stderr, proc.stderr

@@ -112,9 +112,22 @@ def main(argv: list[str] | None = None) -> None:
     except BaseException as exc:
         if debug:  # the traceback is added; the message and the exit code stay what they are without --debug
             print_traceback(exc)
-        sys.exit(exit_code_for(exc, debug))
+        sys.exit(exit_code_for(_signal_behind(exc) or exc, debug))
     if isinstance(code, int) and code:
-        sys.exit(code)
+        # typer turns a signal that came while it parsed the options into a silent 130, SIGTERM's too
+        sys.exit(exit_code_for(signalled) if (signalled := _signal_behind(None)) is not None else code)
+
+
+def _signal_behind(exc: BaseException | None) -> BaseException | None:
+    """The error to report for the SIGINT or SIGTERM that arrived, when ``exc`` does not say so itself (None: no
+    signal, or ``exc`` says it): raised inside code that wraps what it raises (an import's ``__set_name__`` makes
+    it a RuntimeError), a signal still exits 130 or 143 with its message."""
+    from naturalthoughts.errors import EXIT_TERMINATED, Interrupted, NTError
+    from naturalthoughts.interrupts import exit_code, requested
+
+    if not requested() or isinstance(exc, KeyboardInterrupt | NTError):
+        return None
+    return Interrupted(terminated=exit_code() == EXIT_TERMINATED)
 
 
 def print_traceback(exc: BaseException) -> None:
