@@ -56,7 +56,7 @@ class IngestConfig(StrictModel):
         20_000, gt=0, description="rows per Arrow batch while streaming sources", json_schema_extra=VOLATILE
     )
     trace_batch_rows: int = Field(
-        1024,
+        512,
         gt=0,
         description="responses per Arrow batch while streaming trace sources (R1 traces are ~16 kB each)",
         json_schema_extra=VOLATILE,

@@ -135,7 +135,7 @@ class TraceSource:
 
     reader: RecordReader
     spec: TraceSourceSpec
-    batch_rows: int = 1024
+    batch_rows: int = 512
     templated: bool = False
     tokens: TokenCount = field(init=False)
     columns: TraceColumns | None = field(init=False, default=None)
