@@ -236,3 +236,44 @@ def test_a_signal_while_options_are_parsed_or_inside_wrapping_code_keeps_its_cod
     )
     assert proc.returncode == code, proc.stderr
     assert said in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+
+
+SLOW_TEARDOWN = """
+import atexit, os, signal, sys, time
+import typer
+from naturalthoughts import cli
+
+class Heavy:
+    '''Stands for a loaded model whose teardown takes long (freed when the interpreter ends).'''
+    def __init__(self):
+        self.fd = os.open(sys.argv[1] + ".teardown", os.O_WRONLY | os.O_CREAT)
+
+    def __del__(self, write=os.write):  # bound now: the module's globals may be gone by then
+        write(self.fd, b"the interpreter tore everything down")
+
+def register(app):
+    @app.command("heavy")
+    def heavy() -> None:
+        sys.modules["slow_teardown"].model = Heavy()
+        atexit.register(lambda: open(sys.argv[1], "w").write("exit handlers ran"))
+        signal.raise_signal(signal.SIGTERM)
+        time.sleep(60)
+
+sys.modules["slow_teardown"] = sys.modules[__name__]
+cli.OTHER_COMMANDS["slow_teardown"] = "Tools"
+cli.main(["heavy"])
+"""
+
+
+@pytest.mark.slow
+def test_after_a_signal_the_process_ends_without_the_interpreters_teardown(tmp_path: Path) -> None:
+    """Freeing every object at exit (a torch model, a llama.cpp server: seconds) runs where the hard deadline
+    cannot reach it; after a signal the exit handlers run (Ray's shutdown, logging) and the process ends at once."""
+    marker = tmp_path / "atexit.txt"
+    proc = subprocess.run(
+        [sys.executable, "-c", SLOW_TEARDOWN, str(marker)], capture_output=True, text=True, env=ENV, timeout=120
+    )
+    assert proc.returncode == EXIT_TERMINATED, proc.stderr
+    assert "terminated (SIGTERM)" in proc.stderr
+    assert marker.read_text() == "exit handlers ran"
+    assert Path(f"{marker}.teardown").read_text() == ""  # made, never torn down

@@ -95,7 +95,7 @@ def _interrupts_as_errors(callback: Callable[..., Any] | None) -> Callable[..., 
 
 
 def main(argv: list[str] | None = None) -> None:
-    from naturalthoughts.interrupts import install_for_process
+    from naturalthoughts.interrupts import install_for_process, leave
 
     install_for_process()  # SIGINT/SIGTERM from the first moment: exit 130/143, within a deadline
     _offline_defaults()
@@ -112,10 +112,10 @@ def main(argv: list[str] | None = None) -> None:
     except BaseException as exc:
         if debug:  # the traceback is added; the message and the exit code stay what they are without --debug
             print_traceback(exc)
-        sys.exit(exit_code_for(_signal_behind(exc) or exc, debug))
+        leave(exit_code_for(_signal_behind(exc) or exc, debug))
     if isinstance(code, int) and code:
         # typer turns a signal that came while it parsed the options into a silent 130, SIGTERM's too
-        sys.exit(exit_code_for(signalled) if (signalled := _signal_behind(None)) is not None else code)
+        leave(exit_code_for(signalled) if (signalled := _signal_behind(None)) is not None else code)
 
 
 def _signal_behind(exc: BaseException | None) -> BaseException | None:
