@@ -215,3 +215,27 @@ def test_eval_of_an_r1_student_opens_the_reasoning_once_with_and_without_a_budge
     phase = ChatRequest(messages=({"role": "user", "content": "Q"},), prefill="<think>\nSo far")
     prompt = render_prompt(tokenizer, OpenedTemplateEngine(None, "<think>\n").cut(phase))  # type: ignore[arg-type]
     assert prompt.endswith("<｜Assistant｜><think>\nSo far") and prompt.count("<think>") == 1
+
+
+def test_the_loss_mask_check_catches_each_way_an_example_can_fail(base: Path) -> None:
+    """The check itself, on real tokenisations: it fails a System-2 example whose template dropped the reasoning, a
+    System-1 example that trains on the reasoning, a prompt that is not a prefix, and a loss without the answer."""
+    from naturalthoughts.sft.loss_check import Tokenised
+
+    r1 = family_tokenizer(base, BY_NAME["deepseek-r1-distill"])
+    switch = modes.switch_for("deepseek-r1-distill")
+    thinking = conversation(SOURCE, True, False, switch)
+    [stock] = tokenise(r1, [thinking], [{}], stock_template("deepseek_r1_distill"))
+    assert "lack the reasoning" in (example_problem(r1, stock, True, REASONING, ANSWER) or "")
+    [good] = tokenise(r1, [thinking], [{}], chat_templates.resolve(r1).text)
+    assert example_problem(r1, good, True, REASONING, ANSWER) is None
+    # The same System-2 rendering checked as an answer-only example: it trains on the reasoning.
+    assert "reasoning of an answer-only" in (example_problem(r1, good, False, REASONING, ANSWER) or "")
+    # A prompt that renders differently alone (here: one token more than the sequence shares).
+    shifted = Tokenised([*good.prompt_ids, good.ids[len(good.prompt_ids)] + 1], good.ids)
+    assert "not a prefix" in (example_problem(r1, shifted, True, REASONING, ANSWER) or "")
+    # A sequence cut before the answer.
+    answer_at = len(r1.decode(good.ids)) - len(ANSWER) - len("<｜end▁of▁sentence｜>")
+    cut = next(n for n in range(len(good.ids), 0, -1) if len(r1.decode(good.ids[:n])) <= answer_at)
+    short = Tokenised(good.prompt_ids, good.ids[:cut])
+    assert "lack the answer" in (example_problem(r1, short, True, REASONING, ANSWER) or "")

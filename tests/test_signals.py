@@ -115,8 +115,15 @@ def test_sigterm_at_random_moments_always_exits_143_quickly_and_cleanly(tmp_path
     assert all(t.lock_free for t in signalled)
     assert [t.status for t in signalled] == ["terminated"] * TRIALS
     assert all("terminated (SIGTERM)" in t.stderr and "Traceback" not in t.stderr for t in signalled)
+    # The requests are cancelled through the event loop and the process ends by itself: the hard deadline is a
+    # backstop (a hang like the one this test was written for would end there too, so it must stay rare).
+    backstop = [t for t in signalled if "shutdown took longer" in t.stderr]
+    assert len(backstop) <= TRIALS // 10, [(t.delay_s, round(t.exit_s, 2)) for t in backstop]
     times = sorted(t.exit_s for t in signalled)
-    print(f"\n{TRIALS} SIGTERMs: slowest exit {times[-1]:.2f} s, median {times[TRIALS // 2]:.2f} s")
+    print(
+        f"\n{TRIALS} SIGTERMs: slowest exit {times[-1]:.2f} s, median {times[TRIALS // 2]:.2f} s, "
+        f"{len(backstop)} at the deadline"
+    )
 
 
 STUBBORN = """
