@@ -6,7 +6,7 @@
    and by a bare loop (``engine.generate`` on the same requests, nothing else). Completion tokens per second
    each. Target: nt eval >= 0.95 x the bare loop.
 2. ``--student``: the student engine choice. SmolLM2-135M as a Hugging Face folder (the bundled GGUF rebuilt once,
-   ``naturalthoughts.train.student.bundled_student_dir``) on batched transformers (bfloat16, batch 16), beside
+   ``naturalthoughts.student.bundled_student_dir``) on batched transformers (bfloat16, batch 16), beside
    llama.cpp on a GGUF converted from that folder (``--student-gguf F16_OR_Q8_0.gguf``, made with the
    ``convert-hf-to-gguf`` tool) with 8 slots; 32 GSM8K questions, 256 new tokens.
 
@@ -118,7 +118,7 @@ def student(gguf: Path | None, count: int, tokens: int) -> None:
         TransformersEngineConfig,
         create_engine,
     )
-    from naturalthoughts.train.student import bundled_student_dir
+    from naturalthoughts.student import bundled_student_dir
 
     folder = bundled_student_dir()
     questions = [item.question for item in benchmarks.load("gsm8k")[:count]]

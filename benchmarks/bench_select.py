@@ -25,8 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.rundir import RunDir
-from naturalthoughts.select.pool import ANNOTATORS_METADATA_KEY, recorded_fingerprints
+from naturalthoughts.staleness import annotator_freshness
 from naturalthoughts.tables import ANNOTATIONS, QUESTIONS, TRACES, embeddings_schema
 
 METHODS = [
@@ -76,10 +77,10 @@ ANNOTATORS = ("length", "domain", "strategies", "verbosity", "correctness", "dis
 def build_pool(root: Path, rows: int, dim: int, seed: int = 0) -> RunDir:
     """Write traces, annotations, questions and embeddings for ``rows`` synthetic traces.
 
-    The annotations record the traces fingerprint of every annotator, as ``nt annotate`` does (select refuses
-    annotations that do not say which traces they were computed from); a pool built before that is rebuilt."""
+    The manifest records the traces every annotator was computed from, as the runner does for ``nt annotate``
+    (select refuses annotations nothing says are current); a pool built before that is rebuilt."""
     run = RunDir(root).ensure()
-    if run.embeddings.exists() and recorded_fingerprints(run.annotations):
+    if run.embeddings.exists() and annotator_freshness(run):
         return run
     rng = np.random.default_rng(seed)
     ids = pa.array([f"t{i:08d}" for i in range(rows)])
@@ -106,9 +107,10 @@ def build_pool(root: Path, rows: int, dim: int, seed: int = 0) -> RunDir:
         "reasoning_tokens": pa.array(tokens), "response_tokens": pa.array(tokens + answer_tokens),
         "correct": pa.array(rng.random(rows) < 0.6), "disagree": pa.array(rng.random(rows) < 0.35),
     }  # fmt: skip
-    computed_from = json.dumps(dict.fromkeys(ANNOTATORS, run.traces_fingerprint()))
-    table = _table(ANNOTATIONS, rows, annotations).replace_schema_metadata({ANNOTATORS_METADATA_KEY: computed_from})
-    pq.write_table(table, run.annotations)
+    pq.write_table(_table(ANNOTATIONS, rows, annotations), run.annotations)
+    Manifest(run.manifest).put({"id": new_record_id(), "stage": "annotate", "status": "done", "finished_at": now(),
+                                "inputs": {run.traces.name: fingerprint(run.traces)},
+                                "annotators": {name: {} for name in ANNOTATORS}})  # fmt: skip
     words = rng.integers(1, 30, rows)
     answers = pa.array(np.char.add("answer ", np.char.multiply("x ", words - 1)))
     questions = {"id": qids, "question": pa.array(["q?"] * rows), "reference_answer": answers}

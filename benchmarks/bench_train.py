@@ -112,8 +112,8 @@ def run_trl(run: RunDir, folder: Path, steps: int, batch: int, nt_settings: bool
     from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    from naturalthoughts.student import bundled_student_dir
     from naturalthoughts.train.config import TrainConfig
-    from naturalthoughts.train.student import bundled_student_dir
     from naturalthoughts.train.trainer import lora_config
 
     messages = pq.read_table(folder / "train.parquet", columns=["messages"]).column("messages").to_pylist()

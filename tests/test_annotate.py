@@ -84,7 +84,7 @@ def test_density_is_null_for_empty_reasoning(run_dir: RunDir) -> None:
 
 
 def test_missing_traces_names_generate(run_dir: RunDir) -> None:
-    with pytest.raises(MissingInputError, match="nt generate"):
+    with pytest.raises(MissingInputError, match="run `generate`"):
         annotate(run_dir, approx_config(), only=["length"])
 
 

@@ -4,20 +4,21 @@ requirements, the length counts (teacher tokenizer, server counts), progress, th
 from __future__ import annotations
 
 import io
-import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from naturalthoughts.annotate import ANNOTATORS_KEY, AnnotateConfig, AnnotateStage, annotate, stale_annotators
+from naturalthoughts.annotate import AnnotateConfig, AnnotateStage, annotate, stale_annotators
 from naturalthoughts.annotate.length import TAGS
+from naturalthoughts.errors import Fix
 from naturalthoughts.manifest import Manifest, new_record_id, now
 from naturalthoughts.progress import Reporter
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.runner import Runner, run_logger, run_one
 from naturalthoughts.stage import StageContext
+from naturalthoughts.staleness import annotator_freshness
 from naturalthoughts.text.tokens import count_tokens
 from test_annotate_support import ReplayServer, make_run, write_traces
 
@@ -40,7 +41,8 @@ def rows(run: RunDir) -> list[dict[str, object]]:
 
 
 def recorded(run: RunDir) -> dict[str, str]:
-    return json.loads(pq.read_schema(run.annotations).metadata[ANNOTATORS_KEY.encode()])
+    """Whether each annotator the manifest knows was computed from the current traces (the runner's records)."""
+    return annotator_freshness(run)
 
 
 def quiet(run: RunDir, stage: AnnotateStage, force: bool = False):
@@ -74,24 +76,23 @@ def test_second_run_is_up_to_date_and_embeddings_only_when_run(run_dir: RunDir) 
 def test_annotators_record_the_traces_they_were_computed_from(run_dir: RunDir) -> None:
     make_run(run_dir, ITEMS)
     quiet(run_dir, AnnotateStage(config(), only=LEXICAL))
-    current = run_dir.traces_fingerprint()
-    assert recorded(run_dir) == dict.fromkeys(LEXICAL, current)
+    assert recorded(run_dir) == dict.fromkeys(LEXICAL, "current")
     traces = pq.read_table(run_dir.traces, columns=["response_hash"]).column(0).to_pylist()
     assert [r["response_hash"] for r in rows(run_dir)] == traces
     assert stale_annotators(run_dir) == {}
-    missing = stale_annotators(run_dir, ["disagree"])
-    assert "has not run" in missing["disagree"] and "--only disagree" in missing["disagree"]
+    reason, fix = stale_annotators(run_dir, ["disagree"])["disagree"]
+    assert "has not run" in reason and fix == Fix("annotate", only="disagree").at(run_dir)
 
     regenerate_one(run_dir, ITEMS)
     stale = stale_annotators(run_dir)
     assert set(stale) == set(LEXICAL)
-    assert f"nt annotate --run {run_dir.root} --only strategies" in stale["strategies"]
-    assert "earlier traces.parquet" in stale["strategies"]
+    reason, fix = stale["strategies"]
+    assert "earlier traces.parquet" in reason and fix == Fix("annotate", only="strategies").at(run_dir)
 
     # --only verbosity refreshes verbosity alone; the others stay visibly stale
     quiet(run_dir, AnnotateStage(config(), only=["verbosity"]))
     assert set(stale_annotators(run_dir)) == set(LEXICAL) - {"verbosity"}
-    assert recorded(run_dir)["verbosity"] == run_dir.traces_fingerprint() != recorded(run_dir)["correctness"]
+    assert recorded(run_dir)["verbosity"] == "current" and recorded(run_dir)["correctness"] == "stale"
     after = rows(run_dir)
     assert after[1]["response_hash"] == pq.read_table(run_dir.traces).column("response_hash")[1].as_py()
 
@@ -121,10 +122,9 @@ def test_only_strategies_on_a_fresh_run_computes_density(run_dir: RunDir) -> Non
 def test_annotations_without_the_record_are_reported(run_dir: RunDir) -> None:
     make_run(run_dir, ITEMS)
     quiet(run_dir, AnnotateStage(config(), only=["length"]))
-    table = pq.read_table(run_dir.annotations)
-    pq.write_table(table.replace_schema_metadata({}), run_dir.annotations)  # as an older version wrote it
-    reason = stale_annotators(run_dir, ["length"])["length"]
-    assert "does not record which traces" in reason and f"nt annotate --run {run_dir.root}" in reason
+    run_dir.manifest.unlink()  # annotations copied without their manifest (or written by an older version)
+    reason, fix = stale_annotators(run_dir, ["length"])["length"]
+    assert "nothing records which traces" in reason and fix == Fix("annotate", only="length").at(run_dir)
 
 
 # ---- lengths ---------------------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def test_stop_check_stops_before_writing(run_dir: RunDir) -> None:
 def test_missing_questions_names_ingest(run_dir: RunDir) -> None:
     make_run(run_dir, ITEMS)
     run_dir.questions.unlink()
-    with pytest.raises(Exception, match="nt ingest"):
+    with pytest.raises(Exception, match=r"run `ingest SOURCE\.\.\.`"):
         quiet(run_dir, AnnotateStage(config(), only=["length"]))
 
 

@@ -15,7 +15,7 @@ import pytest
 from naturalthoughts import tables
 from naturalthoughts.atomic import atomic_path, write_json, write_parquet
 from naturalthoughts.config import StrictModel, load_config
-from naturalthoughts.errors import ConfigError, MissingInputError
+from naturalthoughts.errors import ConfigError, Fix, MissingInputError
 from naturalthoughts.manifest import fingerprint
 from naturalthoughts.rundir import RunDir
 
@@ -92,9 +92,12 @@ def test_config_bad_type_names_key(tmp_path: Path) -> None:
         load_config(_Outer, path)
 
 
-def test_missing_input_names_the_command(run_dir: RunDir) -> None:
-    with pytest.raises(MissingInputError, match="nt generate --run"):
+def test_missing_input_names_the_stage_that_makes_it(run_dir: RunDir) -> None:
+    with pytest.raises(MissingInputError, match="run `generate`") as caught:
         run_dir.require("traces")
+    assert caught.value.fix == Fix("generate").at(run_dir)
+    shown = caught.value.render(lambda fix: f"`{fix.command_line()}`")  # what the command line prints
+    assert f"run `nt generate --run {run_dir.root}` first" in shown
 
 
 def test_schemas_document_every_column() -> None:

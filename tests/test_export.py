@@ -108,5 +108,5 @@ def test_export_without_a_trained_model_says_what_to_run(run_dir: RunDir) -> Non
     from naturalthoughts.progress import quiet_reporter
     from naturalthoughts.runner import Runner
 
-    with pytest.raises(MissingInputError, match="nt train"), Runner(run_dir, reporter=quiet_reporter()) as runner:
+    with pytest.raises(MissingInputError, match="run `train`"), Runner(run_dir, reporter=quiet_reporter()) as runner:
         runner.run_stage(ExportStage(model="absent"))

@@ -121,7 +121,7 @@ def test_column_mapping(tmp_path: Path, run_dir: RunDir) -> None:
 
 def test_a_parquet_file_without_the_question_column_names_the_option(tmp_path: Path, run_dir: RunDir) -> None:
     pq.write_table(pa.table({"prompt": ["x"]}), tmp_path / "p.parquet")
-    with pytest.raises(BadInputError, match=r"no column 'question' \(columns: prompt\).*--question-col"):
+    with pytest.raises(BadInputError, match=r"no column 'question' \(columns: prompt\).*question_col"):
         ingest([str(tmp_path / "p.parquet")], run_dir, IngestConfig(**FAST))
 
 
@@ -198,7 +198,7 @@ BAD_LINES: list[tuple[bytes, str]] = [
     (b'["a", "list"]', "not a JSON object (got list)"),
     (b'{"question": "caf\xe9 au lait?"}', "invalid UTF-8"),
     (b'{"question": "half a pair \\ud800 here"}', "invalid Unicode"),
-    (json.dumps({"question": "x" * 501}).encode(), "question too long (501 characters > --max-question-chars 500)"),
+    (json.dumps({"question": "x" * 501}).encode(), "question too long (501 characters > max_question_chars 500)"),
 ]
 
 

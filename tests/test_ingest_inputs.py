@@ -12,10 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from naturalthoughts.errors import BadInputError
+from naturalthoughts.errors import BadInputError, Fix
 from naturalthoughts.ingest import BadRowsError, ColumnMap, IngestConfig, ingest
-from naturalthoughts.ingest.stage import questions_fingerprint
-from naturalthoughts.manifest import Manifest
+from naturalthoughts.manifest import Manifest, fingerprint
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.tables import TRACES
 from test_ingest import FAST, QUESTIONS, nr_row, write_jsonl
@@ -58,7 +57,7 @@ def test_a_utf8_byte_order_mark_is_read_in_csv_jsonl_and_json(tmp_path: Path, ru
 def test_a_missing_question_column_lists_the_columns_found(tmp_path: Path, run_dir: RunDir) -> None:
     src = write_csv(tmp_path / "prompts.csv", ["prompt", "gold"], [[QUESTIONS[0], "1"]])
     with pytest.raises(
-        BadInputError, match=r"prompts.csv: no column 'question' \(columns: prompt, gold\).*--question-col"
+        BadInputError, match=r"prompts.csv: no column 'question' \(columns: prompt, gold\).*question_col"
     ):
         ingest([str(src)], run_dir, IngestConfig(**FAST))
     src = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": QUESTIONS[0], "gold": "1"}] * 2)
@@ -88,7 +87,7 @@ def test_a_mapped_column_that_does_not_exist_is_named(tmp_path: Path, run_dir: R
     with pytest.raises(BadInputError) as err:
         ingest([str(src)], run_dir, mistyped)
     message = str(err.value)
-    assert f"{src}: no column 'refrence_answer'" in message and "--answer-col" in message
+    assert f"{src}: no column 'refrence_answer'" in message and "columns.answer" in message
     assert "columns: question, reference_answer" in message
     assert not run_dir.questions.exists()
     # the defaults name columns a source may lack (no other model's answer, no domain): not an error
@@ -102,7 +101,7 @@ def test_an_empty_pool_is_an_error_unless_allowed(tmp_path: Path, run_dir: RunDi
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n\n", encoding="utf-8")
     for sources in ([str(empty)], ["reasoning-gym:basic_arithmetic:0"]):
-        with pytest.raises(BadInputError, match=r"no rows to ingest.*--allow-empty"):
+        with pytest.raises(BadInputError, match=r"no rows to ingest.*allow_empty"):
             ingest(sources, run_dir, IngestConfig(**FAST))
         assert not run_dir.questions.exists()
     result = ingest([str(empty)], run_dir, IngestConfig(allow_empty=True, **FAST))
@@ -113,7 +112,7 @@ def test_an_empty_pool_is_an_error_unless_allowed(tmp_path: Path, run_dir: RunDi
     with pytest.raises(BadInputError) as err:
         ingest([str(every_row_bad)], run, IngestConfig(skip_bad=True, **FAST))
     message = str(err.value)
-    assert "no question is left of 2 rows read (rejected 2)" in message and "--allow-empty" in message
+    assert "no question is left of 2 rows read (rejected 2)" in message and err.value.fix == Fix("", allow_empty=True)
     assert f"{every_row_bad}:1: empty question" in message and f"{every_row_bad}:2: not JSON" in message
     assert not run.questions.exists()
 
@@ -166,26 +165,27 @@ def test_truncated_or_empty_files_are_bad_input_naming_the_file(tmp_path: Path, 
         assert "truncated" in str(err.value)
 
 
-# ---- the questions fingerprint and re-ingesting ------------------------------------------------------------------
+# ---- re-ingesting ---------------------------------------------------------------------------------------------
 
 
-def test_questions_fingerprint_and_reingesting_into_a_run_with_traces(
+def test_reingesting_into_a_run_with_traces_says_so_and_the_manifest_sees_new_questions(
     tmp_path: Path, run_dir: RunDir, capfd: pytest.CaptureFixture[str]
 ) -> None:
     first = ingest([str(write_jsonl(tmp_path / "a.jsonl", [nr_row(0), nr_row(1)]))], run_dir, IngestConfig(**FAST))
-    fingerprint = questions_fingerprint(run_dir.questions)
-    assert fingerprint and Manifest(run_dir.manifest).latest("ingest")["questions_fingerprint"] == fingerprint
+    written = Manifest(run_dir.manifest).latest("ingest")["outputs"]["questions.parquet"]["sha256"]
+    assert written == fingerprint(run_dir.questions)["sha256"]
     ids = pq.read_table(run_dir.questions)["id"].to_pylist()
     traces = {"trace_id": [f"t{i}" for i in ids], "question_id": ids, "sample": [0, 0]}
     pq.write_table(pa.Table.from_pydict(traces, schema=pa.schema([TRACES.field(k) for k in traces])), run_dir.traces)
     assert first.kept == 2
 
     ingest([str(write_jsonl(tmp_path / "b.jsonl", [nr_row(1), nr_row(2)]))], run_dir, IngestConfig(**FAST))
-    assert questions_fingerprint(run_dir.questions) != fingerprint
     record = Manifest(run_dir.manifest).latest("ingest")
+    assert record["outputs"]["questions.parquet"]["sha256"] != written  # what every later stage compares with
     assert record["traces_of_other_questions"] == 1  # question 0 has traces but is gone
     err = " ".join(capfd.readouterr().err.split())
-    assert "holds traces of 1 question(s) that are no longer in questions.parquet" in err and "nt generate" in err
+    assert "holds traces of 1 question(s) that are no longer in questions.parquet" in err
+    assert f"nt generate --run {run_dir.root}" in err
 
 
 # ---- the CLI (a subprocess, as a user runs it) ------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from naturalthoughts.config import StrictModel
-from naturalthoughts.errors import RunBusyError
+from naturalthoughts.errors import Fix, RunBusyError
 from naturalthoughts.manifest import Manifest
 from naturalthoughts.progress import Reporter
 from naturalthoughts.rundir import RunDir
@@ -126,7 +126,7 @@ def test_rerunning_a_producer_reruns_its_consumers_only(run: RunDir) -> None:
     with Runner(run, force=["upper:mid.txt"], reporter=quiet()) as runner:
         statuses = [runner.run_stage(s) for s in (first, second)]
     assert [s.status for s in statuses] == ["done", "done"]
-    assert statuses[0].reason == "forced (--force)" and statuses[1].reason == "input changed: mid.txt"
+    assert statuses[0].reason == "forced" and statuses[1].reason == "input changed: mid.txt"
 
 
 def test_failure_and_interrupt_are_recorded_and_not_up_to_date(run: RunDir) -> None:
@@ -153,8 +153,9 @@ def test_second_writer_fails_at_once_naming_the_holder(run: RunDir) -> None:
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(RunBusyError, match=rf"PID {holder.pid}\b.*--wait"):
+        with pytest.raises(RunBusyError, match=rf"PID {holder.pid}\b.*queue behind it") as caught:
             Runner(run, reporter=quiet()).__enter__()
+        assert caught.value.fix == Fix("", wait=True)  # the command line shows it as --wait
         holder.send_signal(signal.SIGKILL)  # the kernel releases the lock of a dead process
         holder.wait()
         with Runner(run, wait=True, reporter=quiet()):

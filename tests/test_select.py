@@ -13,7 +13,7 @@ import pytest
 from datasets import load_dataset
 
 from naturalthoughts.cli import main
-from naturalthoughts.errors import BadInputError, ConfigError, MissingInputError
+from naturalthoughts.errors import BadInputError, ConfigError, Fix, MissingInputError
 from naturalthoughts.manifest import Manifest
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.select import (
@@ -87,7 +87,7 @@ def test_size_larger_than_eligible_says_how_many(pool: RunDir) -> None:
     eligible = select(pool, "random", 10).eligible
     with pytest.raises(NotEnoughEligible) as err:
         select(pool, "random", eligible + 1)
-    assert f"only {eligible} are eligible" in str(err.value) and "--allow-smaller" in str(err.value)
+    assert f"only {eligible} are eligible" in str(err.value) and err.value.fix == Fix("select", allow_smaller=True)
     assert "filter:complete: " in str(err.value)  # the funnel shows where traces were lost
     result = select(pool, "random", eligible + 1, allow_smaller=True)
     assert result.selected == eligible == pq.read_metadata(result.path).num_rows
@@ -109,19 +109,22 @@ def test_size_larger_than_eligible_says_how_many(pool: RunDir) -> None:
 )
 def test_missing_annotation_names_the_command(run_dir: RunDir, expr: str, annotator: str) -> None:
     write_pool(run_dir, 50, annotations={})  # annotations.parquet exists but every column is null
-    with pytest.raises(MissingColumnError, match=f"nt annotate --run {run_dir.root} --only {annotator}"):
+    with pytest.raises(MissingColumnError) as caught:
         select(run_dir, expr, 10)
+    assert caught.value.fix == Fix("annotate", only=annotator).at(run_dir)
+    shown = caught.value.render(lambda fix: fix.command_line())  # as the command line prints it
+    assert f"nt annotate --run {run_dir.root} --only {annotator}" in shown
 
 
 def test_missing_tables_name_their_command(run_dir: RunDir) -> None:
-    with pytest.raises(
-        MissingInputError, match=f"traces.parquet does not exist: run `nt generate --run {run_dir.root}`"
-    ):
+    with pytest.raises(MissingInputError, match=r"traces\.parquet does not exist: run `generate`") as caught:
         select(run_dir, "random", 10)
+    assert caught.value.fix == Fix("generate").at(run_dir)
     write_pool(run_dir, 50)  # traces only
-    with pytest.raises(MissingColumnError, match=r"annotations.parquet does not exist.*--only domain"):
+    with pytest.raises(MissingColumnError, match=r"annotations.parquet does not exist") as caught:
         select(run_dir, "topic", 10)
-    with pytest.raises(MissingColumnError, match="nt ingest"):
+    assert caught.value.fix == Fix("annotate", only="domain").at(run_dir)
+    with pytest.raises(MissingColumnError, match=r"run `ingest SOURCE\.\.\.`"):
         select(run_dir, "short-ref", 10)
 
 
@@ -192,7 +195,6 @@ def test_manifest_records_parameters_and_statistics(pool: RunDir) -> None:
     stats = record["statistics"]
     assert stats["traces"] == 500 and stats["domain entropy (bits)"] > 2.3  # near log2(5) = 2.32
     assert {"traces.parquet", "annotations.parquet"} <= set(record["inputs"])  # keyed relative to the run
-    assert record["traces_fingerprint"] == result.traces_fingerprint == pool.traces_fingerprint()
     assert record["outputs"] == {"selections/balanced.parquet": record["outputs"]["selections/balanced.parquet"]}
 
 

@@ -7,7 +7,6 @@ holds no tests itself.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.tables import ANNOTATIONS, QUESTIONS, TRACES, embeddings_schema
 
@@ -40,9 +40,19 @@ def _table(schema: pa.Schema, n: int, given: dict[str, Any]) -> pa.Table:
     return pa.Table.from_arrays([_column(schema, f.name, given.get(f.name), n) for f in schema], schema=schema)
 
 
-def annotators_metadata(fingerprints: dict[str, str]) -> dict[bytes, bytes]:
-    """The schema metadata annotate writes: which traces each annotator's columns were computed from."""
-    return {b"naturalthoughts.annotators": json.dumps(fingerprints).encode()}
+def traces_digest(run: RunDir) -> str:
+    """The digest the runner records for traces.parquet as it is now."""
+    return str(fingerprint(run.traces)["sha256"])
+
+
+def record_annotators(run: RunDir, computed_from: dict[str, str]) -> None:
+    """Manifest records of annotate runs, as the runner writes them: each annotator's columns were computed from the
+    traces.parquet whose digest ``computed_from`` gives (the newest record wins, as for real runs)."""
+    manifest = Manifest(run.manifest)
+    for digest in dict.fromkeys(computed_from.values()):
+        names = [name for name, seen in computed_from.items() if seen == digest]
+        manifest.put({"id": new_record_id(), "stage": "annotate", "status": "done", "finished_at": now(),
+                      "inputs": {"traces.parquet": {"sha256": digest}}, "annotators": {name: {} for name in names}})
 
 
 def write_pool(
@@ -58,8 +68,8 @@ def write_pool(
 ) -> list[str]:
     """Write traces (and annotations, questions, embeddings when given) for ``n`` traces; return trace ids.
 
-    ``annotated_from`` is what annotations.parquet records as the traces each annotator saw: ``"current"`` (the
-    traces just written), a ``{annotator: fingerprint}`` mapping, or None (a file from before this was recorded).
+    ``annotated_from`` is what the manifest records as the traces each annotator saw: ``"current"`` (the traces
+    just written), a ``{annotator: traces digest}`` mapping, or None (nothing recorded: no annotate record).
     ``embedded`` is what the embeddings are of (``question`` or ``trace``), as the embeddings annotator records.
     """
     trace_ids = [f"t{i:07d}" for i in range(n)]
@@ -69,13 +79,13 @@ def write_pool(
     trace_cols |= traces or {}
     pq.write_table(_table(TRACES, n, base | trace_cols), run.traces)
     if annotated_from == CURRENT:
-        annotated_from = dict.fromkeys(ANNOTATORS, run.traces_fingerprint())
+        annotated_from = dict.fromkeys(ANNOTATORS, traces_digest(run))
     if annotations is not None:
         ann = {"trace_id": trace_ids, "question_id": question_ids} | annotations
         table = _table(ANNOTATIONS, n, ann)
-        if annotated_from is not None:
-            table = table.replace_schema_metadata(annotators_metadata(annotated_from))
         pq.write_table(table, run.annotations)
+        if annotated_from is not None:
+            record_annotators(run, annotated_from)  # type: ignore[arg-type]
     if reference_answer is not None:
         questions = {"id": question_ids, "question": [f"question {i}?" for i in range(n)]}
         pq.write_table(_table(QUESTIONS, n, questions | {"reference_answer": reference_answer}), run.questions)

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from naturalthoughts.errors import BadInputError, MissingInputError
+from naturalthoughts.errors import BadInputError, Fix, MissingInputError
 from naturalthoughts.manifest import Manifest
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.runner import Runner, run_one
@@ -22,9 +22,9 @@ from naturalthoughts.select import (
     bind,
     default_name,
     select,
-    selection_traces_fingerprint,
 )
-from test_select_pools import ANNOTATORS, annotators_metadata, nt, strategy_lists, write_pool
+from naturalthoughts.select.stage import stale_selections
+from test_select_pools import ANNOTATORS, nt, record_annotators, strategy_lists, traces_digest, write_pool
 
 
 def annotated_pool(run: RunDir, n: int = 400, **kwargs) -> dict[str, np.ndarray]:
@@ -58,10 +58,9 @@ def regenerate_traces(run: RunDir, n: int) -> None:
     assert run.traces_fingerprint() != before
 
 
-def stamp_annotations(run: RunDir, fingerprints: dict[str, str]) -> None:
-    """Rewrite what annotations.parquet records as the traces each annotator saw (as `nt annotate --only` would)."""
-    table = pq.read_table(run.annotations)
-    pq.write_table(table.replace_schema_metadata(annotators_metadata(fingerprints)), run.annotations)
+def stamp_annotations(run: RunDir, computed_from: dict[str, str]) -> None:
+    """Record annotate runs that computed each annotator from the given traces (as `nt annotate --only` would)."""
+    record_annotators(run, computed_from)
 
 
 def pq_array(values: list, table, name: str):
@@ -117,14 +116,15 @@ def test_check_validates_the_expression_without_any_table(tmp_path: Path, run_di
     assert not run_dir.selection("random-5").exists()
 
 
-def test_selection_records_the_traces_fingerprint(run_dir: RunDir) -> None:
+def test_a_selection_made_from_older_traces_is_stale_by_its_manifest_record(run_dir: RunDir) -> None:
     annotated_pool(run_dir)
     result = select(run_dir, "random", 50)
-    current = run_dir.traces_fingerprint()
-    assert result.traces_fingerprint == current == selection_traces_fingerprint(result.path)
-    assert Manifest(run_dir.manifest).latest(f"select:{result.name}")["traces_fingerprint"] == current
+    record = Manifest(run_dir.manifest).latest(f"select:{result.name}")
+    assert record["inputs"]["traces.parquet"]["sha256"] == traces_digest(run_dir)  # what it read
+    assert stale_selections(run_dir) == {}
     regenerate_traces(run_dir, 400)
-    assert selection_traces_fingerprint(result.path) != run_dir.traces_fingerprint()  # what sft-data can check
+    fix = stale_selections(run_dir)[result.name]  # what makes it again, with its recorded options
+    assert fix == Fix("select", method="random", size=50, seed=0, name=result.name).at(run_dir)
 
 
 def test_not_enough_eligible_is_bad_input() -> None:
@@ -143,7 +143,7 @@ def test_regenerated_traces_make_select_fail_with_the_refresh_command(run_dir: R
     assert "annotations for `length`, `strategies` were computed from older traces (traces.parquet changed since)" in (
         message
     )
-    assert f"run `nt annotate --run {run_dir.root} --only length,strategies`" in message
+    assert err.value.fix == Fix("annotate", only="length,strategies").at(run_dir)
     assert isinstance(err.value, MissingInputError) and err.value.exit_code == 3
 
     # a selection that needs no annotation still runs, and its statistics do not use the stale ones
@@ -152,10 +152,11 @@ def test_regenerated_traces_make_select_fail_with_the_refresh_command(run_dir: R
     assert "domain entropy (bits)" not in result.statistics
 
     # refreshing one annotator leaves the other named
-    fresh = run_dir.traces_fingerprint()
-    stamp_annotations(run_dir, {**dict.fromkeys(ANNOTATORS, "an older fingerprint"), "strategies": fresh})
-    with pytest.raises(StaleAnnotationsError, match=r"--only length`"):
+    fresh = traces_digest(run_dir)
+    stamp_annotations(run_dir, {**dict.fromkeys(ANNOTATORS, "an older digest"), "strategies": fresh})
+    with pytest.raises(StaleAnnotationsError) as err:
         select(run_dir, "strategy", 10)
+    assert err.value.fix == Fix("annotate", only="length").at(run_dir)
     stamp_annotations(run_dir, dict.fromkeys(ANNOTATORS, fresh))
     assert select(run_dir, "strategy", 10).selected == 10
 
@@ -164,8 +165,8 @@ def test_annotations_that_record_no_fingerprint_are_not_trusted(run_dir: RunDir)
     annotated_pool(run_dir, annotated_from=None)  # written before annotate recorded what it saw
     with pytest.raises(StaleAnnotationsError) as err:
         select(run_dir, "topic", 10)
-    assert "do not record which traces they were computed from" in str(err.value)
-    assert f"nt annotate --run {run_dir.root} --only domain,length" in str(err.value)
+    assert "have no record of which traces they were computed from" in str(err.value)
+    assert err.value.fix == Fix("annotate", only="domain,length").at(run_dir)
 
 
 def test_embeddings_of_the_question_do_not_depend_on_the_traces(run_dir: RunDir) -> None:
@@ -173,8 +174,9 @@ def test_embeddings_of_the_question_do_not_depend_on_the_traces(run_dir: RunDir)
     write_pool(run_dir, 300, embeddings=vectors)  # no annotations.parquet at all
     assert select(run_dir, "semantic(k=4)", 30).selected == 30
     write_pool(run_dir, 300, embeddings=vectors, embedded="trace")
-    with pytest.raises(StaleAnnotationsError, match="--only embeddings"):
+    with pytest.raises(StaleAnnotationsError) as err:
         select(run_dir, "semantic(k=4)", 30)
+    assert err.value.fix == Fix("annotate", only="embeddings").at(run_dir)
     write_pool(run_dir, 300, embeddings=vectors, embedded="trace", annotations={})  # annotate recorded embeddings
     assert select(run_dir, "semantic(k=4)", 30).selected == 30
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from naturalthoughts import tables
-from naturalthoughts.errors import ConfigError, MissingInputError
+from naturalthoughts.errors import ConfigError, Fix, MissingInputError
 from naturalthoughts.progress import quiet_reporter
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.runner import Runner
@@ -205,8 +205,9 @@ def test_second_run_is_up_to_date_and_a_new_mix_writes_a_new_folder(run_dir: Run
 
 def test_errors_name_what_to_do(run_dir: RunDir) -> None:
     make_run(run_dir.root, n=3)
-    with pytest.raises(MissingInputError, match="nt select"), Runner(run_dir, reporter=quiet_reporter()) as runner:
-        runner.run_stage(SftDataStage(SftDataConfig(), selection="absent"))
+    with pytest.raises(MissingInputError, match=r"absent\.parquet does not exist") as caught:
+        Runner(run_dir, reporter=quiet_reporter()).run_stage(SftDataStage(SftDataConfig(), selection="absent"))
+    assert caught.value.fix == Fix("select", method="EXPR", size="N", name="absent").at(run_dir)
     with pytest.raises(ConfigError, match="mix 'random:2'"):
         from naturalthoughts.config import validate
 
@@ -214,17 +215,10 @@ def test_errors_name_what_to_do(run_dir: RunDir) -> None:
     with pytest.raises(ValueError, match="none \\| random:P"):
         parse_mix("sometimes")
     assert sft_name("pick", "length:2000") == "pick+length-2000" and sft_name("pick", "none") == "pick"
-    # a selection computed from other traces (its recorded fingerprint differs) is stale
-    selection = pq.read_table(run_dir.selection(SELECTION))
-    metadata = {**selection.schema.metadata, b"naturalthoughts.select.traces_fingerprint": b"0123456789abcdef"}
-    pq.write_table(selection.replace_schema_metadata(metadata), run_dir.selection(SELECTION))
-    with pytest.raises(MissingInputError, match="computed from older traces"):
-        build(run_dir)
-    metadata[b"naturalthoughts.select.traces_fingerprint"] = run_dir.traces_fingerprint().encode()
-    pq.write_table(selection.replace_schema_metadata(metadata), run_dir.selection(SELECTION))
-    assert build(run_dir)[0]["status"] == "done"
+    # (a selection made from older traces, per its manifest record: tests/test_stale_selection.py)
     # a selection whose trace is gone (traces regenerated) is stale
     traces = pq.read_table(run_dir.traces).slice(0, 2)
     pq.write_table(traces, run_dir.traces)
-    with pytest.raises(MissingInputError, match="rerun `nt select`"):
+    with pytest.raises(MissingInputError, match="the traces changed after the selection") as caught:
         build(run_dir)
+    assert caught.value.fix is not None and caught.value.fix.command == "select"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from naturalthoughts.errors import ConfigError
-from naturalthoughts.train.student import CACHE_ENV, bundled_student_dir, resolve_student
+from naturalthoughts.student import CACHE_ENV, bundled_student_dir, resolve_student
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from naturalthoughts.errors import ConfigError
+from naturalthoughts.errors import ConfigError, Fix
 
 
 class StrictModel(BaseModel):
@@ -264,7 +264,8 @@ def load_yaml(path: str | os.PathLike[str], allow_empty: bool = False) -> dict[s
         if allow_empty:
             return {}
         raise ConfigError(
-            f"{path}: the file is empty. Start from the bundled default: `nt run --show-config > {path.name}`"
+            f"{path}: the file is empty. Start from the bundled default: {{fix}}, saved as {path.name}.",
+            fix=Fix("run", show_config=True),
         )
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys to values (got {type(data).__name__})")

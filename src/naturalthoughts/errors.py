@@ -22,11 +22,85 @@ code  meaning
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+
+class Fix:
+    """What to do about an error, as data: run ``command`` (a stage's name, or another command such as ``run``) with
+    ``args`` and ``options``. Stages name the stage and its options; they never spell a command line.
+
+    The command line interface shows it as the ``nt`` command (:meth:`command_line`: option ``max_length`` is
+    ``--max-length``, ``True`` a flag, an upper-case value such as ``NAME`` a placeholder to fill in); anywhere else
+    it reads as words (``str(fix)``). A test checks that every command and option a ``Fix`` names exists.
+    """
+
+    __slots__ = ("args", "command", "options")
+
+    def __init__(self, command: str, *args: Any, **options: Any) -> None:
+        self.command = command
+        self.args = tuple(str(a) for a in args)
+        # values as they are written on a command line (a flag is True)
+        self.options = {name: value if value is True else str(value) for name, value in options.items()
+                        if value is not None and value is not False}  # fmt: skip
+
+    def at(self, run: Any) -> Fix:
+        """This fix in the run directory ``run`` (its ``run`` option, first)."""
+        rest = {name: value for name, value in self.options.items() if name != "run"}
+        return Fix(self.command, *self.args, run=str(getattr(run, "root", run)), **rest)
+
+    def command_line(self) -> str:
+        """``nt COMMAND ARGS --option value ...``; without a command, the options alone (for the same command)."""
+        words = ["nt", *self.command.split(), *self.args] if self.command else []
+        for name, value in self.options.items():
+            words.append("--" + name.replace("_", "-"))
+            if value is not True:
+                words.append(str(value))
+        return " ".join(word if word == "..." else shlex.quote(word) for word in words)
+
+    def __str__(self) -> str:
+        options = ", ".join(name if value is True else f"{name}={value}" for name, value in self.options.items())
+        if not self.command:
+            return f"the same command with {options}"
+        what = " ".join((self.command, *self.args))
+        return f"`{what}`" + (f" ({options})" if options else "")
+
+    def __repr__(self) -> str:
+        return f"Fix({self.command!r}, *{self.args!r}, **{self.options!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fix) and (self.command, self.args, self.options) == (
+            other.command, other.args, other.options,
+        )  # fmt: skip
+
+    def __hash__(self) -> int:
+        return hash((self.command, self.args, tuple(sorted((k, str(v)) for k, v in self.options.items()))))
+
 
 class NTError(Exception):
-    """Base class: the message is written for the user and names what to do."""
+    """Base class: the message is written for the user and names what to do.
+
+    ``fix`` says what to do as data (:class:`Fix`); the message places it with ``{fix}`` (else it follows the
+    message). ``str(error)`` reads the fix as words; the command line shows the ``nt`` command (:meth:`render`).
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *args: Any, fix: Fix | None = None) -> None:
+        self.message, self.fix = message, fix
+        super().__init__(self.render(str) if fix is not None else message, *args)
+
+    def render(self, show: Callable[[Fix], str]) -> str:
+        """The message with the fix shown by ``show`` (``str``: words; ``Fix.command_line``: the command)."""
+        message = getattr(self, "message", None)
+        if getattr(self, "fix", None) is None or message is None:
+            return str(self)
+        assert self.fix is not None
+        shown = show(self.fix)
+        if "{fix}" in message:
+            return message.replace("{fix}", shown)
+        return f"{message.rstrip('.')}: run {shown}."
 
 
 class ConfigError(NTError):

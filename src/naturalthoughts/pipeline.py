@@ -45,7 +45,7 @@ class PipelineBase(StrictModel):
     run_dir: str = "runs/default"
     sources: list[str | TraceSourceSpec] = Field(
         default_factory=lambda: ["builtin:sample"],
-        description="question sources (see `nt ingest --help`); a reasoning-gym source may also be a mapping "
+        description="question sources (as the ingest stage reads them); a reasoning-gym source may also be a mapping "
         "{reasoning-gym: {tasks: {TASK: {PARAM: VALUE}}, size: N, seed: S}}; a source with per-source options a "
         "mapping with `source`, `traces` (r1 | split | messages: it carries responses, so no generate stage runs), "
         "the *_col keys, `teacher`, `tokenizer` (docs/traces.md)",
@@ -275,8 +275,8 @@ def stage_keys(config: Any) -> list[str]:
 
 
 def check_force(keys: list[str], force: list[str]) -> None:
-    """``--force NAME``: every name must be a stage key or stage name of this pipeline (``keys``)."""
+    """Every stage to force must be a stage key or stage name of this pipeline (``keys``)."""
     names = {key.split(":", 1)[0] for key in keys}
     unknown = [name for name in force if name not in keys and name not in names]
     if unknown:
-        raise ConfigError(f"--force {', '.join(unknown)}: not a stage of this pipeline ({', '.join(keys)})")
+        raise ConfigError(f"forced stage {', '.join(unknown)}: not a stage of this pipeline ({', '.join(keys)})")

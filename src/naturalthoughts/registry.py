@@ -17,6 +17,8 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from naturalthoughts.errors import Fix
+
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
@@ -40,6 +42,20 @@ class StageSpec:
     # The module that registers its command: a module of naturalthoughts.cli, else any importable module; None: none.
     cli: str | None = None
     description: str = ""  # the pipeline section's help text
+    run_by: Fix | None = None  # without a command of its own: the command (with its options) that runs it
+
+    @property
+    def command(self) -> str | None:
+        """The command that runs this stage: its own (named after its CLI module) or the one it is run by."""
+        if self.cli is not None:
+            return self.cli.rsplit(".", 1)[-1].replace("_", "-")
+        return self.run_by.command if self.run_by is not None else None
+
+    def fix(self) -> Fix:
+        """Running this stage again, as a :class:`~naturalthoughts.errors.Fix` (the CLI shows the command)."""
+        if self.run_by is not None:
+            return self.run_by
+        return Fix(self.command or "run")
 
     def stage_class(self) -> type[Stage]:
         return _load(self.stage)  # type: ignore[no-any-return]
@@ -61,19 +77,23 @@ STAGES: list[StageSpec] = [
     StageSpec("generate", f"{_NT}.generate.stage:GenerateStage", f"{_NT}.generate.config:GenerateConfig", "generate",
               cli="generate"),
     StageSpec("generate-estimate", f"{_NT}.generate.estimate:GenerateEstimateStage",
-              f"{_NT}.generate.config:GenerateConfig"),
+              f"{_NT}.generate.config:GenerateConfig", run_by=Fix("generate", estimate=True)),
     StageSpec("annotate", f"{_NT}.annotate.stage:AnnotateStage", f"{_NT}.annotate.config:AnnotateConfig", "annotate",
               cli="annotate"),
-    StageSpec("annotate-compare", f"{_NT}.annotate.compare:CompareStage", f"{_NT}.annotate.config:AnnotateConfig"),
+    StageSpec("annotate-compare", f"{_NT}.annotate.compare:CompareStage", f"{_NT}.annotate.config:AnnotateConfig",
+              run_by=Fix("annotate", compare="A,B")),
     StageSpec("select", f"{_NT}.select.stage:SelectStage", f"{_NT}.select.config:SelectConfig", "select", "list",
               cli="select", description="the selections: one stage each"),
+    StageSpec("select-compare", f"{_NT}.select.compare:CompareSelectionsStage", f"{_NT}.select.compare:CompareConfig",
+              run_by=Fix("select", compare=True)),
     StageSpec("sft-data", f"{_NT}.sft.stage:SftDataStage", f"{_NT}.sft.config:SftDataConfig", "sft", "optional",
               cli="sft_data", description="SFT data of every student (the System-1/System-2 mix)"),
     StageSpec("train", f"{_NT}.train.stage:TrainStage", f"{_NT}.train.config:TrainConfig", "train", "optional",
               cli="train", description="how every student is trained; absent: no students"),
     StageSpec("eval", f"{_NT}.eval.stage:EvalStage", f"{_NT}.eval.config:EvalConfig", "eval", "optional", cli="eval",
               description="evaluation of every student (engine: the student's folder)"),
-    StageSpec("study-table", f"{_NT}.study.stage:StudyTableStage", f"{_NT}.study.config:StudyGrid"),
+    StageSpec("study-table", f"{_NT}.study.stage:StudyTableStage", f"{_NT}.study.config:StudyGrid",
+              run_by=Fix("study", "CONFIG")),
     StageSpec("report", f"{_NT}.report.stage:ReportStage", f"{_NT}.report.config:ReportConfig", "report", "default",
               cli="report", description="the HTML report (null: none)"),
     StageSpec("export", f"{_NT}.export.stage:ExportStage", f"{_NT}.export.stage:ExportConfig", cli="export"),
@@ -119,6 +139,11 @@ def pipeline_specs() -> list[StageSpec]:
 def stage_classes() -> dict[str, type[Stage]]:
     """name -> Stage class of every registered stage, in pipeline order (imports each stage's package)."""
     return {s.name: s.stage_class() for s in STAGES}
+
+
+def command_names() -> list[str]:
+    """The commands of the stages that have one, in pipeline order."""
+    return [s.command for s in STAGES if s.cli is not None and s.command is not None]
 
 
 def command_modules() -> list[str]:

@@ -13,14 +13,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from naturalthoughts.errors import MissingInputError
+from naturalthoughts.errors import Fix, MissingInputError
 
-# The command that produces each table, so a missing input can say what to run.
+# The stage that produces each table, so a missing input can say what to run.
 PRODUCED_BY = {
-    "questions": "nt ingest SOURCE... --run {run}",
-    "traces": "nt generate --run {run}",
-    "annotations": "nt annotate --run {run}",
-    "embeddings": "nt annotate --run {run} --only embeddings",
+    "questions": Fix("ingest", "SOURCE..."),
+    "traces": Fix("generate"),
+    "annotations": Fix("annotate"),
+    "embeddings": Fix("annotate", only="embeddings"),
 }
 
 
@@ -103,11 +103,13 @@ class RunDir:
         return self
 
     def require(self, table: str) -> Path:
-        """Return the path of ``table`` or raise an error naming the command that produces it."""
+        """Return the path of ``table`` or raise an error naming the stage that produces it."""
         path: Path = getattr(self, table)
         if not path.exists():
-            command = PRODUCED_BY.get(table, "the stage that writes it").format(run=self.root)
-            raise MissingInputError(f"{path} does not exist: run `{command}` first.")
+            fix = PRODUCED_BY.get(table)
+            if fix is None:
+                raise MissingInputError(f"{path} does not exist: run the stage that writes it first.")
+            raise MissingInputError(f"{path} does not exist: run {{fix}} first.", fix=fix.at(self))
         return path
 
     def read(self, table: str, columns: list[str] | None = None) -> pa.Table:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from naturalthoughts import __version__
-from naturalthoughts.errors import EXIT_TERMINATED, MissingInputError, RunBusyError, Terminated
+from naturalthoughts.errors import EXIT_TERMINATED, Fix, MissingInputError, RunBusyError, Terminated
 from naturalthoughts.interrupts import interrupt_signals, last_words
 from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.progress import Reporter
@@ -112,7 +112,8 @@ def run_lock(root: Path, wait: bool = False, on_wait: Any = None) -> Iterator[bo
             if not wait:
                 raise RunBusyError(
                     f"{root} is in use by another nt process (PID {holder or 'unknown'}): wait for it to finish, "
-                    "or pass --wait to queue behind it."
+                    "or queue behind it: {fix}.",
+                    fix=Fix("", wait=True),
                 ) from None
             if on_wait is not None:
                 on_wait(holder)
@@ -231,7 +232,7 @@ class Runner:
         if self.run.root.exists() and not self.run.root.is_dir():
             from naturalthoughts.errors import ConfigError
 
-            raise ConfigError(f"--run {self.run.root}: is a file, not a run directory")
+            raise ConfigError(f"run directory {self.run.root}: is a file, not a folder")
         stack = contextlib.ExitStack()
         try:
             _ensure_writable(self.run.root)
@@ -316,18 +317,19 @@ class Runner:
                 if current.get("sha256") != recorded.get("sha256"):
                     raise MissingInputError(
                         f"{name} was made by `{producer['stage']}` from an older {upstream} (it changed since): "
-                        f"run `{self._refresh_command(producer)}` first, or `nt run` for the whole pipeline."
+                        "run {fix} first (or the whole pipeline again).",
+                        fix=self._refresh_fix(producer),
                     )
 
-    def _refresh_command(self, record: dict[str, Any]) -> str:
-        """The command that makes again what ``record``'s stage wrote (with its recorded options)."""
+    def _refresh_fix(self, record: dict[str, Any]) -> Fix:
+        """What makes again what ``record``'s stage wrote (with its recorded options)."""
         from naturalthoughts import registry
 
         name = record["stage"].split(":", 1)[0]
         try:
-            return registry.spec(name).stage_class().refresh_command(record, self.run)
+            return registry.spec(name).stage_class().refresh_fix(record, self.run)
         except KeyError:
-            return f"nt {name} --run {self.run.root}"
+            return Fix("run").at(self.run)
 
     # ---- running ------------------------------------------------------------------------------------------------
     def run_all(self, stages: Sequence[Stage]) -> list[StageOutcome]:
@@ -346,7 +348,7 @@ class Runner:
         stage.check(run)
         inputs = self.manifest.fingerprints(stage.inputs(run))
         self.check_upstream(inputs)
-        reason = "forced (--force)" if self._forced(stage) else self.staleness(stage, inputs)
+        reason = "forced" if self._forced(stage) else self.staleness(stage, inputs)
         if reason is None:
             last = self.manifest.latest(stage.key, ("done",)) or {}
             self.log.info("%s: up to date (last run %s)", stage.key, last.get("finished_at"))
@@ -472,9 +474,9 @@ def _ensure_writable(root: Path) -> None:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"--run {root}: cannot create the run directory ({exc.strerror})") from None
+        raise ConfigError(f"run directory {root}: cannot create it ({exc.strerror})") from None
     if not os.access(root, os.W_OK | os.X_OK):
-        raise ConfigError(f"--run {root}: the run directory is not writable by this user")
+        raise ConfigError(f"run directory {root}: not writable by this user")
 
 
 def run_one(
@@ -488,3 +490,12 @@ def run_one(
     """Run one stage through a :class:`Runner` (the notebook shortcut behind ``ingest()``, ``generate()``...)."""
     with Runner(run, force=force, wait=wait, reporter=reporter) as runner:
         return runner.run_stage(stage)
+
+
+def run_worker(stage: Stage, run: RunDir | str | os.PathLike[str]) -> StageResult:
+    """Run ``stage`` in a worker process of a distributed job (``accelerate launch``): the same context as the main
+    process's runner gives (the run's log, no progress display), but no lock and no record: the main process holds
+    the run directory's lock and records the outcome."""
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    ctx = StageContext(run=run, progress=Reporter(mode="off"), log=run_logger(run))
+    return stage.run(ctx)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import abc
 import json
-import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from pydantic import BaseModel
 
 from naturalthoughts.config import volatile_paths, without_paths
 from naturalthoughts.digest import canonical_sha256
-from naturalthoughts.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, BudgetExceeded, EngineFailure
+from naturalthoughts.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, BudgetExceeded, EngineFailure, Fix
 
 if TYPE_CHECKING:
     import logging
@@ -198,10 +197,12 @@ class Stage(abc.ABC):
         """Validate what can be validated before any stage runs; raise an NTError naming the problem."""
 
     @classmethod
-    def refresh_command(cls, record: dict[str, Any], run: RunDir) -> str:
-        """The command that runs again the stage instance a manifest ``record`` describes (named in a stale-input
-        error); a stage whose command needs more than ``--run`` spells it out from the recorded config."""
-        return f"nt {cls.name} --run {shlex.quote(str(run.root))}"
+    def refresh_fix(cls, record: dict[str, Any], run: RunDir) -> Fix:
+        """What runs again the stage instance a manifest ``record`` describes (named in a stale-input error); a
+        stage whose command needs more than the run directory names its options from the recorded config."""
+        from naturalthoughts import registry
+
+        return registry.spec(cls.name).fix().at(run)
 
     @abc.abstractmethod
     def inputs(self, run: RunDir) -> list[Path]:

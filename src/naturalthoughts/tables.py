@@ -55,7 +55,7 @@ TRACES = pa.schema(
             pa.int64(),
             "tokens in the reasoning, counted as `tokenizer` says: generated, the server's count of the reasoning "
             "phase under a thinking budget, else completion_tokens split by character share; imported, the "
-            "teacher's tokenizer when named and installed, else characters / 4 (nt annotate recounts)",
+            "teacher's tokenizer when named and installed, else characters / 4 (the length annotator recounts)",
         ),
         _f("answer_tokens", pa.int64(), "tokens in the answer, counted as reasoning_tokens is"),
         _f(

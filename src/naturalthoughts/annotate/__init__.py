@@ -6,10 +6,9 @@ embeddings. Python API: :class:`AnnotateStage` (through the runner), :func:`anno
 from naturalthoughts.annotate.compare import CompareReport, CompareStage, compare
 from naturalthoughts.annotate.config import AnnotateConfig
 from naturalthoughts.annotate.stage import AnnotateResult, AnnotateStage, annotate
-from naturalthoughts.annotate.staleness import ANNOTATORS_KEY, refresh_command, stale_annotators
+from naturalthoughts.annotate.staleness import refresh_fix, stale_annotators
 
 __all__ = [
-    "ANNOTATORS_KEY",
     "AnnotateConfig",
     "AnnotateResult",
     "AnnotateStage",
@@ -17,6 +16,6 @@ __all__ = [
     "CompareStage",
     "annotate",
     "compare",
-    "refresh_command",
+    "refresh_fix",
     "stale_annotators",
 ]

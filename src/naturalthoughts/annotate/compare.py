@@ -87,7 +87,7 @@ class CompareStage(Stage):
         for method in (self.args["a"], self.args["b"]):
             if method not in ANNOTATORS["strategies"]:
                 choices = ", ".join(ANNOTATORS["strategies"])
-                raise ConfigError(f"--compare takes strategy methods: {choices} (got {method!r})")
+                raise ConfigError(f"the compared methods must be strategy methods: {choices} (got {method!r})")
 
     def inputs(self, run: RunDir) -> list[Path]:
         return [run.traces]

@@ -101,7 +101,7 @@ class EmbeddingsConfig(StrictModel):
 
 class AnnotateConfig(StrictModel):
     annotators: list[str] = Field(
-        default_factory=lambda: list(ANNOTATOR_NAMES), description="Annotators to run (--only overrides)."
+        default_factory=lambda: list(ANNOTATOR_NAMES), description="Annotators to run (the stage's `only` overrides)."
     )
     domain: DomainConfig = Field(default_factory=DomainConfig)
     strategies: StrategiesConfig = Field(default_factory=StrategiesConfig)

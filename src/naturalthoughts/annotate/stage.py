@@ -4,10 +4,10 @@ Traces are streamed in Arrow batches. Each batch is joined with its questions' c
 previous annotations (so ``only=[...]`` keeps every other annotator's columns), the selected annotators
 fill their columns in registry order, and the batch is written. Files appear atomically at the end.
 
-``annotations.parquet`` records, per annotator, the fingerprint of the traces it was computed from (schema
-metadata ``naturalthoughts.annotators``, see :mod:`.staleness`), and each row the ``response_hash`` of its trace.
-An annotator whose inputs from another annotator are missing or stale (strategy density needs ``length``) brings
-that annotator along.
+Which traces each annotator's columns were computed from is in the manifest (the record of the annotate run
+that last ran it: :mod:`naturalthoughts.staleness`); each row carries the ``response_hash`` of its trace. An
+annotator whose inputs from another annotator are missing or stale (strategy density needs ``length``) brings that
+annotator along.
 
 Notebook use::
 
@@ -18,7 +18,6 @@ Notebook use::
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
@@ -34,11 +33,11 @@ from naturalthoughts.annotate.base import AnnotateContext, Annotator, StopReques
 from naturalthoughts.annotate.config import ANNOTATOR_NAMES, AnnotateConfig
 from naturalthoughts.annotate.length import SERVER_COLUMNS
 from naturalthoughts.annotate.registry import annotator_class, build, method_of, resolve, with_requirements
-from naturalthoughts.annotate.staleness import ANNOTATORS_KEY, recorded_fingerprints
 from naturalthoughts.atomic import parquet_writer
 from naturalthoughts.progress import Reporter
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
+from naturalthoughts.staleness import annotator_freshness
 from naturalthoughts.tables import ANNOTATIONS
 
 # traces.parquet column -> name in the working batch (the server's token counts are kept apart from ours).
@@ -229,20 +228,18 @@ class AnnotateStage(Stage):
         traces_path = run.require("traces")
         run.require("questions")
         requested = self.names()
-        current = run.traces_fingerprint()
-        previous = recorded_fingerprints(run.annotations) or {}
-        fresh = {name for name, fingerprint in previous.items() if fingerprint == current}
+        known = annotator_freshness(run) if run.annotations.exists() else {}  # what earlier runs computed, per name
+        fresh = {name for name, state in known.items() if state == "current"}
         names, added = with_requirements(requested, config, fresh)
         for name in added:
-            state = "stale (computed from earlier traces)" if name in previous else "missing"
+            state = "stale (computed from earlier traces)" if name in known else "missing"
             ctx.progress.note(f"annotate: {', '.join(requested)} reads {name}'s columns, which are {state}: "
                               f"running {name} too")
         rows = pq.ParquetFile(traces_path).metadata.num_rows
         actx = AnnotateContext(
             run=run, config=config, progress=ctx.progress, should_stop=ctx.should_stop, rows=rows, attempt=ctx.record_id
         )
-        fingerprints = {**previous, **dict.fromkeys(names, current)}
-        schema = ANNOTATIONS.with_metadata({ANNOTATORS_KEY: json.dumps(fingerprints, sort_keys=True)})
+        schema = ANNOTATIONS
         started = time.monotonic()
         annotators: list[Annotator] = []
         try:

@@ -28,7 +28,7 @@ EXTRACTION = (
     "'Answer: X' / 'the answer is (X)', a line holding only the letter, an option's text (whole, or after an answer "
     "anchor), on the last line a letter standing as an answer; two letters joined by or/and or hedged: no answer "
     "(ambiguous); letters bounded to the item's options; an out-of-range letter is invalid (wrong); "
-    "--simple-evals: simple-evals' first 'Answer: X'"
+    "simple_evals: simple-evals' first 'Answer: X'"
 )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from naturalthoughts import assets
-from naturalthoughts.errors import BadInputError, MissingInputError, NTError, OfflineError
+from naturalthoughts.errors import BadInputError, Fix, MissingInputError, NTError, OfflineError
 
 
 class BenchmarkUnavailable(NTError):
@@ -94,10 +94,11 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 def offline_message(hub_id: str, reason: str) -> str:
     stem = hub_id.rsplit("/", 1)[-1]
+    local = Fix("ingest", f"{stem}.jsonl", run="DIR").command_line()
     return (
         f"cannot load hf:{hub_id}: {reason}. On a machine with network, download it "
         f"(e.g. `datasets.load_dataset('{hub_id}', split='train').to_json('{stem}.jsonl')`), copy the file here "
-        f"and pass the local file instead: `nt ingest {stem}.jsonl --run DIR` (JSONL, JSON, CSV or Parquet). "
+        f"and pass the local file instead: `{local}` (JSONL, JSON, CSV or Parquet). "
         "To allow Hub downloads, unset HF_HUB_OFFLINE and HF_DATASETS_OFFLINE."
     )
 

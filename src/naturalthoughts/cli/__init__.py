@@ -150,7 +150,7 @@ def exit_code_for(exc: BaseException, debug: bool = False) -> int:
     if isinstance(exc, click_exceptions["Abort"]) and isinstance(exc.__context__, KeyboardInterrupt):
         exc = exc.__context__  # click wraps Ctrl-C (and our SIGTERM exception) in Abort
     if isinstance(exc, NTError):
-        print_error(str(exc))
+        print_error(exc.render(lambda fix: f"`{fix.command_line()}`"))  # what to do, as the nt command
         return exc.exit_code
     if isinstance(exc, Terminated):
         print_error("terminated (SIGTERM): finished work is saved; run the same command again to resume.", "yellow")

@@ -82,16 +82,22 @@ def reporter(quiet: bool) -> Any:
 
 def run_stage(stage: Any, run: Path, *, force: bool = False, wait: bool = False, quiet: bool = False) -> Any:
     """Run ``stage`` in ``run`` through the runner; returns the :class:`~naturalthoughts.runner.StageOutcome`."""
-    from naturalthoughts.console import say
     from naturalthoughts.runner import Runner
 
     with Runner(run, force=force, wait=wait, reporter=reporter(quiet)) as runner:
         outcome = runner.run_stage(stage)
+    say_if_up_to_date(outcome)
+    return outcome
+
+
+def say_if_up_to_date(outcome: Any) -> None:
+    """Say so when ``outcome`` is a stage that was up to date (and how to rerun it)."""
+    from naturalthoughts.console import say
+
     if outcome.status == "up-to-date":
         summary = outcome.summary
         say(f"{outcome.key}: up to date (last run {outcome.record.get('finished_at')}"
-            + (f": {summary}" if summary else "") + "); --force reruns it.")
-    return outcome
+            + (f": {summary}" if summary else "") + "); --force reruns it.")  # fmt: skip
 
 
 _invocation: list[str] = []  # the arguments of this `nt` process (set by naturalthoughts.cli.main)

@@ -54,6 +54,41 @@ def parse_ints(values: list[str] | None, option: str) -> list[int]:
         raise ConfigError(f"{option}: give whole numbers, e.g. {option} 512,1024") from None
 
 
+def locate(model: str, run: Any) -> Path | None:
+    """The file or folder ``model`` names: a path, or a model folder of the run (``RUN/models/NAME``)."""
+    path = Path(model).expanduser()
+    if path.exists():
+        return path
+    if run is not None and (run.models_dir / model).exists():
+        return run.models_dir / model
+    return None
+
+
+def engine_section_for(model: str | None, run: Any) -> dict[str, Any] | None:
+    """The engine section ``--model`` implies when no ``--engine`` is given (a file: the first engine that loads
+    files of its kind, e.g. a GGUF on llama.cpp; a model folder: the student engine); None leaves the config's."""
+    if model is None:
+        return None
+    path = locate(model, run)
+    if path is None:
+        raise ConfigError(
+            f"--model {model}: no such file or folder (nor {run.models_dir / model})"
+            if run is not None
+            else f"--model {model}: no such file or folder; for a served model add --base-url (or --engine openai)"
+        )
+    if path.is_file():
+        from naturalthoughts.engines.config import engine_configs, engine_name
+
+        for config in engine_configs():  # the first engine that loads files of this kind
+            if path.suffix.lower() in config.model_suffixes:
+                return {"engine": engine_name(config), config.model_field: str(path)}
+    from naturalthoughts.eval.models import is_model_folder, student_section
+
+    if is_model_folder(path):
+        return student_section(path)
+    raise ConfigError(f"--model {model}: neither a GGUF file nor a model folder (config.json or adapter_config.json)")
+
+
 def build_config(
     config_path: Path | None,
     options: dict[str, Any],
@@ -65,7 +100,6 @@ def build_config(
     from naturalthoughts.config import apply_overrides, copy_mapping, load_yaml, section_of, validate
     from naturalthoughts.engines.config import DEFAULT_ENGINE
     from naturalthoughts.eval.config import EvalConfig
-    from naturalthoughts.eval.models import engine_section_for
     from naturalthoughts.rundir import RunDir
 
     data: dict[str, Any] = copy_mapping(section_of(load_yaml(config_path), "eval") if config_path else {})

@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         from naturalthoughts.console import console
 
         if compare:
-            _print_compare(run)
+            _print_compare(run, wait=wait, quiet=quiet)
             return
         overrides = {
             "method": method,
@@ -153,16 +153,17 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def _print_compare(run: Path) -> None:
+def _print_compare(run: Path, *, wait: bool, quiet: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from naturalthoughts.cli.common import run_stage
     from naturalthoughts.console import console
     from naturalthoughts.rundir import RunDir
-    from naturalthoughts.select import compare
-    from naturalthoughts.select.compare import COMPARE_CSV
+    from naturalthoughts.select.compare import COMPARE_CSV, CompareSelectionsStage
 
-    frame = compare(run)
+    # Through the runner (the run directory's lock, a manifest record); always computed: it is quick to make.
+    frame = run_stage(CompareSelectionsStage(), run, force=True, wait=wait, quiet=quiet).value
     # Keep numbers whole: as many selections per table as the terminal fits, the statistic column repeated.
     label_width = max(len(str(i)) for i in frame.index)
     per_table = max(1, (console.width - label_width - 4) // 13)

@@ -87,7 +87,7 @@ def _int(text: str, option: str) -> int:
 
 def run_training(run: Any, selection: str, sft_cfg: Any, train_cfg: Any, name: str | None, **runner: Any) -> None:
     """sft-data then train (one process), or the same under ``accelerate launch`` (every process)."""
-    from naturalthoughts.cli.common import run_stage
+    from naturalthoughts.cli.common import reporter, run_stage, say_if_up_to_date
     from naturalthoughts.console import say
     from naturalthoughts.rundir import RunDir
     from naturalthoughts.sft import SftDataStage
@@ -99,7 +99,11 @@ def run_training(run: Any, selection: str, sft_cfg: Any, train_cfg: Any, name: s
     if world_size() > 1:
         from naturalthoughts.train.distributed import run_distributed
 
-        outcome = run_distributed(run, sft, train, **runner)
+        quiet = runner.pop("quiet", False)
+        outcomes = run_distributed(run, sft, train, **runner, reporter=reporter(quiet))
+        for done in outcomes or []:
+            say_if_up_to_date(done)
+        outcome = outcomes[-1] if outcomes else None
     else:
         outcome_sft = run_stage(sft, run, **runner)
         if outcome_sft.value is not None:

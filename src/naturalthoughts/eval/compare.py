@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from naturalthoughts import stats
 from naturalthoughts.benchmarks import REGISTRY
-from naturalthoughts.errors import MissingInputError
+from naturalthoughts.errors import Fix, MissingInputError
 
 SUMMARY_FILE = "summary.parquet"
 SAMPLES_FILE = "samples.parquet"
@@ -38,7 +38,8 @@ def summary_files(paths: Sequence[str | Path]) -> list[Path]:
             found.extend(runs)
         else:
             raise MissingInputError(
-                f"{path}: no {SUMMARY_FILE} here (nor eval/*/{SUMMARY_FILE}): run `nt eval` for it first"
+                f"{path}: no {SUMMARY_FILE} here (nor eval/*/{SUMMARY_FILE}): run {{fix}} for it first",
+                fix=Fix("eval", model="MODEL").at(path),
             )
     return list(dict.fromkeys(found))
 

@@ -18,7 +18,7 @@ from typing import Any
 from naturalthoughts import benchmarks
 from naturalthoughts.benchmarks import Benchmark, BenchmarkItem, GradeOptions
 from naturalthoughts.engines.base import ChatRequest, SamplingParams
-from naturalthoughts.errors import ConfigError
+from naturalthoughts.errors import ConfigError, Fix
 from naturalthoughts.eval.config import EvalConfig
 from naturalthoughts.text import modes
 from naturalthoughts.text.modes import Mode
@@ -64,7 +64,7 @@ def spread_subset(items: list[BenchmarkItem], limit: int | None) -> list[Benchma
 def load_items(config: EvalConfig) -> dict[str, list[BenchmarkItem]]:
     unknown = [name for name in config.sources if name not in config.benchmarks]
     if unknown:
-        raise ConfigError(f"sources given for benchmarks not evaluated: {', '.join(unknown)} (add them to --bench)")
+        raise ConfigError(f"sources given for benchmarks not evaluated: {', '.join(unknown)} (evaluate them too)")
     return {
         name: spread_subset(benchmarks.load(name, config.sources.get(name)), config.limit) for name in config.benchmarks
     }
@@ -155,7 +155,8 @@ def _samples(
 def build_plan(config: EvalConfig) -> Plan:
     for name in config.benchmarks:
         if benchmarks.get(name).kind == "judge" and config.judge is None:
-            raise ConfigError(f"benchmark {name} is graded by a judge model: give one (--judge-model, or eval.judge)")
+            raise ConfigError(f"benchmark {name} is graded by a judge model: give one (eval.judge, or {{fix}})",
+                              fix=Fix("eval", judge_model="MODEL"))  # fmt: skip
     items = load_items(config)
     max_tokens, note = slot_tokens(config)
     notes = [note] if note else []

@@ -41,7 +41,7 @@ from naturalthoughts.engines import (
 from naturalthoughts.engines.cached import SpendRecorder
 from naturalthoughts.engines.config import EngineConfig
 from naturalthoughts.engines.thinking import PhaseCallback
-from naturalthoughts.errors import ConfigError, EngineFailure
+from naturalthoughts.errors import ConfigError, EngineFailure, Fix
 from naturalthoughts.eval import contamination
 from naturalthoughts.eval.compare import markdown_table
 from naturalthoughts.eval.config import EvalConfig
@@ -93,7 +93,7 @@ class EvalStage(Stage):
     @classmethod
     def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
         """An evaluation of every trained student (when the plan evaluates them) and of the untrained one."""
-        from naturalthoughts.eval.models import BASE_MODEL, eval_stage
+        from naturalthoughts.eval.models import BASE_MODEL
 
         models = [s.name for s in plan.students if s.train is not None] if plan.evaluate else []
         models += [BASE_MODEL] if plan.evaluate_base else []
@@ -144,7 +144,8 @@ class EvalStage(Stage):
             if source and not benchmark.accepts_source:
                 raise ConfigError(f"benchmark {name} loads from its installed package and takes no file ({source})")
             if benchmark.kind == "judge" and self.config.judge is None:
-                raise ConfigError(f"benchmark {name} is graded by a judge model: give one (--judge-model, eval.judge)")
+                raise ConfigError(f"benchmark {name} is graded by a judge model: give one (eval.judge, or {{fix}})",
+                                  fix=Fix("eval", judge_model="MODEL"))  # fmt: skip
 
     # ---- the work ----------------------------------------------------------------------------------------------
     def run(self, ctx: StageContext) -> StageResult:
@@ -323,6 +324,33 @@ class EvalStage(Stage):
             json_schema=spec.reply.json_schema,
             json_schema_name=spec.reply.name,
         )
+
+
+def eval_stage(config: Any, model: str | None) -> EvalStage:
+    """The eval stage of the run's trained model ``model`` (``RUN/models/NAME``), or of the untrained student
+    (None, evaluated as ``base``), with the config's ``eval`` section; ``config`` has ``run_dir``, ``eval`` and
+    ``train`` (a pipeline or study file).
+
+    Building it is cheap: the untrained student's weights folder (the bundled GGUF converted once) is resolved by
+    the stage's ``check()``, not here."""
+    import functools
+
+    from naturalthoughts.config import validate
+    from naturalthoughts.eval.models import BASE_MODEL, engine_for_folder, section_data
+    from naturalthoughts.student import resolve_student, student_source
+
+    run = RunDir(config.run_dir)
+    section = section_data(config, "eval")
+    resolve = None
+    if model is None:
+        student = section_data(config, "train").get("student")
+        folder = str(student_source(student) or student)  # what the weights are made from, until resolved
+        resolve = functools.partial(resolve_student, student)
+    else:
+        folder = str(run.models_dir / model)
+    data = {**section, "engine": engine_for_folder(folder, section)}
+    config_ = validate(EvalConfig, data, source="eval section")
+    return EvalStage(config_, model_name=model or BASE_MODEL, resolve_model=resolve)
 
 
 def _default_name(config: EvalConfig) -> str:

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from naturalthoughts.atomic import atomic_path
-from naturalthoughts.errors import BadInputError, MissingInputError
-from naturalthoughts.train.student import cache_dir
+from naturalthoughts.errors import BadInputError, Fix, MissingInputError
+from naturalthoughts.student import cache_dir
 
 CONVERTER_ENV = "NT_GGUF_CONVERTER"
 CONVERTER_SCRIPT = "convert_hf_to_gguf.py"
@@ -58,7 +58,7 @@ def find_converter() -> Path:
 def convert_model(model_dir: Path, out: Path, outtype: str = "f16") -> Path:
     """``model_dir`` (a Hugging Face folder with merged weights) -> ``out`` (GGUF), atomically."""
     if not (model_dir / "config.json").is_file():
-        raise MissingInputError(f"{model_dir}: no config.json (a model folder written by `nt train` is expected)")
+        raise MissingInputError(f"{model_dir}: no config.json (a model folder written by the train stage is expected)")
     converter = find_converter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(converter), os.environ.get("PYTHONPATH", "")])}
     with atomic_path(out) as tmp:
@@ -84,7 +84,8 @@ def convert_lora(adapter_dir: Path, base_dir: Path, out: Path, outtype: str = "f
     if arch is None:
         raise BadInputError(
             f"{adapter_dir}: GGUF LoRA export supports Llama, Mistral and Qwen2 students, not {architecture}; "
-            "export the merged model instead (nt export --gguf without --lora-only)."
+            "export the merged model only instead: {fix}.",
+            fix=Fix("export", gguf=True, no_lora=True),
         )
     names = gguf.get_tensor_name_map(arch, int(base["num_hidden_layers"]))
     tensors = load_file(str(adapter_dir / "adapter_model.safetensors"))

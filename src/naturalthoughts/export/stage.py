@@ -15,13 +15,13 @@ from pydantic import Field
 
 from naturalthoughts.atomic import atomic_dir, write_json
 from naturalthoughts.config import StrictModel
-from naturalthoughts.errors import MissingInputError
+from naturalthoughts.errors import Fix, MissingInputError
 from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult
+from naturalthoughts.student import is_bundled
 from naturalthoughts.train.card import TRAINING_JSON
 from naturalthoughts.train.stage import ADAPTER_DIR
-from naturalthoughts.train.student import is_bundled
 
 EXPORTS_DIR = "exports"
 
@@ -67,7 +67,8 @@ class ExportStage(Stage):
         run, config, name = ctx.run, self.config, self.args["model"]
         model = self.model_folder(run)
         if not (model / "config.json").exists():
-            raise MissingInputError(f"{model} is not a trained model: run `nt train --run {run.root} ...` first.")
+            raise MissingInputError(f"{model} is not a trained model: run {{fix}} first.",
+                                    fix=Fix("train", selection="SELECTION", name=name).at(run))  # fmt: skip
         find_converter()  # fail before any work when it is missing
         training = json.loads((model / TRAINING_JSON).read_text(encoding="utf-8"))
         adapter = model / ADAPTER_DIR

@@ -80,7 +80,8 @@ class GenerateEstimateStage(GenerateStageBase):
         super().check(run)
         if self.sample_size < 1:
             raise ConfigError(
-                f"--estimate-size {self.sample_size}: an estimate needs a sample of at least 1 request (default 8)"
+                f"estimate sample size {self.sample_size}: an estimate needs a sample of at least 1 request "
+                "(default 8)"
             )
 
     def run(self, ctx: StageContext) -> StageResult:
@@ -108,9 +109,9 @@ class GenerateEstimateStage(GenerateStageBase):
         answered = [(job, r) for job, r in zip(sample, results, strict=True) if r.ok]
         if not answered and stop.kind == "budget":
             line = budget_line(ledger.budget_status()) or stop.reason
-            raise BudgetExceeded(f"--estimate: nothing sent, the budget is spent ({line}); raise it to continue.")
+            raise BudgetExceeded(f"estimate: nothing sent, the budget is spent ({line}); raise it to continue.")
         if not answered:
-            raise engine_failure(ledger, config.engine, "--estimate: nothing to project from")
+            raise engine_failure(ledger, config.engine, "estimate: nothing to project from")
         if ledger.errors:
             message, _ = ledger.commonest_error()
             hint = api_key_hint(config.engine)

@@ -24,7 +24,9 @@ def unset_api_key(engine: EngineConfig) -> str | None:
 
 def api_key_hint(engine: EngineConfig) -> str:
     name = unset_api_key(engine)
-    return f" The API key variable {name} is not set: export it, or pass --api-key-env NAME." if name else ""
+    if not name:
+        return ""
+    return f" The API key variable {name} is not set: export it, or name another (engine.api_key_env)."
 
 
 def engine_failure(ledger: Ledger, engine: EngineConfig, what: str) -> EngineFailure:

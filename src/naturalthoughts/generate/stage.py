@@ -120,7 +120,8 @@ class GenerateStageBase(Stage):
             notes.append(f"the API key variable {name} is not set: requests go without an API key")
         config = self.cfg
         if config.max_cost is not None and not (config.price_input_per_million or config.price_output_per_million):
-            notes.append("max_cost has no effect without prices (--price-input, --price-output): spend counts as $0")
+            notes.append("max_cost has no effect without prices (price_input_per_million, price_output_per_million): "
+                         "spend counts as $0")  # fmt: skip
         for note in notes:
             ctx.progress.note(note)
         return notes

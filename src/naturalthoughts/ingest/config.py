@@ -28,18 +28,18 @@ class ColumnMap(StrictModel):
 
     def mapped(self) -> dict[str, str]:
         """``{field: source column}`` of the columns a source must have: the question column, and every other one
-        the user named explicitly (a mistyped ``--answer-col`` must fail, not give null answers)."""
+        the user named explicitly (a mistyped answer column must fail, not give null answers)."""
         fields = ["question", *(f for f in COLUMN_OPTIONS if f != "question" and f in self.model_fields_set)]
         return {f: getattr(self, f) for f in fields}
 
 
-# The top-level columns a source can map, and the command-line option that names each.
+# The top-level columns a source can map, and the ingest option that names each.
 COLUMN_OPTIONS = {
-    "question": "--question-col",
-    "answer": "--answer-col",
-    "responses": "--response-col",
-    "response_model": "--response-model-col",
-    "domain": "--domain-col",
+    "question": "question_col",
+    "answer": "answer_col",
+    "responses": "response_col",
+    "response_model": "response_model_col",
+    "domain": "domain_col",
 }
 
 

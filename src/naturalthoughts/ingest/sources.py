@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.benchmarks.datafiles import load_hub_dataset
-from naturalthoughts.errors import BadInputError, MissingInputError
-from naturalthoughts.ingest.config import COLUMN_OPTIONS, ColumnMap
+from naturalthoughts.errors import BadInputError, Fix, MissingInputError
+from naturalthoughts.ingest.config import ColumnMap
 
 STAGING = pa.schema(
     [
@@ -121,19 +121,17 @@ def _names_text(names: Iterable[Any], limit: int = 20) -> str:
 def missing_columns_error(where: str, missing: dict[str, str], found: Iterable[Any]) -> BadInputError:
     """The error for mapped columns a source does not have, naming each, its option and the columns found."""
     found_text = _names_text(found)
-    clauses = []
+    clauses, fix = [], None
     for field, column in missing.items():
         if field == "question":
-            clauses.append(
-                f"no column '{column}' (columns: {found_text}); name the question column with --question-col"
-            )
+            clauses.append(f"no column '{column}' (columns: {found_text}); name the question column: {{fix}}")
+            fix = Fix("", question_col="COLUMN")
         else:
-            option = COLUMN_OPTIONS[field]
             clauses.append(
-                f"no column '{column}' (given with {option} / columns.{field}; columns: {found_text}); "
-                "fix the name, or leave the option out to use the default"
+                f"no column '{column}' (given as columns.{field}; columns: {found_text}); fix the name, or leave it "
+                "out to use the default"
             )
-    return BadInputError(f"{where}: " + "; ".join(clauses))
+    return BadInputError(f"{where}: " + "; ".join(clauses), fix=fix)
 
 
 def check_columns(where: str, columns: ColumnMap, names: list[str]) -> None:
@@ -232,7 +230,7 @@ def _responses_columns(table: pa.Table, columns: ColumnMap) -> tuple[pa.Array, p
     if as_string is None:
         raise BadInputError(
             f"column '{columns.responses}' has type {col.type}: expected strings or a list of "
-            f"{{{columns.response_text_key}, {columns.response_model_key}}} items (see --response-col)"
+            f"{{{columns.response_text_key}, {columns.response_model_key}}} items (see columns.responses)"
         )
     model = model.cast(pa.string()) if model is not None else _null_strings(n)
     return as_string, model

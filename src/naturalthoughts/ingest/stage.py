@@ -14,15 +14,12 @@ recorded in the manifest. Without ``skip_bad`` any invalid row fails the stage a
 been read (so the error lists all of them) and nothing is written. A pool with no question left is
 an error too (nothing to generate for) unless ``allow_empty``.
 
-``questions.parquet`` records a fingerprint of its questions (Parquet footer metadata
-``naturalthoughts.questions_fingerprint``, also in the manifest record; :func:`questions_fingerprint`) so
-a later stage can tell that the questions changed; re-ingesting into a run that already has traces of
-other questions says so.
+Whether the questions changed is the runner's to tell (the manifest records the digest of the
+``questions.parquet`` every stage read); re-ingesting into a run that already has traces of other questions says so.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import threading
@@ -40,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import parquet_writer
-from naturalthoughts.errors import BadInputError, ConfigError
+from naturalthoughts.errors import BadInputError, ConfigError, Fix
 from naturalthoughts.generate.traces import ORIGIN_GENERATED, count_origin
 from naturalthoughts.ingest import sources as sources_mod
 from naturalthoughts.ingest.config import ColumnMap, IngestConfig
@@ -148,7 +145,6 @@ class _Pipeline:
         )
         self.kept_as: dict[str, str] = {}  # question id -> id of the kept question it resolves to
         self.result = IngestResult()
-        self.fingerprint = hashlib.sha256()  # of the kept ids, in order: see questions_fingerprint
 
     def process(self, batch: pa.Table, near_dup: bool = True, traces: bool = False) -> _Outcome | None:
         """Kept questions, removed rows and (``traces``) the rows whose responses are kept; None once failing.
@@ -192,7 +188,6 @@ class _Pipeline:
         ]  # fmt: skip - not a trace source's responses (16 kB a row): only these are taken
         kept = batch.select(question_columns).take(pa.array(kept_index, pa.int64()))
         self.result.kept += len(kept_index)
-        self.fingerprint.update("".join(f"{ids[j]}\n" for j in keep).encode())
         questions = pa.Table.from_arrays(
             [
                 pa.array([ids[j] for j in keep], pa.string()),
@@ -482,13 +477,11 @@ class IngestStage(Stage):
             if result.bad_rows and not config.skip_bad:
                 raise BadRowsError(result.bad_rows, result.read)
             if result.kept == 0 and not config.allow_empty:
-                raise BadInputError(empty_pool_message([_source_text(e) for e in self.sources], result))
-            fingerprint = pipeline.fingerprint.hexdigest()[:32]
-            writes.submit(kept_out.add_key_value_metadata, {QUESTIONS_FINGERPRINT_KEY: fingerprint})
+                sources = [_source_text(e) for e in self.sources]
+                raise BadInputError(empty_pool_message(sources, result), fix=ALLOW_EMPTY)  # nothing is written
         if not result.accounted:  # a bug, not bad input: every row read must be kept or removed with a reason
             raise RuntimeError(f"ingest lost rows: {result.counts()}")
         extra["contaminated_by"] = dict(result.contaminated_by)
-        extra["questions_fingerprint"] = fingerprint
         outputs = [run.questions, run.rejected]
         if importer is not None:
             extra["traces"] = _traces_extra(importer, resolved)
@@ -502,8 +495,8 @@ class IngestStage(Stage):
                 extra["traces_of_other_questions"] = other
                 ctx.progress.note(
                     f"{run.traces} holds traces of {other:,} question(s) that are no longer in {run.questions.name}: "
-                    f"run `nt generate --run {run.root}` before annotating or selecting, or ingest into a new run "
-                    "directory"
+                    f"run `{Fix('generate').at(run).command_line()}` before annotating or selecting, or ingest into "
+                    "a new run directory"
                 )
         result.questions_path, result.rejected_path = run.questions, run.rejected
         summary = f"{result.kept:,} questions kept of {result.read:,} read"
@@ -568,17 +561,6 @@ def refuse_to_replace_generated(run: RunDir) -> None:
         )
 
 
-QUESTIONS_FINGERPRINT_KEY = "naturalthoughts.questions_fingerprint"
-
-
-def questions_fingerprint(path: str | os.PathLike[str]) -> str | None:
-    """The fingerprint ``questions.parquet`` records (sha256 of its ids in order; None for older files).
-
-    It is Parquet footer metadata (written after the last row, so not part of the Arrow schema's metadata)."""
-    value = (pq.read_metadata(path).metadata or {}).get(QUESTIONS_FINGERPRINT_KEY.encode())
-    return value.decode() if value is not None else None
-
-
 def traces_of_other_questions(run: RunDir) -> int:
     """How many distinct questions of ``traces.parquet`` (if any) are not in ``questions.parquet``."""
     if not run.traces.exists() or not run.questions.exists():
@@ -597,19 +579,23 @@ def removed_text(result: IngestResult) -> str:
     return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in removed.items())
 
 
+ALLOW_EMPTY = Fix("", allow_empty=True)  # ingest again, writing an empty pool (and rejected.parquet)
+
+
 def empty_pool_message(sources: list[str], result: IngestResult) -> str:
-    """Why no question is left, with what to do (``--allow-empty`` writes the empty pool and rejected.parquet)."""
+    """Why no question is left, with what to do (:data:`ALLOW_EMPTY` writes the empty pool and rejected.parquet);
+    ``{fix}`` stands for :data:`ALLOW_EMPTY`."""
     where = ", ".join(sources)
     if result.read == 0:
         return (
             f"{where}: no rows to ingest (an empty file, or reasoning-gym:TASK:0): check the source, "
-            "or pass --allow-empty to write an empty pool"
+            "or write an empty pool: {fix}"
         )
     examples = "".join(f"\n  {row}" for row in result.bad_rows[:3])
     return (
         f"{where}: no question is left of {result.read:,} rows read ({removed_text(result)}){examples}\n"
-        "Nothing was written. Fix the source, or pass --allow-empty to write the empty pool and rejected.parquet "
-        "with every row's reason."
+        "Nothing was written. Fix the source, or write the empty pool and rejected.parquet with every row's reason: "
+        "{fix}."
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from naturalthoughts.errors import BadInputError
+from naturalthoughts.errors import BadInputError, Fix
 
 MAX_LISTED = 50  # bad rows printed in an error message; rejected.parquet (with --skip-bad) has all
 
@@ -28,7 +28,7 @@ class BadRow:
 
 
 class BadRowsError(BadInputError):
-    """Input rows are invalid and --skip-bad was not given. ``bad_rows`` holds every one of them."""
+    """Input rows are invalid and ``skip_bad`` is not set. ``bad_rows`` holds every one of them."""
 
     def __init__(self, bad_rows: list[BadRow], rows_read: int) -> None:
         self.bad_rows = bad_rows
@@ -36,8 +36,9 @@ class BadRowsError(BadInputError):
         more = f"\n  ... and {len(bad_rows) - MAX_LISTED} more" if len(bad_rows) > MAX_LISTED else ""
         super().__init__(
             f"{len(bad_rows)} of {rows_read} rows are invalid (file:line: reason):\n{listed}{more}\n"
-            "Nothing was written. Fix them, or pass --skip-bad to keep the good rows and write the bad ones "
-            "with their reasons to rejected.parquet."
+            "Nothing was written. Fix them, or keep the good rows and write the bad ones with their reasons to "
+            "rejected.parquet: {fix}.",
+            fix=Fix("", skip_bad=True),
         )
 
 
@@ -60,7 +61,7 @@ def validate(batch: pa.Table, max_question_chars: int) -> pa.Table:
         message = pc.binary_join_element_wise(
             "question too long (",
             pc.cast(length, pa.string()),
-            f" characters > --max-question-chars {max_question_chars})",
+            f" characters > max_question_chars {max_question_chars})",
             "",
         )
         invalid = _first_reason(invalid, too_long, message)

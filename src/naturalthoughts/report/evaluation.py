@@ -10,7 +10,6 @@ standard error over items, sqrt(p (1 - p) / samples), so every point has an erro
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts import stats
+from naturalthoughts.errors import Fix
 from naturalthoughts.eval.compare import paired_comparisons
+from naturalthoughts.eval.rows import mode_label, standard_error
 from naturalthoughts.report import plots
 from naturalthoughts.report.html import Section, figures, join, number, percent, table
 from naturalthoughts.report.inputs import ReportInputs
@@ -38,21 +39,6 @@ def eval_input_files(run: RunDir) -> list[Path]:
     return _files(run, SUMMARY_FILE) + _files(run, SAMPLES_FILE)
 
 
-def mode_label(mode: str, budget: int | None) -> str:
-    """``think``, or ``think@512`` for a thinking budget of 512 tokens."""
-    return mode if budget is None else f"{mode}@{budget}"
-
-
-def standard_error(row: dict[str, Any]) -> tuple[float | None, str]:
-    """(standard error, what it is over): the evaluation's own over seeds, else binomial over samples."""
-    if row.get("accuracy_stderr") is not None:
-        return float(row["accuracy_stderr"]), "seeds"
-    p, n = row.get("accuracy"), row.get("samples") or 0
-    if p is None or not n:
-        return None, "–"
-    return math.sqrt(max(p * (1 - p), 0.0) / n), "items"
-
-
 def summary_rows(run: RunDir) -> list[dict[str, Any]]:
     """Every evaluated model's whole-benchmark rows (subset rows left out), in file order."""
     rows = []
@@ -66,7 +52,7 @@ def evaluation_section(inputs: ReportInputs) -> Section:
     rows = summary_rows(run)
     if not rows:
         return Section.not_run("evaluation", "Evaluation", "no evaluation yet.",
-                               f"nt eval --run {run.root} --model NAME")  # fmt: skip
+                               Fix("eval", model="NAME").at(run))  # fmt: skip
     body, svgs = [], []
     for benchmark in sorted({r["benchmark"] for r in rows}):
         points = []

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from naturalthoughts.errors import Fix
+
 
 @dataclass(frozen=True)
 class Raw:
@@ -135,8 +137,8 @@ class Section:
     status: Status = "ok"
 
     @classmethod
-    def not_run(cls, id: str, title: str, what: str, command: str) -> Section:
-        return cls(id, title, f'<p class="not-run">not run: {esc(what)} Run {code(command)} to fill this '
+    def not_run(cls, id: str, title: str, what: str, fix: Fix) -> Section:
+        return cls(id, title, f'<p class="not-run">not run: {esc(what)} Run {code(fix.command_line())} to fill this '
                               "section.</p>", "not run")  # fmt: skip
 
     @classmethod

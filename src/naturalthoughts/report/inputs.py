@@ -175,7 +175,7 @@ class ReportInputs:
     def input_files(self) -> list[Path]:
         """Every table the report reads that exists now (the stage's declared inputs)."""
         from naturalthoughts.report import later
-        from naturalthoughts.study.results import study_input_files
+        from naturalthoughts.report.study import study_input_files
 
         run = self.run
         files = [p for p in (run.questions, run.rejected, run.traces, run.annotations) if p.exists()]

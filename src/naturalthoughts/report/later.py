@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from naturalthoughts.errors import Fix
 from naturalthoughts.report import plots
 from naturalthoughts.report.html import Section, figures, join, number, percent, table
 from naturalthoughts.report.inputs import ReportInputs
@@ -55,7 +56,7 @@ def sft_section(inputs: ReportInputs) -> Section:
     metas = [_read_json(p) for p in _sft_metas(inputs.run)]
     if not metas:
         return Section.not_run("sft", "SFT data", "no SFT data yet.",
-                               f"nt sft-data --run {inputs.run.root} --selection NAME --mix POLICY")  # fmt: skip
+                               Fix("sft-data", selection="NAME", mix="POLICY").at(inputs.run))  # fmt: skip
     names = [m.get("name", "?") for m in metas]
     shares = {"System-2 (full trace)": [m.get("shares", {}).get("system2", 0.0) for m in metas],
               "System-1 (answer only)": [m.get("shares", {}).get("system1", 0.0) for m in metas]}  # fmt: skip
@@ -90,7 +91,7 @@ def training_section(inputs: ReportInputs) -> Section:
     folders = sorted({p.parent for p in _model_files(run)})
     if not folders:
         return Section.not_run("training", "Training", "no student trained yet.",
-                               f"nt train --run {run.root} --selection NAME")  # fmt: skip
+                               Fix("train", selection="NAME").at(run))  # fmt: skip
     curves: dict[str, tuple[list[float], list[float]]] = {}
     rows = []
     for folder in folders:

@@ -9,6 +9,7 @@ import platform
 import sys
 from typing import Any
 
+from naturalthoughts.errors import Fix
 from naturalthoughts.report import plots
 from naturalthoughts.report.html import Raw, Section, code, details, esc, figures, join, number, pre, table
 from naturalthoughts.report.inputs import ReportInputs
@@ -45,7 +46,7 @@ def ledger_rows(stages: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]
 def ledger_section(inputs: ReportInputs) -> Section:
     rows = ledger_rows(inputs.stages)
     if not rows:
-        return Section.not_run("ledger", "Ledger", "the manifest has no stage yet.", f"nt run --run {inputs.run.root}")
+        return Section.not_run("ledger", "Ledger", "the manifest has no stage yet.", Fix("run").at(inputs.run))
     total = {name: sum(r[name] for r in rows) for name in ("seconds", *USAGE_KEYS)}
     body = [[r["stage"], r["status"], r["runs"], _duration(r["seconds"]), r["requests_sent"], r["cache_hits"],
              r["errors"], r["prompt_tokens"], r["completion_tokens"], _dollars(r["cost_usd"])] for r in rows]
@@ -134,7 +135,7 @@ def provenance_section(inputs: ReportInputs) -> Section:
                              f"{record.get('finished_at') or record.get('started_at') or ''}", _record_html(record)))
     if not stages:
         parts.append(Raw(f'<p class="not-run">not run: the manifest has no stage yet. Run '
-                         f'{code(f"nt run --run {inputs.run.root}")}.</p>'))  # fmt: skip
+                         f"{code(Fix('run').at(inputs.run).command_line())}.</p>"))  # fmt: skip
     return Section("provenance", "Provenance", join(*parts))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 
+from naturalthoughts.errors import Fix
 from naturalthoughts.report.browser import BrowserData
 from naturalthoughts.report.html import Raw, Section, esc, script_json
 
@@ -18,9 +19,9 @@ def asset(name: str) -> str:
     return (importlib.resources.files("naturalthoughts.report") / "assets" / name).read_text(encoding="utf-8")
 
 
-def browser_section(data: BrowserData | None, command: str) -> Section:
+def browser_section(data: BrowserData | None, fix: Fix) -> Section:
     if data is None or not data.index.get("n"):
-        return Section.not_run(BROWSER_ID, BROWSER_TITLE, "no traces yet.", command)
+        return Section.not_run(BROWSER_ID, BROWSER_TITLE, "no traces yet.", fix)
     filters = "".join(f'<label>{esc(label)}<select id="{fid}"></select></label>' for fid, label in FILTERS)
     where = ("every text is inlined in this page" if data.inline else
              f"texts load on demand from {esc(data.index['data_dir'])}/ next to this file "

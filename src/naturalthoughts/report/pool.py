@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from naturalthoughts.errors import Fix
 from naturalthoughts.report import html, plots
 from naturalthoughts.report.html import Raw, Section, code, figures, join, number, percent, table
 from naturalthoughts.report.inputs import ReportInputs
@@ -19,8 +20,8 @@ TRI_COLORS = (plots.PALETTE[2], plots.PALETTE[3], "#bab0ac")
 def pool_section(inputs: ReportInputs) -> Section:
     run = inputs.run
     if not inputs.has_traces:
-        return Section.not_run("pool", "Pool", "no traces yet (generate them, or import yours with nt ingest "
-                               "SOURCE --traces LAYOUT).", f"nt generate --run {run.root}")
+        return Section.not_run("pool", "Pool", "no traces yet (generate them, or import yours with the ingest stage's "
+                               "`traces` option).", Fix("generate").at(run))
     n = inputs.n
     questions = pq.read_metadata(run.questions).num_rows if run.questions.exists() else None
     complete = inputs.flags("traces", "complete")
@@ -32,29 +33,30 @@ def pool_section(inputs: ReportInputs) -> Section:
     parts: list[str | Raw] = [cards, provenance_table(inputs), _rejected(inputs), _stale_annotations(inputs)]
     if not run.annotations.exists():
         parts.append(Raw(f'<p class="not-run">annotations not run: domains, strategies, correctness and disagreement '
-                         f"appear after {code(f'nt annotate --run {run.root}')}.</p>"))  # fmt: skip
+                         f"appear after {code(Fix('annotate').at(run).command_line())}.</p>"))  # fmt: skip
     parts.append(figures(*_pool_plots(inputs)))
     parts.append(_domain_table(inputs))
     return Section("pool", "Pool", join(*parts))
 
 
 def _stale_annotations(inputs: ReportInputs) -> Raw | None:
-    """A warning naming the annotators computed from other traces than today's (nt select refuses them)."""
-    from naturalthoughts.select.pool import annotate_command, recorded_fingerprints
+    """A warning naming the annotators computed from other traces than today's (selection refuses them)."""
+    from naturalthoughts.select.pool import annotate_fix
+    from naturalthoughts.staleness import annotator_freshness
 
     run = inputs.run
     if not run.annotations.exists():
         return None
-    recorded = recorded_fingerprints(run.annotations)
-    current = run.traces_fingerprint()
-    stale = sorted(name for name, seen in (recorded or {}).items() if seen != current)
-    if recorded is None:
-        return Raw('<p class="error">annotations.parquet does not record which traces it was computed from: its '
-                   f"columns may be stale. Refresh them with {code(f'nt annotate --run {run.root}')}.</p>")
+    known = annotator_freshness(run)
+    if not known:
+        return Raw('<p class="error">nothing records which traces annotations.parquet was computed from (no annotate '
+                   f"record in the manifest): its columns may be stale. Refresh them with "
+                   f"{code(Fix('annotate').at(run).command_line())}.</p>")  # fmt: skip
+    stale = sorted(name for name, state in known.items() if state != "current")
     if not stale:
         return None
-    return Raw(f'<p class="error">computed from older traces (shown here, but nt select refuses them): '
-               f"{html.esc(', '.join(stale))}. Refresh with {code(annotate_command(run, stale))}.</p>")
+    return Raw(f'<p class="error">computed from older traces (shown here, but selection refuses them): '
+               f"{html.esc(', '.join(stale))}. Refresh with {code(annotate_fix(run, stale).command_line())}.</p>")
 
 
 def _share(mask: np.ndarray, n: int) -> float:
@@ -149,7 +151,8 @@ def selections_section(inputs: ReportInputs) -> Section:
     if inputs.has_traces and not inputs.selection_names and (left_out := _left_out(inputs)) is not None:
         return Section("selections", title, left_out)
     if not inputs.has_traces or not inputs.selection_names:
-        return Section.not_run("selections", title, "no selection yet.", f"nt select --run {run.root} -m EXPR -n N")
+        return Section.not_run("selections", title, "no selection yet.",
+                               Fix("select", method="EXPR", size="N").at(run))  # fmt: skip
     from naturalthoughts.select.compare import compare
 
     frame = compare(run, inputs.selection_names, write_csv=False)
@@ -174,7 +177,8 @@ def selections_section(inputs: ReportInputs) -> Section:
     if any(np.isfinite(v).any() for v in diversity.values()):
         svgs.append(plots.grouped_bars(columns, diversity, "Diversity", "value", "sel-diversity"))
     rows = [[str(stat), *(number(float(v)) for v in frame.loc[stat].tolist())] for stat in frame.index]
-    compare_table = table(["statistic", *columns], rows, cls="compare", caption="nt select --compare")
+    compare_table = table(["statistic", *columns], rows, cls="compare",
+                          caption=Fix("select", compare=True).command_line())  # fmt: skip
     return Section("selections", title, join(_selection_list(inputs), figures(*svgs), compare_table))
 
 
@@ -186,7 +190,7 @@ def _selection_list(inputs: ReportInputs) -> Raw:
         config = record.get("config") or {}
         funnel = record.get("funnel") or {}
         selected, missing = inputs.selection_rows(name)
-        note = f"{missing:,} trace ids not in the pool (stale: rerun nt select)" if missing else ""
+        note = f"{missing:,} trace ids not in the pool (stale: select it again)" if missing else ""
         rows.append([name, str(config.get("expression") or config.get("method") or "?"), len(selected),
                      config.get("seed"), funnel.get("eligible"), note])  # fmt: skip
     listed = table(["selection", "expression", "traces", "seed", "eligible", "note"], rows, numeric_from=2)
@@ -198,6 +202,7 @@ def _left_out(inputs: ReportInputs) -> Raw | None:
     """The selections made from older traces, left out of the report, each with the command that makes it again."""
     if not inputs.stale_selections:
         return None
-    items = "".join(f"<li>{html.esc(name)}: {code(command)}</li>" for name, command in inputs.stale_selections.items())
-    return Raw(f'<p class="note">Left out: selections made from older traces (the traces changed since; '
-               f"<code>nt run</code> refreshes only its own selections). Make them again with:</p><ul>{items}</ul>")
+    items = "".join(f"<li>{html.esc(name)}: {code(fix.command_line())}</li>"
+                    for name, fix in inputs.stale_selections.items())  # fmt: skip
+    return Raw(f'<p class="note">Left out: selections made from older traces (the traces changed since; a pipeline '
+               f"run refreshes only its own selections). Make them again with:</p><ul>{items}</ul>")

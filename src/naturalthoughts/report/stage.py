@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from naturalthoughts.atomic import FILE_MODE, write_text
-from naturalthoughts.errors import MissingInputError
+from naturalthoughts.errors import Fix, MissingInputError
 from naturalthoughts.manifest import Manifest
 from naturalthoughts.report import evaluation, later, ledger, page
 from naturalthoughts.report import pool as pool_sections
@@ -34,7 +34,7 @@ SECTION_TITLES = {"pool": "Pool", "selections": "Selections against the pool", "
 
 
 def _study_section(inputs: ReportInputs) -> Section:
-    from naturalthoughts.study.results import study_section
+    from naturalthoughts.report.study import study_section
 
     return study_section(inputs)
 
@@ -101,7 +101,7 @@ def build_report(run: RunDir | str, config: ReportConfig | None = None, progress
             data = write_browser_data(inputs, folder, progress)
         else:
             (folder / "README.txt").write_text("No traces yet: the report has no trace browser.\n", encoding="utf-8")
-        sections.insert(len(sections) - 2, page.browser_section(data, f"nt generate --run {run.root}"))
+        sections.insert(len(sections) - 2, page.browser_section(data, Fix("generate").at(run)))
         title = inputs.config.title or f"naturalthoughts report · {run.root.resolve().name}"
         html = page.render(title, _subtitle(inputs), sections, data)
     write_text(html, run.report)  # after report_data/: the page never names chunks that are not there yet
@@ -147,16 +147,16 @@ class ReportStage(Stage):
         # Checked here, not in check(): nt run checks every stage before the first one has written anything.
         others = [key for key in Manifest(ctx.run.manifest).load()["stages"] if key != self.key]
         if not others and not ctx.run.questions.exists():
-            raise MissingInputError(f"{ctx.run.root} is not a run directory (no stage has run in it): run "
-                                    f"`nt run --run {ctx.run.root}` first, or name another --run.")  # fmt: skip
+            raise MissingInputError(f"{ctx.run.root} is not a run directory (no stage has run in it): run {{fix}} "
+                                    "first, or name another run directory.", fix=Fix("run").at(ctx.run))  # fmt: skip
         info = build_report(ctx.run, self.config, ctx.progress)  # type: ignore[arg-type]
         for line in info.pop("log"):
             ctx.log.info("%s", line)
         for section_id, message in info["section_errors"].items():
             ctx.progress.note(f"report section {section_id} could not be built: {message}")
-        for name, command in info["left_out"].items():
+        for name, fix in info["left_out"].items():
             ctx.progress.note(f"selection {name} was made from older traces: left out of the report; make it again "
-                              f"with `{command}`")  # fmt: skip
+                              f"with `{fix.command_line()}`")  # fmt: skip
         where = f"{ctx.run.report}" + ("" if info["inline"] else f" (+ {info['side_files']:,} files in {DATA_DIR}/)")
         return StageResult(
             counts={"traces": info["traces"], "sections": info["sections"], "html_bytes": info["html_bytes"]},

@@ -9,7 +9,6 @@ questions hold HTML and ``</script>`` on purpose: the page must show them as tex
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import write_parquet
-from naturalthoughts.manifest import Manifest, new_record_id, now
+from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.tables import ANNOTATIONS, QUESTIONS, REJECTED, SELECTION, TRACES
 
@@ -26,7 +25,6 @@ STRATEGIES = ("self_verification", "backtracking", "exploring_alternatives", "su
               "case_analysis", "elimination", "summarising")  # fmt: skip
 # Questions that would break a page that does not escape what comes from data.
 ANNOTATORS = ("domain", "strategies", "verbosity", "length", "correctness", "disagree")
-ANNOTATORS_KEY = "naturalthoughts.annotators"  # the schema metadata key nt annotate writes (select.pool reads it)
 HOSTILE = (
     "What does </script><script>window.__pwned = 1</script> print?",
     "Is <img src=x onerror=\"window.__pwned = 1\"> valid HTML & why?",
@@ -104,16 +102,18 @@ def write_synthetic_run(root: str | Path, n: int = 200, seed: int = 0, text_word
         run.traces,
     )
     annotations = _annotations(rng, tids, qids, domains, reasoning_tokens, answer_tokens, references)
-    # Record which traces every annotator saw, as nt annotate does, so the pool serves the columns as current.
-    seen = json.dumps({name: run.traces_fingerprint() for name in ANNOTATORS})
-    write_parquet(annotations.replace_schema_metadata({ANNOTATORS_KEY: seen}), run.annotations)
+    write_parquet(annotations, run.annotations)
     size = max(1, n // 4)
     disagree_rows = np.flatnonzero(_disagree(n))
     picks = {"random": rng.permutation(n)[:size], "disagree": np.concatenate([disagree_rows, np.arange(n)])[:size]}
     manifest = Manifest(run.manifest)
-    for stage, seconds in (("ingest", 1.5), ("generate", 420.0), ("annotate", 95.0)):
+    for stage, seconds in (("ingest", 1.5), ("generate", 420.0)):
         _record(manifest, stage, seconds, {"rows": n}, completion=int(reasoning_tokens.sum()) if stage == "generate"
                 else 0)  # fmt: skip
+    # The annotate record says which traces every annotator saw, as the runner records it, so the annotations are
+    # current for these traces (naturalthoughts.staleness reads it).
+    _record(manifest, "annotate", 95.0, {"rows": n}, inputs={run.traces.name: fingerprint(run.traces)},
+            extra={"annotators": {name: {} for name in ANNOTATORS}})  # fmt: skip
     for method, rows in picks.items():
         name = f"{method}-{size}"
         write_selection(run, name, rows.tolist(), method)
@@ -185,12 +185,12 @@ def _table(columns: dict[str, object], schema: pa.Schema) -> pa.Table:
 
 def _record(
     manifest: Manifest, stage: str, seconds: float, counts: dict[str, int], completion: int = 0,
-    config: dict | None = None,
+    config: dict | None = None, inputs: dict | None = None, extra: dict | None = None,
 ) -> None:  # fmt: skip
     usage = {"requests_sent": counts.get("rows", 0) if completion else 0, "cache_hits": 0, "errors": 0,
              "prompt_tokens": completion // 10, "completion_tokens": completion, "cost_usd": completion * 2e-6,
              "seconds": seconds}  # fmt: skip
     manifest.put({"id": new_record_id(), "stage": stage, "status": "done", "version": "synthetic",
                   "started_at": now(), "finished_at": now(), "seconds": seconds, "config": config or {},
-                  "config_sha256": _hash(stage, config), "inputs": {}, "outputs": {}, "counts": counts,
-                  "usage": usage})  # fmt: skip
+                  "config_sha256": _hash(stage, config), "inputs": inputs or {}, "outputs": {}, "counts": counts,
+                  "usage": usage, **(extra or {})})  # fmt: skip

@@ -31,7 +31,6 @@ from naturalthoughts.select.stage import (
     default_name,
     select,
     select_config,
-    selection_traces_fingerprint,
 )
 
 __all__ = [
@@ -53,5 +52,4 @@ __all__ = [
     "parse",
     "select",
     "select_config",
-    "selection_traces_fingerprint",
 ]

@@ -1,18 +1,26 @@
-"""``nt select --compare``: the pool and each selection side by side, as a table and a CSV file."""
+"""``nt select --compare``: the pool and each selection side by side, as a table and a CSV file.
+
+:class:`CompareSelectionsStage` (``select-compare``) writes ``selections/compare.csv`` through the runner, under
+the run directory's lock and with its manifest record, like every stage.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.parquet as pq
+from pydantic import Field
 
 from naturalthoughts.atomic import write_text
+from naturalthoughts.config import StrictModel
 from naturalthoughts.errors import BadInputError, MissingInputError
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.select.base import Rows
 from naturalthoughts.select.pool import Pool
+from naturalthoughts.stage import Stage, StageContext, StageResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,3 +106,29 @@ def compare(run: RunDir | str, names: Sequence[str] | None = None, write_csv: bo
     if write_csv:
         write_text(table.to_csv(float_format="%.6g"), run.selections_dir / COMPARE_CSV)
     return table
+
+
+class CompareConfig(StrictModel):
+    names: list[str] | None = Field(None, description="the selections compared (default: every one)")
+
+
+class CompareSelectionsStage(Stage):
+    """``select-compare``: the pool and every selection -> ``selections/compare.csv`` (``value``: the table)."""
+
+    name = "select-compare"
+    config_model = CompareConfig
+    reads = ("traces.parquet", "annotations.parquet", "embeddings.parquet", "questions.parquet", "selections/*.parquet")
+    writes = (f"selections/{COMPARE_CSV}",)
+
+    def inputs(self, run: RunDir) -> list[Path]:
+        names = self.config.names or selection_names(run)  # type: ignore[attr-defined]
+        tables = [run.traces, run.annotations, run.embeddings, run.questions]
+        return [*(p for p in tables if p.exists()), *(run.selection(name) for name in names)]
+
+    def outputs(self, run: RunDir) -> list[Path]:
+        return [run.selections_dir / COMPARE_CSV]
+
+    def run(self, ctx: StageContext) -> StageResult:
+        table = compare(ctx.run, self.config.names)  # type: ignore[attr-defined]
+        return StageResult(counts={"selections": len(table.columns) - 1}, outputs=self.outputs(ctx.run),
+                           summary=f"pool and {len(table.columns) - 1} selections", value=table)  # fmt: skip

@@ -4,33 +4,30 @@ Selection works on whole columns (numpy arrays aligned with the traces' row orde
 columns the expression needs. Annotation columns come from ``annotations.parquet`` (joined on ``trace_id``),
 the reference answer from ``questions.parquet`` (on ``question_id``) and vectors from ``embeddings.parquet``.
 
-Annotations can be older than the traces (``nt generate --retry`` keeps the trace ids). ``annotations.parquet``
-records, per annotator, the fingerprint of the traces it was computed from (schema metadata
-``naturalthoughts.annotators``, JSON ``{annotator: traces fingerprint}``, written by ``nt annotate``; see
-``naturalthoughts.annotate.staleness``). An annotator whose fingerprint differs from the current traces' is
-**stale**; one the file does not list is **missing** (it has not run since fingerprints were recorded); a file with
-no such metadata at all (written by an older version) makes every annotator **unknown**. Stale, missing and unknown
-are all treated alike, since nothing proves the columns current: :meth:`Pool.require` fails with the command that
-(re)computes them, and statistics show them as absent. Embeddings of the *question* (the default) do not depend on
-the responses and count as current when nothing is recorded.
+Annotations can be older than the traces (a retried generation keeps the trace ids). Whether each annotator's
+columns were computed from the current traces is read from the manifest (:mod:`naturalthoughts.staleness`): an
+annotator is **current**, **stale** (computed from other traces), **missing** (never ran) or **unknown** (nothing
+records it). Stale, missing and unknown are all treated alike, since nothing proves the columns current:
+:meth:`Pool.require` fails naming the stage that (re)computes them, and statistics show them as absent. Embeddings
+of the *question* (the default) do not depend on the responses and count as current when nothing is recorded.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from naturalthoughts.errors import BadInputError, MissingInputError
-from naturalthoughts.rundir import RunDir
+from naturalthoughts.errors import BadInputError, Fix, MissingInputError
+from naturalthoughts.rundir import PRODUCED_BY, RunDir
+from naturalthoughts.staleness import Freshness, annotator_freshness, freshness
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    pass
 
 
 class MissingColumnError(MissingInputError):
@@ -41,8 +38,6 @@ class StaleAnnotationsError(MissingInputError):
     """A method or filter needs annotations computed from older traces (or from traces nobody recorded)."""
 
 
-ANNOTATORS_METADATA_KEY = b"naturalthoughts.annotators"  # JSON {annotator: traces fingerprint it was computed from}
-Freshness = Literal["current", "stale", "missing", "unknown"]
 
 # Where each column comes from: (table, the `nt annotate --only` annotator that writes it, or None).
 COLUMN_SOURCES: dict[str, tuple[str, str | None]] = {
@@ -75,32 +70,18 @@ TOKENS_ANNOTATOR = "length"
 LEGACY_TRACE_COLUMNS = ("forced", "error")
 
 
-def annotate_command(run: RunDir, annotators: list[str]) -> str:
-    return f"nt annotate --run {run.root} --only {','.join(annotators)}"
+def annotate_fix(run: RunDir, annotators: list[str]) -> Fix:
+    return Fix("annotate", only=",".join(annotators)).at(run)
 
 
-def producing_command(run: RunDir, column: str) -> str:
+def producing_fix(run: RunDir, column: str) -> Fix:
+    """What produces ``column``: the annotator that writes it, or the stage that writes its table."""
     table, annotator = COLUMN_SOURCES[column]
     if annotator:
-        return annotate_command(run, [annotator])
+        return annotate_fix(run, [annotator])
     if column in TOKEN_COLUMNS:
-        return annotate_command(run, [TOKENS_ANNOTATOR])
-    return f"nt ingest SOURCE... --run {run.root}" if table == "questions" else f"nt generate --run {run.root}"
-
-
-def recorded_fingerprints(path: Path) -> dict[str, str] | None:
-    """``{annotator: traces fingerprint}`` from a Parquet file's schema metadata; None when it records none.
-
-    The same reading as ``naturalthoughts.annotate.staleness.recorded_fingerprints``, which select cannot import
-    cheaply (importing the annotate package loads scikit-learn, seconds on every ``nt select``)."""
-    raw = (pq.read_schema(path).metadata or {}).get(ANNOTATORS_METADATA_KEY)
-    if raw is None:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else None
+        return annotate_fix(run, [TOKENS_ANNOTATOR])
+    return PRODUCED_BY[table].at(run)
 
 
 def _dictionary_codes(array: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[str]]:
@@ -192,28 +173,14 @@ class Pool:
         return annotator is None or self.freshness(annotator) == "current"
 
     # ---- staleness ----------------------------------------------------------------------------------------
-    @property
-    def traces_fingerprint(self) -> str:
-        """The fingerprint of the traces' responses (:meth:`RunDir.traces_fingerprint`), computed once."""
-        if "traces_fingerprint" not in self._cache:
-            self._cache["traces_fingerprint"] = self.run.traces_fingerprint()
-        return self._cache["traces_fingerprint"]  # type: ignore[return-value]
-
     def freshness(self, annotator: str) -> Freshness:
         """Whether ``annotator``'s output was computed from the current traces (see the module docstring)."""
-        key = f"fresh:{annotator}"
-        if key not in self._cache:
-            self._cache[key] = self._freshness(annotator)
-        return self._cache[key]  # type: ignore[return-value]
-
-    def _freshness(self, annotator: str) -> Freshness:
-        maps = [recorded_fingerprints(path) for path in (self.run.annotations, self.run.embeddings) if path.exists()]
-        recorded = next((m[annotator] for m in maps if m is not None and annotator in m), None)
-        if recorded is not None:
-            return "current" if recorded == self.traces_fingerprint else "stale"
-        if annotator == "embeddings" and self._embeds_questions():
+        if "freshness" not in self._cache:
+            self._cache["freshness"] = annotator_freshness(self.run)  # one read of the manifest
+        state = freshness(self.run, annotator, self._cache["freshness"])  # type: ignore[arg-type]
+        if state != "current" and annotator == "embeddings" and self._embeds_questions():
             return "current"  # vectors of the question text do not depend on the responses
-        return "missing" if any(m is not None for m in maps) else "unknown"
+        return state
 
     def _embeds_questions(self) -> bool:
         path = self.run.embeddings
@@ -225,12 +192,12 @@ class Pool:
             return TOKENS_ANNOTATOR if self._annotated_tokens(column) is not None else None
         return COLUMN_SOURCES[column][1]
 
-    def stale_message(self, annotators: list[str]) -> str | None:
-        """Why the given annotators' outputs cannot be used, with one command that refreshes them; None if fine."""
+    def stale_message(self, annotators: list[str]) -> tuple[str, Fix] | None:
+        """Why the given annotators' outputs cannot be used, and what refreshes them all; None if fine."""
         why = {
             "stale": f"were computed from older traces ({self.run.traces.name} changed since)",
             "missing": "have not been computed for these traces",
-            "unknown": "do not record which traces they were computed from (written by an older version of nt)",
+            "unknown": "have no record of which traces they were computed from (no annotate record in the manifest)",
         }
         groups: dict[str, list[str]] = {}
         for annotator in sorted(dict.fromkeys(annotators)):
@@ -241,33 +208,33 @@ class Pool:
         reasons = "; ".join(
             f"annotations for {', '.join(f'`{a}`' for a in names)} {why[state]}" for state, names in groups.items()
         )
-        command = annotate_command(self.run, sorted(a for names in groups.values() for a in names))
-        return f"{reasons}: run `{command}` to refresh them."
+        return reasons, annotate_fix(self.run, sorted(a for names in groups.values() for a in names))
 
     def require_present(self, column: str, who: str) -> None:
         """Raise an error naming the command to run when the file or the column ``column`` comes from is absent."""
         if column in TOKEN_COLUMNS + LEGACY_TRACE_COLUMNS:  # these always have a fallback (see arrow())
             return
         path = getattr(self.run, COLUMN_SOURCES[column][0])
-        command = producing_command(self.run, column)
+        fix = producing_fix(self.run, column)
         if not path.exists():
-            raise MissingColumnError(f"{who} needs `{column}`, but {path} does not exist: run `{command}` first.")
+            raise MissingColumnError(f"{who} needs `{column}`, but {path} does not exist: run {{fix}} first.", fix=fix)
         if column not in pq.read_schema(path).names:
-            raise MissingColumnError(f"{who} needs `{column}`, which {path} does not have: run `{command}` first.")
+            raise MissingColumnError(f"{who} needs `{column}`, which {path} does not have: run {{fix}} first.", fix=fix)
 
     def require(self, column: str, who: str) -> None:
         """Raise an error naming the command to run when ``column`` is absent, stale or null for every trace."""
         self.require_present(column, who)
         path = getattr(self.run, COLUMN_SOURCES[column][0])
-        command = producing_command(self.run, column)
         annotator = self.annotator_of(column)
-        if annotator is not None and (message := self.stale_message([annotator])) is not None:
-            raise StaleAnnotationsError(f"{who} needs `{column}`: {message}")
+        if annotator is not None and (stale := self.stale_message([annotator])) is not None:
+            reasons, fix = stale
+            raise StaleAnnotationsError(f"{who} needs `{column}`: {reasons}: run {{fix}} to refresh them.", fix=fix)
         usable = self.without_error()
         if column != "embedding" and usable.any() and not self.valid(column)[usable].any():
             where = path if column not in TOKEN_COLUMNS else f"{self.run.traces} (and {self.run.annotations.name})"
             raise MissingColumnError(
-                f"{who} needs `{column}`, which is null for every trace in {where}: run `{command}` first."
+                f"{who} needs `{column}`, which is null for every trace in {where}: run {{fix}} first.",
+                fix=producing_fix(self.run, column),
             )
 
     # ---- columns ------------------------------------------------------------------------------------------

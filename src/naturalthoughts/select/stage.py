@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,7 @@ import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import write_parquet
 from naturalthoughts.config import validate
-from naturalthoughts.errors import BadInputError
+from naturalthoughts.errors import BadInputError, Fix
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.select.base import Context
 from naturalthoughts.select.compare import describe
@@ -56,7 +55,6 @@ class SelectionResult:
     funnel: dict[str, int]
     statistics: dict[str, float]
     notes: dict[str, Any] = field(default_factory=dict)
-    traces_fingerprint: str = ""  # of the traces the selection was computed from (RunDir.traces_fingerprint)
 
     def read(self) -> pa.Table:
         return pq.read_table(self.path)
@@ -146,9 +144,9 @@ class SelectStage(Stage):
         return {**super().recorded_config(), "name": self.selection_name, "expression": self.plan.text()}
 
     @classmethod
-    def refresh_command(cls, record: dict[str, Any], run: RunDir) -> str:
-        """``nt select`` with the recorded method, size, seed and name: it makes the same selection again."""
-        return refresh_command(record.get("config") or {}, record["stage"].split(":", 1)[-1], run)
+    def refresh_fix(cls, record: dict[str, Any], run: RunDir) -> Fix:
+        """This stage with the recorded method, size, seed and name: it makes the same selection again."""
+        return refresh_fix(record.get("config") or {}, record["stage"].split(":", 1)[-1], run)
 
     def check(self, run: RunDir) -> None:
         """Validate the expression, its parameters and the name; needs no table (``nt run`` calls it first)."""
@@ -180,13 +178,12 @@ class SelectStage(Stage):
             if len(ordered) < config.size and not config.allow_smaller:
                 raise NotEnoughEligible(
                     f"asked for {config.size} traces but only {len(ordered)} are eligible for `{plan.text()}` "
-                    f"({_funnel_text(funnel)}); ask for at most {len(ordered)} or pass --allow-smaller to take "
-                    "them all."
+                    f"({_funnel_text(funnel)}); ask for at most {len(ordered)}, or take them all: {{fix}}.",
+                    fix=Fix("select", allow_smaller=True),
                 )
             chosen = ordered[: config.size]
             task.advance(1, stats=f"{len(chosen):,} selected")
-            fingerprint = pool.traces_fingerprint
-            table = _table(plan, method_ctx, chosen, config, fingerprint)
+            table = _table(plan, method_ctx, chosen, config)
             path = write_parquet(table, ctx.run.selection(name), **PARQUET_OPTIONS)
             task.advance(1, stats=str(path))
         notes = dict(method_ctx.notes)
@@ -199,7 +196,7 @@ class SelectStage(Stage):
         statistics = describe(pool, chosen)
         result = SelectionResult(
             name=name, path=path, expression=plan.text(), size=config.size, seed=config.seed, eligible=len(ordered),
-            selected=len(chosen), funnel=funnel, statistics=statistics, notes=notes, traces_fingerprint=fingerprint,
+            selected=len(chosen), funnel=funnel, statistics=statistics, notes=notes,
         )  # fmt: skip
         return StageResult(
             counts={"pool": pool.n, "eligible": len(ordered), "selected": len(chosen)},
@@ -211,7 +208,6 @@ class SelectStage(Stage):
                 "funnel": funnel,
                 "statistics": statistics,
                 "notes": notes,
-                "traces_fingerprint": fingerprint,
             },
             value=result,
         )
@@ -237,9 +233,10 @@ def _require_columns(plan: Plan, pool: Pool) -> None:
     for column, who in users:
         pool.require_present(column, who)
     stale = [a for c in plan.columns() if (a := pool.annotator_of(c)) and pool.freshness(a) != "current"]
-    if (message := pool.stale_message(stale)) is not None:
+    if (found := pool.stale_message(stale)) is not None:
         needs = ", ".join(f"`{c}`" for c in plan.columns() if pool.annotator_of(c) in stale)
-        raise StaleAnnotationsError(f"`{plan.text()}` needs {needs}: {message}")
+        reasons, fix = found
+        raise StaleAnnotationsError(f"`{plan.text()}` needs {needs}: {reasons}: run {{fix}} to refresh them.", fix=fix)
     for column, who in users:
         pool.require(column, who)
 
@@ -253,7 +250,7 @@ def _say_fill(ctx: StageContext, backfill: dict[str, dict[str, int]]) -> None:
             )
 
 
-def _table(plan: Plan, ctx: Context, rows: np.ndarray, config: SelectConfig, traces_fingerprint: str) -> pa.Table:
+def _table(plan: Plan, ctx: Context, rows: np.ndarray, config: SelectConfig) -> pa.Table:
     score = scores(plan, ctx.pool, rows)
     table = pa.Table.from_arrays(
         [
@@ -268,50 +265,30 @@ def _table(plan: Plan, ctx: Context, rows: np.ndarray, config: SelectConfig, tra
         "expression": plan.text(),
         "size": str(config.size),
         "seed": str(config.seed),
-        "traces_fingerprint": traces_fingerprint,
     }
     return table.replace_schema_metadata({f"{METADATA_PREFIX}{k}": v for k, v in provenance.items()})
 
 
-def refresh_command(config: dict[str, Any], name: str, run: RunDir) -> str:
-    """The ``nt select`` command that makes selection ``name`` again from its recorded ``config``."""
-    method, size, seed = str(config.get("method") or "random"), str(config.get("size") or "N"), config.get("seed") or 0
-    words = ["nt", "select", "--run", str(run.root), "--method", method, "--size", size, "--seed", str(seed)]
-    words += ["--name", name]
-    if config.get("allow_smaller"):
-        words.append("--allow-smaller")
-    if config.get("default_filter") is False:
-        words.append("--no-default-filter")
-    return shlex.join(words)
+def refresh_fix(config: dict[str, Any], name: str, run: RunDir) -> Fix:
+    """The select stage that makes selection ``name`` again from its recorded ``config``."""
+    return Fix("select", method=str(config.get("method") or "random"), size=str(config.get("size") or "N"),
+               seed=config.get("seed") or 0, name=name, allow_smaller=bool(config.get("allow_smaller")),
+               no_default_filter=config.get("default_filter") is False).at(run)  # fmt: skip
 
 
-def stale_selections(run: RunDir) -> dict[str, str]:
-    """Selections computed from older traces than ``traces.parquet`` now holds: name -> the command that makes
-    each again (its recorded method, size, seed and name; from the manifest, else from the file's metadata)."""
-    from naturalthoughts.manifest import Manifest
+def stale_selections(run: RunDir) -> dict[str, Fix]:
+    """Selections computed from older traces than ``traces.parquet`` now holds (their manifest record read another
+    one): name -> what makes each again (its recorded method, size, seed and name)."""
+    from naturalthoughts.staleness import made_from_older
 
     if not run.selections_dir.exists() or not run.traces.exists():
         return {}
-    current = run.traces_fingerprint()
-    stale: dict[str, str] = {}
+    stale: dict[str, Fix] = {}
     for path in sorted(run.selections_dir.glob("*.parquet")):
-        try:
-            recorded = selection_traces_fingerprint(path)
-        except (OSError, pa.ArrowException):  # unreadable: kept, so whatever reads it says what is wrong
-            continue
-        if recorded is None or recorded == current:
-            continue
-        record = Manifest(run.manifest).latest(f"select:{path.stem}")
-        stale[path.stem] = refresh_command((record or {}).get("config") or {}, path.stem, run)
+        record = made_from_older(run, f"select:{path.stem}", run.traces.name)
+        if record is not None:
+            stale[path.stem] = refresh_fix(record.get("config") or {}, path.stem, run)  # type: ignore[arg-type]
     return stale
-
-
-def selection_traces_fingerprint(path: str | os.PathLike[str]) -> str | None:
-    """The traces fingerprint a selection file was computed from (None for files written before it was recorded).
-
-    Compare it with :meth:`RunDir.traces_fingerprint` to tell whether the selection is older than the traces."""
-    value = (pq.read_schema(path).metadata or {}).get(f"{METADATA_PREFIX}traces_fingerprint".encode())
-    return value.decode() if value is not None else None
 
 
 def select_config(
@@ -325,7 +302,7 @@ def select_config(
     """A validated :class:`SelectConfig` from keyword arguments (errors name the option)."""
     data = {"method": expr, "size": size, "seed": seed, "name": name, "allow_smaller": allow_smaller,
             "default_filter": default_filter}  # fmt: skip
-    return validate(SelectConfig, data, source="nt select options")
+    return validate(SelectConfig, data, source="select options")
 
 
 def select(

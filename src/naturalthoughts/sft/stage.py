@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import atomic_dir, write_json
-from naturalthoughts.errors import BadInputError, ConfigError, MissingInputError
+from naturalthoughts.errors import BadInputError, ConfigError, Fix, MissingInputError
 from naturalthoughts.manifest import fingerprint
 from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
@@ -44,10 +44,10 @@ from naturalthoughts.sft.examples import (
 from naturalthoughts.sft.loss_check import example_problem, tokenise
 from naturalthoughts.sft.mix import ADAPTIVE_STREAM, MixPolicy, assign_system2, exact_count, parse_mix, seeded_subset
 from naturalthoughts.stage import Stage, StageContext, StageResult
+from naturalthoughts.student import load_student_tokenizer, student_label, student_source
 from naturalthoughts.tables import SFT_DROPPED, SFT_EXAMPLES
 from naturalthoughts.text import chat_templates, modes
 from naturalthoughts.text.chat_templates import ChatTemplate
-from naturalthoughts.train.student import load_student_tokenizer, student_label, student_source
 
 if TYPE_CHECKING:
     from naturalthoughts.pipeline import PipelinePlan
@@ -113,8 +113,8 @@ class SftDataStage(Stage):
         selection_path = run.selection(self.args["selection"])
         if not selection_path.exists():
             raise MissingInputError(
-                f"{selection_path} does not exist: run `nt select --run {run.root} --name {self.args['selection']} "
-                "...` first (or name an existing selection: ls selections/)."
+                f"{selection_path} does not exist: run {{fix}} first (or name an existing selection: ls selections/).",
+                fix=Fix("select", method="EXPR", size="N", name=self.args["selection"]).at(run),
             )
         sources, dropped = _load_sources(run, selection_path)
         selected = len(sources) + len(dropped)
@@ -162,8 +162,9 @@ def _load_sources(run: RunDir, selection_path: Path) -> tuple[list[Source], list
     wanted = selection.column("trace_id").to_pylist()
     if not wanted:
         raise BadInputError(
-            f"{selection_path}: the selection is empty, so there is nothing to train on; "
-            "rerun `nt select` with an expression that finds eligible traces (its note says why none were)"
+            f"{selection_path}: the selection is empty, so there is nothing to train on; select again with an "
+            "expression that finds eligible traces (its note says why none were): {fix}",
+            fix=Fix("select", method="EXPR", size="N", name=selection_path.stem).at(run),
         )
     traces = pq.read_table(run.require("traces"), columns=TRACE_COLUMNS, filters=[("trace_id", "in", wanted)])
     by_id = {row["trace_id"]: row for row in traces.to_pylist()}
@@ -171,7 +172,8 @@ def _load_sources(run: RunDir, selection_path: Path) -> tuple[list[Source], list
     if missing:
         raise MissingInputError(
             f"{selection_path.name}: {len(missing):,} selected trace(s) are not in traces.parquet (e.g. "
-            f"{missing[0]}): the traces changed after the selection; rerun `nt select` for it."
+            f"{missing[0]}): the traces changed after the selection; select again: {{fix}}.",
+            fix=Fix("select", method="EXPR", size="N", name=selection_path.stem).at(run),
         )
     question_ids = sorted({row["question_id"] for row in by_id.values()})
     questions = pq.read_table(
@@ -195,7 +197,8 @@ def _load_sources(run: RunDir, selection_path: Path) -> tuple[list[Source], list
 def _disagree(run: RunDir, sources: list[Source]) -> list[bool | None]:
     if not run.annotations.exists() or "disagree" not in pq.read_schema(run.annotations).names:
         raise MissingInputError(
-            f"mix difficulty needs annotations.disagree: run `nt annotate --run {run.root} --only disagree` first."
+            "mix difficulty needs annotations.disagree: run {fix} first.",
+            fix=Fix("annotate", only="disagree").at(run),
         )
     table = pq.read_table(run.annotations, columns=["trace_id", "disagree"])
     value = dict(zip(table.column("trace_id").to_pylist(), table.column("disagree").to_pylist(), strict=True))
@@ -333,13 +336,7 @@ def _provenance(run: RunDir, selection_path: Path, selection: str) -> dict[str, 
     """Fingerprints of what the examples came from (copied into the trained model's card)."""
     metadata = {k.decode(): v.decode() for k, v in (pq.read_schema(selection_path).metadata or {}).items()}
     recorded = {k.rsplit(".", 1)[-1]: v for k, v in metadata.items() if k.startswith("naturalthoughts.select.")}
-    traces_fp = run.traces_fingerprint()
-    stale = recorded.get("traces_fingerprint")
-    if stale is not None and stale != traces_fp:
-        raise MissingInputError(
-            f"{selection_path.name} was computed from older traces: rerun `nt select --run {run.root} --name "
-            f"{selection} ...` (traces.parquet changed since)."
-        )
+    traces_fp = run.traces_fingerprint()  # provenance: a selection made from older traces is refused by the runner
     questions = pq.read_metadata(run.questions).num_rows
     pool = {"questions_sha256": fingerprint(run.questions)["sha256"], "questions": questions}
     return {

@@ -1,6 +1,6 @@
 """The study's evaluations read back: one row per (model, mode, benchmark) for the study table.
 
-The eval stages themselves are built by :func:`naturalthoughts.eval.models.eval_stage` (shared with ``nt run``).
+The eval stages themselves are built by :func:`naturalthoughts.eval.stage.eval_stage` (shared with ``nt run``).
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from naturalthoughts.errors import MissingInputError
-from naturalthoughts.eval.models import BASE_MODEL, eval_stage
+from naturalthoughts.errors import Fix, MissingInputError
+from naturalthoughts.eval.models import BASE_MODEL
+from naturalthoughts.eval.stage import eval_stage
 from naturalthoughts.rundir import RunDir
 
 __all__ = ["BASE_MODEL", "SUMMARY_FILE", "eval_outputs", "eval_stage", "read_eval_records", "read_eval_results"]
@@ -42,12 +43,12 @@ def read_eval_results(run: RunDir, model: str) -> list[dict[str, Any]]:
     when the evaluation has one seed."""
     import pyarrow.parquet as pq
 
-    from naturalthoughts.report.evaluation import mode_label, standard_error
+    from naturalthoughts.eval.rows import mode_label, standard_error
 
     path = run.eval_dir / model / SUMMARY_FILE
     if not path.exists():
-        raise MissingInputError(f"{path} does not exist: the study's evaluation of {model} has not run; rerun "
-                                "`nt study CONFIG` to finish it.")  # fmt: skip
+        raise MissingInputError(f"{path} does not exist: the study's evaluation of {model} has not run; run {{fix}} "
+                                "again to finish it.", fix=Fix("study", "CONFIG").at(run))  # fmt: skip
     out = []
     for row in pq.read_table(path).to_pylist():
         if row.get("subset") is not None or row.get("accuracy") is None:

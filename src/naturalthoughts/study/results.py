@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from naturalthoughts import stats
-from naturalthoughts.report.html import Section, figures, join, table
 from naturalthoughts.rundir import RunDir
 
 STUDY_DIR = "study"
@@ -185,42 +184,3 @@ def read_rows(path: Path) -> list[Row]:
         clean["size"] = int(clean["size"]) if clean["size"] is not None else None
         rows.append(Row(**clean))
     return rows
-
-
-# ---- the report section ----------------------------------------------------------------------------------------
-
-
-def study_tables(run: RunDir) -> list[Path]:
-    folder = run.root / STUDY_DIR
-    return sorted(folder.glob(f"*/{TABLE_CSV}")) if folder.exists() else []
-
-
-def study_input_files(run: RunDir) -> list[Path]:
-    paired = [path.parent / PAIRED_CSV for path in study_tables(run)]
-    return study_tables(run) + [path for path in paired if path.exists()]
-
-
-def study_section(inputs: Any) -> Section:
-    from naturalthoughts.report import plots
-
-    paths = study_tables(inputs.run)
-    if not paths:
-        return Section.not_run("study", "Study", "no study in this run directory.", "nt study CONFIG.yaml")
-    parts = []
-    for path in paths:
-        rows = read_rows(path)
-        header, body = wide(rows)
-        svgs = []
-        for benchmark in sorted({r.benchmark for r in rows}):
-            points = [{"model": r.label if r.size is None else f"{r.label}-{r.size:g}" + (
-                "" if r.mix in (None, "none") else f" {r.mix}"), "mode": r.mode, "tokens": r.mean_tokens or 0.0,
-                "accuracy": r.accuracy, "stderr": r.stderr} for r in rows if r.benchmark == benchmark]  # fmt: skip
-            svgs.append(plots.accuracy_vs_tokens(points, f"{path.parent.name}: {benchmark}",
-                                                 f"study-{path.parent.name}-{benchmark}"))  # fmt: skip
-        caption = f"{path.parent.name}: accuracy (%) ± standard error; {path.parent / TABLE_MD} has the same table"
-        parts.append(join(table(header, body, numeric_from=4, caption=caption), figures(*svgs)))
-        paired = read_paired(path.parent / PAIRED_CSV)
-        if paired:
-            note = f"{path.parent.name}: paired differences. {stats.PAIRED_NOTE} {PAIRED_SCOPE}"
-            parts.append(table(stats.PAIRED_HEADER, stats.paired_rows(paired), numeric_from=4, caption=note))
-    return Section("study", "Study", join(*parts))

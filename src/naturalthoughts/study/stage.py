@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from naturalthoughts.errors import MissingInputError
+from naturalthoughts.errors import Fix, MissingInputError
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.study.config import StudyGrid
@@ -96,8 +96,8 @@ class StudyTableStage(Stage):
         grid: StudyGrid = self.config  # type: ignore[assignment]
         results = cell_results(ctx.run, grid)
         if not results:
-            raise MissingInputError(f"study {grid.name}: no evaluation results; run `nt study CONFIG` to evaluate "
-                                    "its cells.")  # fmt: skip
+            raise MissingInputError(f"study {grid.name}: no evaluation results; run {{fix}} to evaluate its cells.",
+                                    fix=Fix("study", "CONFIG").at(ctx.run))  # fmt: skip
         folder = study_dir(ctx.run, grid.name)
         paired = paired_comparisons(ctx.run, grid)
         written = write_results(folder, results, f"Study {grid.name}", paired)

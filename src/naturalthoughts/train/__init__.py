@@ -1,6 +1,6 @@
 """Training: TRL SFTTrainer on the SFT data, from a laptop CPU to a GPU cluster (``nt train``).
 
-Imports are lazy: ``naturalthoughts.sft`` uses :mod:`naturalthoughts.train.student` without loading TRL.
+Imports are lazy: ``naturalthoughts.sft`` uses :mod:`naturalthoughts.student` without loading TRL.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ saving is collective (ZeRO-3 / FSDP gather the weights), the rest happens on the
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,8 @@ def broadcast(value: Any) -> Any:
 
 
 def run_distributed(run: Path, sft: Any, train: Any, *, force: bool = False, wait: bool = False,
-                    quiet: bool = False) -> Any:  # fmt: skip
-    """Run ``sft`` then ``train`` as one job of ``WORLD_SIZE`` processes; the main process returns the outcome."""
+                    reporter: Any = None) -> list[Any] | None:  # fmt: skip
+    """Run ``sft`` then ``train`` as one job of ``WORLD_SIZE`` processes; the main process returns their outcomes."""
     from accelerate import PartialState
 
     from naturalthoughts.train.hardware import device
@@ -38,14 +37,17 @@ def run_distributed(run: Path, sft: Any, train: Any, *, force: bool = False, wai
     # cpu=True on a machine without a GPU: accelerate then joins the processes over gloo (else each one runs alone)
     state = PartialState(cpu=device() == "cpu", timeout=DECISION_TIMEOUT)
     if state.is_main_process:
-        return _main(run, sft, train, force=force, wait=wait, quiet=quiet)
+        return _main(run, sft, train, force=force, wait=wait, reporter=reporter)
     if broadcast(None) == "run":
-        _worker(run, train)
+        from naturalthoughts.runner import run_worker
+
+        run_worker(train, run)
     return None
 
 
-def _main(run: Path, sft: Any, train: Any, **runner: Any) -> Any:
-    from naturalthoughts.cli.common import run_stage
+def _main(run: Path, sft: Any, train: Any, **runner_options: Any) -> list[Any]:
+    """The main process: both stages through one runner (lock, manifest), telling the workers whether to train."""
+    from naturalthoughts.runner import Runner
 
     announced: list[str] = []
     real_run = train.run
@@ -56,21 +58,12 @@ def _main(run: Path, sft: Any, train: Any, **runner: Any) -> Any:
 
     train.run = announce_then_run
     try:
-        run_stage(sft, run, **runner)
-        outcome = run_stage(train, run, **runner)
+        with Runner(run, **runner_options) as runner:
+            outcomes = [runner.run_stage(sft), runner.run_stage(train)]
     except BaseException:
         if not announced:
             broadcast("fail")
         raise
     if not announced:
         broadcast("skip")
-    return outcome
-
-
-def _worker(run: Path, train: Any) -> None:
-    from naturalthoughts.progress import quiet_reporter
-    from naturalthoughts.rundir import RunDir
-    from naturalthoughts.stage import StageContext
-
-    ctx = StageContext(run=RunDir(run), progress=quiet_reporter(), log=logging.getLogger("naturalthoughts.train"))
-    train.run(ctx)
+    return outcomes

@@ -30,17 +30,17 @@ import pyarrow.parquet as pq
 
 from naturalthoughts import __version__
 from naturalthoughts.atomic import replace_dir
-from naturalthoughts.errors import ConfigError, MissingInputError, Terminated
+from naturalthoughts.errors import ConfigError, Fix, MissingInputError, Terminated
 from naturalthoughts.manifest import fingerprint
 from naturalthoughts.names import check_name
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.sft import exports
 from naturalthoughts.stage import Stage, StageContext, StageResult
+from naturalthoughts.student import resolve_student, student_label, student_source
 from naturalthoughts.text import modes
 from naturalthoughts.text.chat_templates import inference_template
 from naturalthoughts.train import card
 from naturalthoughts.train.config import TrainConfig
-from naturalthoughts.train.student import resolve_student, student_label, student_source
 
 if TYPE_CHECKING:
     from naturalthoughts.pipeline import PipelinePlan
@@ -104,14 +104,16 @@ def _read_sft(stage: TrainStage, run: RunDir) -> tuple[Any, dict[str, Any]]:
     folder = stage.sft_folder(run)
     if not (folder / exports.TRAIN_PARQUET).exists():
         raise MissingInputError(
-            f"{folder / exports.TRAIN_PARQUET} does not exist: run `nt sft-data --run {run.root} --selection "
-            "SELECTION [--mix POLICY]` first (or `nt train --selection ...`, which builds it)."
+            f"{folder / exports.TRAIN_PARQUET} does not exist: run {{fix}} first (training a selection builds it "
+            "too).",
+            fix=Fix("sft-data", selection="SELECTION", mix="POLICY").at(run),
         )
     meta = json.loads((folder / exports.META_JSON).read_text(encoding="utf-8"))
     if meta.get("student") != student_label(stage.config.student):
         raise ConfigError(
             f"{folder} was rendered with the chat template of {meta.get('student')}, not of "
-            f"{student_label(stage.config.student)}: rebuild it with `nt sft-data ... --student` for this student."
+            f"{student_label(stage.config.student)}: rebuild it for this student: {{fix}}.",
+            fix=Fix("sft-data", selection="SELECTION", student=stage.config.student or "STUDENT").at(run),
         )
     table = pq.read_table(folder / exports.TRAIN_PARQUET)
     if table.num_rows == 0:
@@ -142,8 +144,9 @@ def _check_trained(trainer: Any, rows: list[dict[str, Any]], folder: Path) -> in
     if failed:
         raise ConfigError(
             f"{folder}: {len(failed):,} of {len(rows):,} examples fail the loss-mask check as TRL tokenised them "
-            f"(e.g. trace {failed[0][0]}: {failed[0][1]}); rebuild the SFT data with `nt sft-data ... --force` for "
-            "this student (its chat template changed since?)."
+            f"(e.g. trace {failed[0][0]}: {failed[0][1]}); rebuild the SFT data for this student (its chat template "
+            "changed since?): {fix}.",
+            fix=Fix("sft-data", selection="SELECTION", force=True).at(folder.parent.parent),
         )
     return len(rows)
 
@@ -255,7 +258,8 @@ def prepare(stage: TrainStage, run: RunDir, note: Any = None) -> Prepared:
     if meta["counts"]["max_tokens"] > config.tokens_per_micro_batch:
         raise ConfigError(
             f"{stage.sft_folder(run)} holds examples of {meta['counts']['max_tokens']:,} tokens, more than "
-            f"tokens_per_micro_batch ({config.tokens_per_micro_batch:,}): rebuild it with --max-length or raise it."
+            f"tokens_per_micro_batch ({config.tokens_per_micro_batch:,}): rebuild it with a smaller max_length, or "
+            "raise tokens_per_micro_batch."
         )
     student = resolve_student(config.student, note=note)
     world = world_size()

@@ -60,6 +60,6 @@ BENCHMARK = choice.choice_benchmark(
     grade=grade,
     accepts_source=True,
     paper_repeats=1,
-    extraction=choice.EXTRACTION + "; --mmlu-pro-official: the official cascade, random-guess fallback reported apart",
+    extraction=choice.EXTRACTION + "; mmlu_pro_official: the official cascade, random-guess fallback reported apart",
     subset_field="category",
 )

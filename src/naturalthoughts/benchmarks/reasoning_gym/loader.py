@@ -8,10 +8,7 @@ from naturalthoughts.benchmarks.items import BenchmarkItem
 from naturalthoughts.text import tasks
 
 NAME = "reasoning_gym"
-HINT = (
-    "give the tasks: --bench reasoning-gym:gcd,syllogism:160:999 (or in YAML eval.benchmarks: "
-    "[reasoning-gym:gcd,syllogism:160:999])"
-)
+HINT = "give the tasks as the benchmark: reasoning-gym:gcd,syllogism:160:999 (eval.benchmarks, or the benchmark option)"
 
 
 def load(source: str | None = None) -> list[BenchmarkItem]:
