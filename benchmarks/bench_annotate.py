@@ -165,7 +165,7 @@ def time_lexical_and_length(workdir: Path) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = before.ru_utime + before.ru_stime
     start = time.perf_counter()
-    result = annotate(workdir, config, only=["length", "strategies"], show_progress=False)
+    result = annotate(workdir, config, only=["length", "strategies"], quiet=True, force=True)
     assert result is not None
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -217,7 +217,7 @@ def embedding_throughput(workdir: Path, n: int) -> None:
     through = n / (time.perf_counter() - start)
     ctx.close()
     start = time.perf_counter()
-    annotate(run, config, only=["embeddings"], show_progress=False)
+    annotate(run, config, only=["embeddings"], quiet=True, force=True)
     stage = n / (time.perf_counter() - start)
     print(f"\nembeddings of {n:,} distinct questions (bundled all-MiniLM-L6-v2, batch {config.embeddings.batch_size}):")
     print(f"{'  bare SentenceTransformer.encode':<52}{bare:>10.0f} q/s")

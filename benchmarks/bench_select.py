@@ -142,7 +142,7 @@ def run_one(pool: str, expr: str, size: int) -> None:
     from naturalthoughts.select import select
 
     started = time.perf_counter()
-    result = select(pool, expr, size, seed=0, name="bench", allow_smaller=True)
+    result = select(pool, method=expr, size=size, seed=0, name="bench", allow_smaller=True, force=True)
     seconds = time.perf_counter() - started
     peak_gb = peak_rss_gb()
     print(

@@ -48,7 +48,7 @@ def test_lexical_strategies_counts_and_density(run_dir: RunDir) -> None:
             {"question": "Failed trace?", "reasoning": None, "answer": None},
         ],
     )
-    result = annotate(run_dir, approx_config(), only=["length", "strategies"], show_progress=False)
+    result = annotate(run_dir, approx_config(), only=["length", "strategies"], quiet=True, force=True)
     rows = read(run_dir)
     crafted, plain, failed = rows
     counts = {c["strategy"]: c["count"] for c in crafted["strategy_counts"]}
@@ -78,28 +78,28 @@ def test_lexical_strategies_counts_and_density(run_dir: RunDir) -> None:
 
 def test_density_is_null_for_empty_reasoning(run_dir: RunDir) -> None:
     make_run(run_dir, [{"question": "q?", "reasoning": "", "answer": "a"}])
-    annotate(run_dir, approx_config(), only=["length", "strategies"], show_progress=False)
+    annotate(run_dir, approx_config(), only=["length", "strategies"], quiet=True, force=True)
     (row,) = read(run_dir)
     assert row["reasoning_tokens"] == 0 and row["n_strategies"] == 0 and row["strategy_density"] is None
 
 
 def test_missing_traces_names_generate(run_dir: RunDir) -> None:
     with pytest.raises(MissingInputError, match="run `generate`"):
-        annotate(run_dir, approx_config(), only=["length"])
+        annotate(run_dir, approx_config(), only=["length"], force=True)
 
 
 def test_unknown_annotator_is_a_config_error(run_dir: RunDir) -> None:
     make_run(run_dir, [{"question": "q?", "reasoning": "r", "answer": "a"}])
     with pytest.raises(ConfigError, match="choose from length, domain"):
-        annotate(run_dir, approx_config(), only=["length", "sentiment"])
+        annotate(run_dir, approx_config(), only=["length", "sentiment"], force=True)
 
 
 def test_only_merges_with_previous_annotations(run_dir: RunDir) -> None:
     make_run(run_dir, [{"question": f"q{i}?", "reasoning": CRAFTED * (i + 1), "answer": "x"} for i in range(3)])
-    annotate(run_dir, approx_config(), only=["length"], show_progress=False)
+    annotate(run_dir, approx_config(), only=["length"], quiet=True, force=True)
     first = read(run_dir)
     assert all(r["strategies"] is None for r in first)
-    annotate(run_dir, approx_config(), only=["strategies", "verbosity"], show_progress=False)
+    annotate(run_dir, approx_config(), only=["strategies", "verbosity"], quiet=True, force=True)
     second = read(run_dir)
     for i, (before, after) in enumerate(zip(first, second, strict=True)):
         assert after["reasoning_tokens"] == before["reasoning_tokens"]  # kept from the first run
@@ -141,7 +141,7 @@ def test_correctness_methods(run_dir: RunDir) -> None:
             {"question": "Stress?", "reference_answer": "19 MPa", "reasoning": "r", "answer": "It is about 19 MPa."},
         ],
     )
-    result = annotate(run_dir, approx_config(), only=["correctness"], show_progress=False)
+    result = annotate(run_dir, approx_config(), only=["correctness"], quiet=True, force=True)
     rows = read(run_dir)
     assert [r["correct"] for r in rows] == [True, False, True, False, None, None, True]
     methods = ["number", "number", "text", "text", None, None, "number"]  # the one checker's answer kinds
@@ -155,7 +155,7 @@ def test_disagree_without_second_answer_is_null_with_reason(run_dir: RunDir) -> 
     make_run(run_dir, [{"question": "q?", "reasoning": "r", "answer": "a", "other_answer": None}])
     config = approx_config()
     config.disagree.second_engine = None  # pool only: no engine writes a second answer
-    result = annotate(run_dir, config, only=["disagree"], show_progress=False)
+    result = annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
     (row,) = read(run_dir)
     assert row["disagree"] is None and row["disagree_judge"] is None
     assert "no second answer" in row["disagree_error"]
@@ -165,7 +165,7 @@ def test_disagree_without_second_answer_is_null_with_reason(run_dir: RunDir) -> 
 def test_embeddings_aligned_float32_normalised(run_dir: RunDir) -> None:
     items = [{"question": q, "reasoning": "r", "answer": "a"} for q in ("What is 2+2?", "Who wrote Hamlet?")]
     make_run(run_dir, items)
-    annotate(run_dir, approx_config(), only=["embeddings"], show_progress=False)
+    annotate(run_dir, approx_config(), only=["embeddings"], quiet=True, force=True)
     table = pq.read_table(run_dir.embeddings)
     assert table.column_names == ["trace_id", "question_id", "embedding"]
     assert table.schema.field("embedding").type.value_type == pa_float32()
@@ -187,7 +187,7 @@ def pa_float32() -> object:
 def test_zero_shot_domain_accuracy_on_builtin_sample(run_dir: RunDir) -> None:
     sample = builtin_sample()
     make_run(run_dir, sample)
-    result = annotate(run_dir, approx_config(), only=["domain"], show_progress=False)
+    result = annotate(run_dir, approx_config(), only=["domain"], quiet=True, force=True)
     print(f"zero-shot domain accuracy on builtin:sample: {result.domain_accuracy:.1%} of {result.domain_labelled}")
     assert result.domain_labelled == len(sample)
     assert result.domain_accuracy is not None and result.domain_accuracy > 1 / 13
@@ -219,7 +219,7 @@ def test_compare_lexical_with_itself(run_dir: RunDir) -> None:
     make_run(
         run_dir, [{"question": f"q{i}", "reasoning": CRAFTED if i % 2 else "plain", "answer": "a"} for i in range(4)]
     )
-    report = compare(run_dir, "lexical", "lexical", approx_config())
+    report = compare(run_dir, approx_config(), a="lexical", b="lexical", force=True)
     by_name = {s.strategy: s for s in report.per_strategy}
     assert report.rows == 4
     assert by_name["backtracking"].kappa == 1.0 and by_name["backtracking"].support_a == 2

@@ -128,7 +128,7 @@ def test_judge_compares_final_answers_from_the_pool(run_dir: RunDir) -> None:
     other = "<think>OTHER-SECRET reasoning about 6 * 7</think>The answer is 41."
     make_run(run_dir, [{**TEACHER, "other_answer": other}])
     with ReplayServer(lambda body: '{"same_final_answer": false}') as server:
-        annotate(run_dir, judge_config(server), only=["disagree"], show_progress=False)
+        annotate(run_dir, judge_config(server), only=["disagree"], quiet=True, force=True)
     (prompt,) = server.prompts()
     assert "The answer is 42." in prompt and "The answer is 41." in prompt
     assert "SECRET" not in prompt  # neither the teacher's reasoning nor the other model's
@@ -146,7 +146,7 @@ def test_self_second_sample_when_the_pool_has_none(run_dir: RunDir) -> None:
         identity = engine_identity(server.engine())
         make_run(run_dir, [{**TEACHER, "teacher": identity}, {**TEACHER, "question": "Other?", "teacher": "x:y"}])
         config = judge_config(server, second_engine=server.engine(), second_temperature=0.9, second_seed=7)
-        result = annotate(run_dir, config, only=["disagree"], show_progress=False)
+        result = annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
     second = [b for b in server.bodies if "response_format" not in b]  # a free answer, not JSON
     assert len(second) == 2 and all((b["temperature"], b["seed"]) == (0.9, 7) for b in second)
     assert all(b["messages"][-1]["content"].endswith("Give only your final answer, in one short sentence.")
@@ -162,7 +162,7 @@ def test_self_second_sample_when_the_pool_has_none(run_dir: RunDir) -> None:
 def test_prose_verdict_is_an_error_not_a_disagreement(run_dir: RunDir) -> None:
     make_run(run_dir, [{**TEACHER, "other_answer": "42"}])
     with ReplayServer(lambda body: "There is no difference; yes, they agree.") as server:
-        result = annotate(run_dir, judge_config(server), only=["disagree"], show_progress=False)
+        result = annotate(run_dir, judge_config(server), only=["disagree"], quiet=True, force=True)
     (row,) = read(run_dir)
     assert row["disagree"] is None
     assert row["disagree_error"].startswith("gave up after 2 attempts: not JSON")
@@ -175,7 +175,7 @@ def test_prose_verdict_is_an_error_not_a_disagreement(run_dir: RunDir) -> None:
 def test_cut_reply_is_not_parsed(run_dir: RunDir) -> None:
     make_run(run_dir, [{**TEACHER, "other_answer": "42"}])
     with ReplayServer(lambda body: '{"same_final_answer": true}', finish_reason="length") as server:
-        result = annotate(run_dir, judge_config(server), only=["disagree"], show_progress=False)
+        result = annotate(run_dir, judge_config(server), only=["disagree"], quiet=True, force=True)
     (row,) = read(run_dir)
     assert row["disagree"] is None and "cut at max_tokens" in row["disagree_error"]
     assert result.counts["disagree"]["cut_replies"] == 2
@@ -184,7 +184,8 @@ def test_cut_reply_is_not_parsed(run_dir: RunDir) -> None:
 def test_rows_without_a_teacher_answer_ask_for_nothing(run_dir: RunDir) -> None:
     make_run(run_dir, [{**TEACHER, "answer": None}])
     with ReplayServer(lambda body: "unused") as server:
-        annotate(run_dir, judge_config(server, second_engine=server.engine()), only=["disagree"], show_progress=False)
+        config = judge_config(server, second_engine=server.engine())
+        annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
     assert server.bodies == []  # neither a second answer nor a verdict
     (row,) = read(run_dir)
     assert row["disagree_error"] == "the trace has no answer text" and row["disagree_method"] is None
@@ -193,8 +194,8 @@ def test_rows_without_a_teacher_answer_ask_for_nothing(run_dir: RunDir) -> None:
 def test_unclosed_second_answer_has_no_final_answer(run_dir: RunDir) -> None:
     make_run(run_dir, [TEACHER])
     with ReplayServer(lambda body: "<think>still thinking about it") as server:
-        result = annotate(run_dir, judge_config(server, second_engine=server.engine()), only=["disagree"],
-                          show_progress=False)
+        config = judge_config(server, second_engine=server.engine())
+        result = annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
     (row,) = read(run_dir)
     assert row["disagree"] is None and row["disagree_error"] == (
         "the second answer opened a thinking block and never closed it"
@@ -215,8 +216,8 @@ def test_correctness_judge_and_llm_annotators_under_schema(run_dir: RunDir) -> N
         config = judge_config(server)
         config.annotator_engine = server.engine()
         config.domain.method, config.strategies.method, config.verbosity.method = "llm", "llm", "llm"
-        annotate(run_dir, config, only=["length", "domain", "strategies", "verbosity", "correctness"],
-                 show_progress=False)
+        only = ["length", "domain", "strategies", "verbosity", "correctness"]
+        annotate(run_dir, config, only=only, quiet=True, force=True)
     names = sorted(b["response_format"]["json_schema"]["name"] for b in server.bodies)
     assert names == ["correctness", "domain", "strategies", "verbosity"]
     (row,) = read(run_dir)

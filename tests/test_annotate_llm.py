@@ -70,7 +70,7 @@ def llm_run(
     run = RunDir(tmp_path_factory.mktemp("annotate-llm") / "run").ensure()
     make_run(run, ITEMS)
     config = llm_config(llamacpp_openai_config)
-    return run, config, annotate(run, config, only=LLM_ANNOTATORS, show_progress=False)
+    return run, config, annotate(run, config, only=LLM_ANNOTATORS, quiet=True, force=True)
 
 
 @pytest.mark.slow
@@ -114,7 +114,7 @@ def test_llm_annotators_validate_retry_and_count(llm_run: tuple[RunDir, Annotate
 def test_llm_rerun_answers_from_cache(llm_run: tuple[RunDir, AnnotateConfig, AnnotateResult]) -> None:
     run_dir, config, _ = llm_run
     rows = pq.read_table(run_dir.annotations).to_pylist()
-    again = annotate(run_dir, config, only=LLM_ANNOTATORS, show_progress=False)
+    again = annotate(run_dir, config, only=LLM_ANNOTATORS, quiet=True, force=True)
     assert again.usage["requests_sent"] == 0 and again.usage["cache_hits"] > 0
     assert pq.read_table(run_dir.annotations).to_pylist() == rows
 
@@ -129,7 +129,7 @@ def test_disagree_with_second_engine(run_dir: RunDir, llamacpp_openai_config: Op
     config = llm_config(llamacpp_openai_config)
     config.disagree.second_engine = llamacpp_openai_config
     config.disagree.second_max_tokens = 32
-    result = annotate(run_dir, config, only=["disagree"], show_progress=False)
+    result = annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
     rows = pq.read_table(run_dir.annotations).to_pylist()
     assert result.counts["disagree"].get("second_answers_generated", 0) == 2
     for row in rows:
@@ -142,7 +142,7 @@ def test_disagree_with_second_engine(run_dir: RunDir, llamacpp_openai_config: Op
 @pytest.mark.slow
 def test_compare_lexical_with_llm(llm_run: tuple[RunDir, AnnotateConfig, AnnotateResult]) -> None:
     run_dir, config, _ = llm_run
-    report = compare(run_dir, "lexical", "llm", config)
+    report = compare(run_dir, config, a="lexical", b="llm", force=True)
     assert report.rows + report.skipped == len(ITEMS)
     annotated = pq.read_table(run_dir.annotations).column("strategies_error").to_pylist()
     assert report.skipped == sum(e is not None for e in annotated)  # the same cached llm replies

@@ -110,7 +110,7 @@ def test_annotators_record_the_traces_they_were_computed_from(run_dir: RunDir) -
 
 def test_only_strategies_on_a_fresh_run_computes_density(run_dir: RunDir) -> None:
     make_run(run_dir, ITEMS)
-    result = annotate(run_dir, config(), only=["strategies"], show_progress=False)
+    result = annotate(run_dir, config(), only=["strategies"], quiet=True, force=True)
     assert result is not None and result.added == ["length"]
     for row in rows(run_dir):
         assert row["strategy_density"] is not None and row["strategy_density"] > 0
@@ -143,7 +143,7 @@ def test_length_uses_the_teachers_tokenizer(run_dir: RunDir) -> None:
     record_generate(run_dir, {"engine": "llamacpp"})  # the embedded teacher: the bundled GGUF's tokenizer
     cfg = AnnotateConfig()
     assert cfg.length.tokenizer == "teacher"
-    annotate(run_dir, cfg, only=["length"], show_progress=False)
+    annotate(run_dir, cfg, only=["length"], quiet=True, force=True)
     texts = pq.read_table(run_dir.traces, columns=["reasoning", "answer"])
     reasoning = count_tokens(texts.column("reasoning"), "smollm2").to_pylist()
     answer = count_tokens(texts.column("answer"), "smollm2").to_pylist()
@@ -162,7 +162,7 @@ def test_length_falls_back_to_the_servers_counts(run_dir: RunDir) -> None:
     ]
     make_run(run_dir, items)
     record_generate(run_dir, {"engine": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "remote"})
-    annotate(run_dir, AnnotateConfig(), only=["length"], show_progress=False)
+    annotate(run_dir, AnnotateConfig(), only=["length"], quiet=True, force=True)
     got = [(r["reasoning_tokens"], r["answer_tokens"], r["response_tokens"], r["tokenizer"]) for r in rows(run_dir)]
     assert got == [
         (30, 5, 36, "server:completion_tokens"),  # the server's count of the whole completion
@@ -248,5 +248,5 @@ def test_trace_rows_keep_traces_order_and_ids(run_dir: RunDir) -> None:
         [{"trace_id": f"x{i}", "question_id": r["question_id"], "reasoning": "r", "answer": "a"}
          for i, r in enumerate(pq.read_table(run_dir.traces).to_pylist())][::-1],
     )
-    annotate(run_dir, config(), only=["length"], show_progress=False)
+    annotate(run_dir, config(), only=["length"], quiet=True, force=True)
     assert [r["trace_id"] for r in rows(run_dir)] == ["x2", "x1", "x0"]

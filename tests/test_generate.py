@@ -101,7 +101,7 @@ def test_rows_per_question_and_sample_then_cached_rerun(
     assert record["usage"]["requests_sent"] == 4 and record["usage"]["cache_hits"] == 0
     assert record["usage"]["completion_tokens"] == sum(r["completion_tokens"] for r in rows)
 
-    assert generate(run_dir, config).notes == ["up to date"]  # same questions and config: nothing runs
+    assert generate(run_dir, config).status == "up-to-date"  # same questions and config: nothing runs
     again = generate(run_dir, config, force=True)
     assert len(proxy.forwarded) == 4  # nothing new reached the server
     assert again.usage["cache_hits"] == 4 and again.usage["requests_sent"] == 0

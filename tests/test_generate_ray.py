@@ -42,7 +42,7 @@ def test_ray_executor_matches_local_cache_semantics(run_dir: RunDir) -> None:
 
     # The executor cannot change the traces, so the stage is up to date; forced, the local executor answers
     # everything from the cache the driver filled, without starting an engine.
-    assert generate(run_dir, config.model_copy(update={"executor": "local"}), quiet=True).notes == ["up to date"]
+    assert generate(run_dir, config.model_copy(update={"executor": "local"}), quiet=True).status == "up-to-date"
     local = generate(run_dir, config.model_copy(update={"executor": "local"}), quiet=True, force=True)
     assert local.usage == {**local.usage, "requests_sent": 0, "cache_hits": 4}
     assert pq.read_table(run_dir.traces).to_pylist() == traces

@@ -46,7 +46,7 @@ def test_annotate_correctness_and_eval_give_identical_verdicts(run_dir: RunDir) 
         traces.append({"question": item.question, "reference_answer": item.answer, "reasoning": parsed.reasoning,
                        "answer": parsed.answer, "finish_reason": case.get("finish_reason", "stop")})  # fmt: skip
     make_run(run_dir, traces)
-    annotate(run_dir, approx_config(), only=["correctness"], show_progress=False)
+    annotate(run_dir, approx_config(), only=["correctness"], quiet=True, force=True)
     annotated = {row["question_id"]: row for row in pq.read_table(run_dir.annotations).to_pylist()}
     differ = []
     for item, case in zip(items, cases, strict=True):

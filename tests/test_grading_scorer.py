@@ -99,7 +99,7 @@ def test_annotate_correctness_scores_generated_questions_with_their_tasks_scorer
     from naturalthoughts.tables import TRACES
 
     run = RunDir(tmp_path / "run").ensure()
-    ingest(["reasoning-gym:gcd{max_value=50},syllogism:6:5"], run, IngestConfig(decontaminate=[]))
+    ingest(run, IngestConfig(decontaminate=[]), sources=["reasoning-gym:gcd{max_value=50},syllogism:6:5"], force=True)
     questions = pq.read_table(run.questions).to_pylist()
     traces, expected = [], {}
     for number, question in enumerate(questions):
@@ -113,7 +113,7 @@ def test_annotate_correctness_scores_generated_questions_with_their_tasks_scorer
     write_parquet(pa.Table.from_pylist(traces, schema=TRACES), run.traces)
     config = AnnotateConfig()
     config.correctness.use_judge = True  # a judge is configured, and never asked
-    annotate(run, config, only=["correctness"], show_progress=False)
+    annotate(run, config, only=["correctness"], quiet=True, force=True)
     rows = pq.read_table(run.annotations).to_pylist()
     assert {row["trace_id"]: row["correct"] for row in rows} == expected
     assert {row["correct_method"] for row in rows} == {"reasoning-gym:gcd", "reasoning-gym:syllogism"}

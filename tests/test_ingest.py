@@ -67,7 +67,7 @@ def assert_accounted(run: RunDir, result) -> None:
 # ---- sources and schema ---------------------------------------------------------------------------------
 def test_jsonl_in_the_natural_reasoning_schema(tmp_path: Path, run_dir: RunDir) -> None:
     src = write_jsonl(tmp_path / "nr.jsonl", [nr_row(0), nr_row(1, answer="", response=None)])
-    result = ingest([str(src)], run_dir, IngestConfig(**FAST))
+    result = ingest(run_dir, IngestConfig(**FAST), sources=[str(src)], force=True)
     df = read_questions(run_dir)
     assert result.kept == 2 and list(df.columns) == pa.schema(pq.read_schema(run_dir.questions)).names
     first, second = df.iloc[0], df.iloc[1]
@@ -94,8 +94,8 @@ def test_every_file_type_and_folders_give_the_same_questions(tmp_path: Path) -> 
         writer.writerow({"question": rows[2]["question"], "reference_answer": "42", "responses": "The answer is 42."})
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "all.parquet")
 
-    from_folder = ingest([str(folder)], tmp_path / "r1", IngestConfig(**FAST))
-    from_parquet = ingest([str(tmp_path / "all.parquet")], tmp_path / "r2", IngestConfig(**FAST))
+    from_folder = ingest(tmp_path / "r1", IngestConfig(**FAST), sources=[str(folder)], force=True)
+    from_parquet = ingest(tmp_path / "r2", IngestConfig(**FAST), sources=[str(tmp_path / "all.parquet")], force=True)
     assert from_folder.kept == from_parquet.kept == 3
     a, b = read_questions(RunDir(tmp_path / "r1")), read_questions(RunDir(tmp_path / "r2"))
     assert list(a["id"]) == list(b["id"]) == [expected_id(q) for q in QUESTIONS[:3]]
@@ -113,7 +113,7 @@ def test_column_mapping(tmp_path: Path, run_dir: RunDir) -> None:
     columns = ColumnMap(
         question="prompt", answer="gold", responses="model_answer", response_model="model", domain="subject"
     )
-    ingest([str(src)], run_dir, IngestConfig(columns=columns, **FAST))
+    ingest(run_dir, IngestConfig(columns=columns, **FAST), sources=[str(src)], force=True)
     row = read_questions(run_dir).iloc[0]
     assert (row["question"], row["reference_answer"]) == (QUESTIONS[0], "50")
     assert (row["other_answer"], row["other_model"], row["domain"]) == ("About 50 km/h.", "gpt-x", "Physics")
@@ -122,13 +122,15 @@ def test_column_mapping(tmp_path: Path, run_dir: RunDir) -> None:
 def test_a_parquet_file_without_the_question_column_names_the_option(tmp_path: Path, run_dir: RunDir) -> None:
     pq.write_table(pa.table({"prompt": ["x"]}), tmp_path / "p.parquet")
     with pytest.raises(BadInputError, match=r"no column 'question' \(columns: prompt\).*question_col"):
-        ingest([str(tmp_path / "p.parquet")], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=[str(tmp_path / "p.parquet")], force=True)
 
 
 def test_reasoning_gym_source(run_dir: RunDir) -> None:
     import reasoning_gym
 
-    result = ingest(["reasoning-gym:basic_arithmetic,leg_counting:4:7"], run_dir, IngestConfig(decontaminate=[]))
+    result = ingest(
+        run_dir, IngestConfig(decontaminate=[]), sources=["reasoning-gym:basic_arithmetic,leg_counting:4:7"], force=True
+    )
     df = read_questions(run_dir)
     assert result.read == 8 and result.kept == len(df) == 8
     expected = {e["question"]: e["answer"] for e in reasoning_gym.create_dataset("basic_arithmetic", size=4, seed=7)}
@@ -141,26 +143,28 @@ def test_reasoning_gym_source(run_dir: RunDir) -> None:
 def test_reasoning_gym_task_parameters(run_dir: RunDir) -> None:
     import reasoning_gym
 
-    ingest(["reasoning-gym:gcd{max_value=20,min_value=2}:5:3"], run_dir, IngestConfig(decontaminate=[]))
+    ingest(
+        run_dir, IngestConfig(decontaminate=[]), sources=["reasoning-gym:gcd{max_value=20,min_value=2}:5:3"], force=True
+    )
     df = read_questions(run_dir)
     expected = reasoning_gym.create_dataset("gcd", size=5, seed=3, max_value=20, min_value=2)
     assert set(df["question"]) == {e["question"] for e in expected}
     assert set(df["source"]) == {"reasoning-gym:gcd{max_value=20,min_value=2}:5:3"}
     with pytest.raises(ConfigError, match="has no parameter 'max'"):
-        ingest(["reasoning-gym:gcd{max=20}:5"], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=["reasoning-gym:gcd{max=20}:5"], force=True)
 
 
 def test_reasoning_gym_unknown_task_suggests_names(run_dir: RunDir) -> None:
     with pytest.raises(ConfigError, match=r"no task 'basic_arithmatic'.*basic_arithmetic"):
-        ingest(["reasoning-gym:basic_arithmatic:3"], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=["reasoning-gym:basic_arithmatic:3"], force=True)
     with pytest.raises(ConfigError, match="reasoning-gym:TASK"):
-        ingest(["reasoning-gym:basic_arithmetic"], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=["reasoning-gym:basic_arithmetic"], force=True)
 
 
 def test_hub_source_offline_fails_at_once_with_the_way_out(run_dir: RunDir) -> None:
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     with pytest.raises(OfflineError) as err:
-        ingest(["hf:facebook/natural_reasoning"], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=["hf:facebook/natural_reasoning"], force=True)
     message = str(err.value)
     assert "offline" in message and "nt ingest natural_reasoning.jsonl" in message
     assert not run_dir.questions.exists()
@@ -170,7 +174,7 @@ def test_hub_source_offline_fails_at_once_with_the_way_out(run_dir: RunDir) -> N
 
 def test_missing_source_says_what_a_source_is(run_dir: RunDir) -> None:
     with pytest.raises(MissingInputError, match="no such file or folder; a source is"):
-        ingest(["nope.jsonl"], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=["nope.jsonl"], force=True)
 
 
 def test_builtin_sample(run_dir: RunDir) -> None:
@@ -181,7 +185,7 @@ def test_builtin_sample(run_dir: RunDir) -> None:
     except MissingInputError:
         pytest.skip("src/naturalthoughts/data/sample_questions.jsonl is not written yet")
     lines = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    result = ingest(["builtin:sample"], run_dir, IngestConfig(**FAST))
+    result = ingest(run_dir, IngestConfig(**FAST), sources=["builtin:sample"], force=True)
     df = read_questions(run_dir)
     assert result.read == lines and result.rejected == 0
     assert set(df["source"]) == {"builtin:sample"} and df["domain"].notna().all()
@@ -212,7 +216,7 @@ def write_mixed(path: Path) -> Path:
 def test_bad_rows_fail_listing_every_one_with_file_and_line(tmp_path: Path, run_dir: RunDir) -> None:
     src = write_mixed(tmp_path / "mixed.jsonl")
     with pytest.raises(BadRowsError) as err:
-        ingest([str(src)], run_dir, IngestConfig(max_question_chars=500, **FAST))
+        ingest(run_dir, IngestConfig(max_question_chars=500, **FAST), sources=[str(src)], force=True)
     message = str(err.value)
     assert f"{len(BAD_LINES)} of {len(BAD_LINES) + 2} rows are invalid" in message
     for line, (_, reason) in enumerate(BAD_LINES, start=3):
@@ -234,14 +238,16 @@ def test_invalid_utf8_in_csv_is_caught_per_line(tmp_path: Path, run_dir: RunDir)
         + b",3\n"
     )
     with pytest.raises(BadRowsError, match=rf"{src}:3: invalid UTF-8"):
-        ingest([str(src)], run_dir, IngestConfig(**FAST))
-    result = ingest([str(src)], run_dir, IngestConfig(skip_bad=True, **FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=[str(src)], force=True)
+    result = ingest(run_dir, IngestConfig(skip_bad=True, **FAST), sources=[str(src)], force=True)
     assert result.kept == 2 and list(read_questions(run_dir)["source_row"]) == [2, 5]
 
 
 def test_skip_bad_keeps_good_rows_and_writes_rejected(tmp_path: Path, run_dir: RunDir) -> None:
     src = write_mixed(tmp_path / "mixed.jsonl")
-    result = ingest([str(src)], run_dir, IngestConfig(max_question_chars=500, skip_bad=True, **FAST))
+    result = ingest(
+        run_dir, IngestConfig(max_question_chars=500, skip_bad=True, **FAST), sources=[str(src)], force=True
+    )
     assert (result.read, result.kept, result.rejected) == (len(BAD_LINES) + 2, 2, len(BAD_LINES))
     rejected = pq.read_table(run_dir.rejected).to_pandas()
     assert set(rejected["kind"]) == {"invalid"}
@@ -253,7 +259,7 @@ def test_skip_bad_keeps_good_rows_and_writes_rejected(tmp_path: Path, run_dir: R
 def test_error_lists_at_most_50_rows_but_keeps_them_all(tmp_path: Path, run_dir: RunDir) -> None:
     src = write_jsonl(tmp_path / "many.jsonl", [{"question": ""}] * 60)
     with pytest.raises(BadRowsError) as err:
-        ingest([str(src)], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=[str(src)], force=True)
     assert "... and 10 more" in str(err.value) and f"{src}:50:" in str(err.value)
     assert len(err.value.bad_rows) == 60
 
@@ -264,7 +270,7 @@ def test_outputs_read_with_pandas_duckdb_and_datasets(tmp_path: Path, run_dir: R
     import duckdb
 
     src = write_jsonl(tmp_path / "nr.jsonl", [nr_row(0), nr_row(1), nr_row(0), {"question": ""}])
-    ingest([str(src)], run_dir, IngestConfig(skip_bad=True, **FAST))
+    ingest(run_dir, IngestConfig(skip_bad=True, **FAST), sources=[str(src)], force=True)
     assert len(pd.read_parquet(run_dir.questions)) == 2
     assert duckdb.sql(f"select count(*) from '{run_dir.rejected}' where kind = 'duplicate'").fetchall() == [(1,)]
     loaded = datasets.load_dataset("parquet", data_files=str(run_dir.questions), split="train")

@@ -60,7 +60,10 @@ def test_exact_duplicates_ignore_case_width_and_spacing(tmp_path: Path, run_dir:
         UNRELATED.replace("1801", "１８０１"),
     ]
     result = ingest(
-        [str(write_jsonl(tmp_path / "q.jsonl", variants))], run_dir, IngestConfig(decontaminate=[], near_dup=False)
+        run_dir,
+        IngestConfig(decontaminate=[], near_dup=False),
+        sources=[str(write_jsonl(tmp_path / "q.jsonl", variants))],
+        force=True,
     )
     first = question_id(" ".join(UNRELATED.lower().split()))
     assert result.kept == 1 and result.duplicates == 3 and kept_ids(run_dir) == [first]
@@ -72,7 +75,7 @@ def test_exact_duplicates_ignore_case_width_and_spacing(tmp_path: Path, run_dir:
 
 def test_near_duplicates_catch_a_paraphrase_and_keep_unrelated(tmp_path: Path, run_dir: RunDir) -> None:
     src = write_jsonl(tmp_path / "q.jsonl", [LONG, UNRELATED, PARAPHRASE, PARAPHRASE])
-    result = ingest([str(src)], run_dir, IngestConfig(decontaminate=[]))
+    result = ingest(run_dir, IngestConfig(decontaminate=[]), sources=[str(src)], force=True)
     assert (result.kept, result.near_duplicates, result.duplicates) == (2, 1, 1)
     long_id = question_id(tokenise(pa.array([LONG]))[0][0].as_py())
     near, exact = rejected(run_dir)
@@ -83,7 +86,7 @@ def test_near_duplicates_catch_a_paraphrase_and_keep_unrelated(tmp_path: Path, r
     )
     assert_identity(run_dir)
 
-    off = ingest([str(src)], tmp_path / "off", IngestConfig(decontaminate=[], near_dup=False))
+    off = ingest(tmp_path / "off", IngestConfig(decontaminate=[], near_dup=False), sources=[str(src)], force=True)
     assert (off.kept, off.near_duplicates) == (3, 0)
 
 
@@ -178,7 +181,12 @@ def contaminated_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunDir, 
     }
     tmp = tmp_path_factory.mktemp("decontam")
     run = RunDir(tmp / "run")
-    ingest([str(write_jsonl(tmp / "q.jsonl", list(questions.values())))], run, IngestConfig(near_dup=False))
+    ingest(
+        run,
+        IngestConfig(near_dup=False),
+        sources=[str(write_jsonl(tmp / "q.jsonl", list(questions.values())))],
+        force=True,
+    )
     return run, {"gsm8k": gsm8k.ref, "mmlu": mmlu.ref, "short": short.ref}
 
 
@@ -219,13 +227,14 @@ def test_decontamination_against_a_file_backed_benchmark_and_its_knobs(tmp_path:
     src = write_jsonl(tmp_path / "q.jsonl", [f"Quick quiz: {item['question']} Answer briefly.", UNRELATED])
 
     run = RunDir(tmp_path / "a")
-    result = ingest([str(src)], run, IngestConfig(decontaminate=f"mmlu_pro={pro}", near_dup=False))
+    result = ingest(run, IngestConfig(decontaminate=f"mmlu_pro={pro}", near_dup=False), sources=[str(src)], force=True)
     assert result.contaminated == 1 and rejected(run)[0]["matched"] == "mmlu_pro:70"
     strict = ingest(
-        [str(src)],
         tmp_path / "b",
         IngestConfig(decontaminate=f"mmlu_pro={pro}", decontam_min_shared=99, near_dup=False),
+        sources=[str(src)],
+        force=True,
     )
     assert strict.contaminated == 0, "fewer shared n-grams than the threshold is not contamination"
-    off = ingest([str(src)], tmp_path / "c", IngestConfig(decontaminate="none", near_dup=False))
+    off = ingest(tmp_path / "c", IngestConfig(decontaminate="none", near_dup=False), sources=[str(src)], force=True)
     assert off.contaminated == 0 and off.kept == 2

@@ -45,7 +45,7 @@ def test_a_utf8_byte_order_mark_is_read_in_csv_jsonl_and_json(tmp_path: Path, ru
     jsonl.write_bytes(BOM + (json.dumps(nr_row(1)) + "\n" + json.dumps(nr_row(2)) + "\n").encode())
     document = tmp_path / "bom.json"
     document.write_bytes(BOM + json.dumps([nr_row(3)]).encode())
-    result = ingest([str(csv_file), str(jsonl), str(document)], run_dir, IngestConfig(**FAST))
+    result = ingest(run_dir, IngestConfig(**FAST), sources=[str(csv_file), str(jsonl), str(document)], force=True)
     assert result.kept == 4 and result.rejected == 0
     assert kept_questions(run_dir) == QUESTIONS[:4]
     assert pq.read_table(run_dir.questions)["reference_answer"].to_pylist()[0] == "80"
@@ -59,16 +59,16 @@ def test_a_missing_question_column_lists_the_columns_found(tmp_path: Path, run_d
     with pytest.raises(
         BadInputError, match=r"prompts.csv: no column 'question' \(columns: prompt, gold\).*question_col"
     ):
-        ingest([str(src)], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=[str(src)], force=True)
     src = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": QUESTIONS[0], "gold": "1"}] * 2)
     with pytest.raises(BadInputError, match=r"prompts.jsonl: no column 'question' \(columns: prompt, gold\)"):
-        ingest([str(src)], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=[str(src)], force=True)
     # some rows have it: each row without it says which fields it has
     src = write_jsonl(tmp_path / "mixed.jsonl", [nr_row(0), {"Question": QUESTIONS[1]}])
     with pytest.raises(
         BadRowsError, match=r"mixed.jsonl:2: missing question \(no 'question' field; fields: Question\)"
     ):
-        ingest([str(src)], run_dir, IngestConfig(**FAST))
+        ingest(run_dir, IngestConfig(**FAST), sources=[str(src)], force=True)
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl", "json", "parquet"])
@@ -85,13 +85,13 @@ def test_a_mapped_column_that_does_not_exist_is_named(tmp_path: Path, run_dir: R
         pq.write_table(pa.Table.from_pylist(rows), src)
     mistyped = IngestConfig(columns=ColumnMap(answer="refrence_answer"), **FAST)
     with pytest.raises(BadInputError) as err:
-        ingest([str(src)], run_dir, mistyped)
+        ingest(run_dir, mistyped, sources=[str(src)], force=True)
     message = str(err.value)
     assert f"{src}: no column 'refrence_answer'" in message and "columns.answer" in message
     assert "columns: question, reference_answer" in message
     assert not run_dir.questions.exists()
     # the defaults name columns a source may lack (no other model's answer, no domain): not an error
-    assert ingest([str(src)], run_dir, IngestConfig(**FAST)).kept == 3
+    assert ingest(run_dir, IngestConfig(**FAST), sources=[str(src)], force=True).kept == 3
 
 
 # ---- empty pools ------------------------------------------------------------------------------------------------
@@ -102,15 +102,15 @@ def test_an_empty_pool_is_an_error_unless_allowed(tmp_path: Path, run_dir: RunDi
     empty.write_text("\n\n", encoding="utf-8")
     for sources in ([str(empty)], ["reasoning-gym:basic_arithmetic:0"]):
         with pytest.raises(BadInputError, match=r"no rows to ingest.*allow_empty"):
-            ingest(sources, run_dir, IngestConfig(**FAST))
+            ingest(run_dir, IngestConfig(**FAST), sources=sources, force=True)
         assert not run_dir.questions.exists()
-    result = ingest([str(empty)], run_dir, IngestConfig(allow_empty=True, **FAST))
+    result = ingest(run_dir, IngestConfig(allow_empty=True, **FAST), sources=[str(empty)], force=True)
     assert result.kept == 0 and pq.read_metadata(run_dir.questions).num_rows == 0
 
     every_row_bad = write_jsonl(tmp_path / "bad.jsonl", [{"question": ""}, "not json"])
     run = RunDir(tmp_path / "other")
     with pytest.raises(BadInputError) as err:
-        ingest([str(every_row_bad)], run, IngestConfig(skip_bad=True, **FAST))
+        ingest(run, IngestConfig(skip_bad=True, **FAST), sources=[str(every_row_bad)], force=True)
     message = str(err.value)
     assert "no question is left of 2 rows read (rejected 2)" in message and err.value.fix == Fix("", allow_empty=True)
     assert f"{every_row_bad}:1: empty question" in message and f"{every_row_bad}:2: not JSON" in message
@@ -130,7 +130,7 @@ def test_rejected_rows_keep_their_raw_text(tmp_path: Path, run_dir: RunDir) -> N
     ]
     jsonl = tmp_path / "lines.jsonl"
     jsonl.write_bytes(b"\n".join(lines) + b"\n")
-    ingest([str(jsonl)], run_dir, IngestConfig(skip_bad=True, **FAST))
+    ingest(run_dir, IngestConfig(skip_bad=True, **FAST), sources=[str(jsonl)], force=True)
     rejected = pq.read_table(run_dir.rejected).to_pylist()
     raw = {row["source_row"]: row["raw"] for row in rejected}
     assert raw == {2: '{"Question": "capitalised key"}', 3: "{oops", 4: '{"question": "caf\\xe9"}', 5: None}
@@ -139,7 +139,7 @@ def test_rejected_rows_keep_their_raw_text(tmp_path: Path, run_dir: RunDir) -> N
     table = write_csv(tmp_path / "rows.csv", ["question", "reference_answer"], [[QUESTIONS[1], "1"], ["  ", "2"]])
     pq.write_table(pa.table({"question": [QUESTIONS[2], None], "reference_answer": ["3", "4"]}), tmp_path / "p.parquet")
     other = RunDir(tmp_path / "other")
-    ingest([str(table), str(tmp_path / "p.parquet")], other, IngestConfig(skip_bad=True, **FAST))
+    ingest(other, IngestConfig(skip_bad=True, **FAST), sources=[str(table), str(tmp_path / "p.parquet")], force=True)
     rejected = pq.read_table(other.rejected).to_pylist()
     assert [(row["reason"], row["raw"]) for row in rejected] == [
         ("empty question", "  ,2"),  # the line as written
@@ -160,7 +160,7 @@ def test_truncated_or_empty_files_are_bad_input_naming_the_file(tmp_path: Path, 
     zipped.write_bytes(gzip.compress(b"\n".join(json.dumps(nr_row(i % 5)).encode() for i in range(2000)))[:300])
     for path in (truncated, empty, zipped):
         with pytest.raises(BadInputError) as err:
-            ingest([str(path)], run_dir, IngestConfig(**FAST))
+            ingest(run_dir, IngestConfig(**FAST), sources=[str(path)], force=True)
         assert str(err.value).startswith(f"{path}: "), err.value
         assert "truncated" in str(err.value)
 
@@ -171,7 +171,12 @@ def test_truncated_or_empty_files_are_bad_input_naming_the_file(tmp_path: Path, 
 def test_reingesting_into_a_run_with_traces_says_so_and_the_manifest_sees_new_questions(
     tmp_path: Path, run_dir: RunDir, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    first = ingest([str(write_jsonl(tmp_path / "a.jsonl", [nr_row(0), nr_row(1)]))], run_dir, IngestConfig(**FAST))
+    first = ingest(
+        run_dir,
+        IngestConfig(**FAST),
+        sources=[str(write_jsonl(tmp_path / "a.jsonl", [nr_row(0), nr_row(1)]))],
+        force=True,
+    )
     written = Manifest(run_dir.manifest).latest("ingest")["outputs"]["questions.parquet"]["sha256"]
     assert written == fingerprint(run_dir.questions)["sha256"]
     ids = pq.read_table(run_dir.questions)["id"].to_pylist()
@@ -179,7 +184,12 @@ def test_reingesting_into_a_run_with_traces_says_so_and_the_manifest_sees_new_qu
     pq.write_table(pa.Table.from_pydict(traces, schema=pa.schema([TRACES.field(k) for k in traces])), run_dir.traces)
     assert first.kept == 2
 
-    ingest([str(write_jsonl(tmp_path / "b.jsonl", [nr_row(1), nr_row(2)]))], run_dir, IngestConfig(**FAST))
+    ingest(
+        run_dir,
+        IngestConfig(**FAST),
+        sources=[str(write_jsonl(tmp_path / "b.jsonl", [nr_row(1), nr_row(2)]))],
+        force=True,
+    )
     record = Manifest(run_dir.manifest).latest("ingest")
     assert record["outputs"]["questions.parquet"]["sha256"] != written  # what every later stage compares with
     assert record["traces_of_other_questions"] == 1  # question 0 has traces but is gone

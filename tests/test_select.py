@@ -71,9 +71,9 @@ EVERY_METHOD = [
 
 @pytest.mark.parametrize("expr", EVERY_METHOD)
 def test_same_seed_same_bytes_other_seed_other_subset(pool: RunDir, expr: str) -> None:
-    a = select(pool, expr, 200, seed=1, name="a", allow_smaller=True)
-    b = select(pool, expr, 200, seed=1, name="b", allow_smaller=True)
-    c = select(pool, expr, 200, seed=2, name="c", allow_smaller=True)
+    a = select(pool, method=expr, size=200, seed=1, name="a", allow_smaller=True, force=True)
+    b = select(pool, method=expr, size=200, seed=1, name="b", allow_smaller=True, force=True)
+    c = select(pool, method=expr, size=200, seed=2, name="c", allow_smaller=True, force=True)
     assert a.path.read_bytes() == b.path.read_bytes()
     ids_a = pq.read_table(a.path)["trace_id"].to_pylist()
     ids_c = pq.read_table(c.path)["trace_id"].to_pylist()
@@ -84,12 +84,12 @@ def test_same_seed_same_bytes_other_seed_other_subset(pool: RunDir, expr: str) -
 
 
 def test_size_larger_than_eligible_says_how_many(pool: RunDir) -> None:
-    eligible = select(pool, "random", 10).eligible
+    eligible = select(pool, method="random", size=10, force=True).eligible
     with pytest.raises(NotEnoughEligible) as err:
-        select(pool, "random", eligible + 1)
+        select(pool, method="random", size=eligible + 1, force=True)
     assert f"only {eligible} are eligible" in str(err.value) and err.value.fix == Fix("select", allow_smaller=True)
     assert "filter:complete: " in str(err.value)  # the funnel shows where traces were lost
-    result = select(pool, "random", eligible + 1, allow_smaller=True)
+    result = select(pool, method="random", size=eligible + 1, allow_smaller=True, force=True)
     assert result.selected == eligible == pq.read_metadata(result.path).num_rows
     failed = Manifest(pool.manifest).records(f"select:random-{eligible + 1}")
     assert [r["status"] for r in failed] == ["failed", "done"]
@@ -110,7 +110,7 @@ def test_size_larger_than_eligible_says_how_many(pool: RunDir) -> None:
 def test_missing_annotation_names_the_command(run_dir: RunDir, expr: str, annotator: str) -> None:
     write_pool(run_dir, 50, annotations={})  # annotations.parquet exists but every column is null
     with pytest.raises(MissingColumnError) as caught:
-        select(run_dir, expr, 10)
+        select(run_dir, method=expr, size=10, force=True)
     assert caught.value.fix == Fix("annotate", only=annotator).at(run_dir)
     shown = caught.value.render(lambda fix: fix.command_line())  # as the command line prints it
     assert f"nt annotate --run {run_dir.root} --only {annotator}" in shown
@@ -118,14 +118,14 @@ def test_missing_annotation_names_the_command(run_dir: RunDir, expr: str, annota
 
 def test_missing_tables_name_their_command(run_dir: RunDir) -> None:
     with pytest.raises(MissingInputError, match=r"traces\.parquet does not exist: run `generate`") as caught:
-        select(run_dir, "random", 10)
+        select(run_dir, method="random", size=10, force=True)
     assert caught.value.fix == Fix("generate").at(run_dir)
     write_pool(run_dir, 50)  # traces only
     with pytest.raises(MissingColumnError, match=r"annotations.parquet does not exist") as caught:
-        select(run_dir, "topic", 10)
+        select(run_dir, method="topic", size=10, force=True)
     assert caught.value.fix == Fix("annotate", only="domain").at(run_dir)
     with pytest.raises(MissingColumnError, match=r"run `ingest SOURCE\.\.\.`"):
-        select(run_dir, "short-ref", 10)
+        select(run_dir, method="short-ref", size=10, force=True)
 
 
 @pytest.mark.parametrize(
@@ -180,13 +180,13 @@ def test_default_names_are_file_safe() -> None:
 
 def test_bad_options_are_config_errors(pool: RunDir) -> None:
     with pytest.raises(ConfigError, match="size"):
-        select(pool, "random", 0)
+        select(pool, method="random", size=0, force=True)
     with pytest.raises(ConfigError, match="name"):
-        select(pool, "random", 10, name="../escape")
+        select(pool, method="random", size=10, name="../escape", force=True)
 
 
 def test_manifest_records_parameters_and_statistics(pool: RunDir) -> None:
-    result = select(pool, "topic", 500, seed=3, name="balanced")
+    result = select(pool, method="topic", size=500, seed=3, name="balanced", force=True)
     record = Manifest(pool.manifest).latest("select:balanced")
     assert record["status"] == "done"
     assert record["config"]["seed"] == 3 and record["config"]["expression"] == "filter:complete,max_tokens(16384)>topic"
@@ -199,9 +199,9 @@ def test_manifest_records_parameters_and_statistics(pool: RunDir) -> None:
 
 
 def test_compare_table_and_csv(pool: RunDir) -> None:
-    select(pool, "topic", 300, name="topic")
-    select(pool, "disagree", 300, name="disagree")
-    select(pool, "length(mode=longest)", 300, name="longest")
+    select(pool, method="topic", size=300, name="topic", force=True)
+    select(pool, method="disagree", size=300, name="disagree", force=True)
+    select(pool, method="length(mode=longest)", size=300, name="longest", force=True)
     table = compare(pool)
     assert list(table.columns) == ["pool", "disagree", "longest", "topic"]
     assert table.loc["traces", "pool"] == 3000 and table.loc["traces", "topic"] == 300
@@ -215,7 +215,7 @@ def test_compare_table_and_csv(pool: RunDir) -> None:
 
 
 def test_output_is_readable_with_pandas_duckdb_and_datasets(pool: RunDir) -> None:
-    result = select(pool, "disagree>topic", 250, name="readable")
+    result = select(pool, method="disagree>topic", size=250, name="readable", force=True)
     frame = pd.read_parquet(result.path)
     assert list(frame.columns) == ["trace_id", "rank", "score", "method"] and len(frame) == 250
     assert duckdb.sql(f"select count(*), min(rank), max(rank) from '{result.path}'").fetchall() == [(250, 0, 249)]
@@ -257,7 +257,7 @@ def test_cli_help_documents_the_grammar(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_manifest_is_valid_json_after_several_selections(pool: RunDir) -> None:
     for seed in range(3):
-        select(pool, "random", 20, seed=seed, name=f"r{seed}")
+        select(pool, method="random", size=20, seed=seed, name=f"r{seed}", force=True)
     data = json.loads(pool.manifest.read_text())
     assert {f"select:r{s}" for s in range(3)} <= set(data["stages"])
 
@@ -267,7 +267,7 @@ def test_duplicate_trace_ids_are_reported_with_their_row(run_dir: RunDir) -> Non
     table = pq.read_table(run_dir.traces)
     pq.write_table(pa.concat_tables([table, table.slice(2, 1)]), run_dir.traces)
     with pytest.raises(BadInputError, match=r"traces.parquet: row 6: duplicate trace_id 't0000002'"):
-        select(run_dir, "random", 2)
+        select(run_dir, method="random", size=2, force=True)
 
 
 def test_duplicate_annotation_rows_are_reported(run_dir: RunDir) -> None:
@@ -275,4 +275,4 @@ def test_duplicate_annotation_rows_are_reported(run_dir: RunDir) -> None:
     table = pq.read_table(run_dir.annotations)
     pq.write_table(pa.concat_tables([table, table.slice(1, 1)]), run_dir.annotations)
     with pytest.raises(BadInputError, match=r"annotations.parquet: row 6: duplicate trace_id 't0000001'"):
-        select(run_dir, "topic", 2)
+        select(run_dir, method="topic", size=2, force=True)

@@ -62,10 +62,12 @@ def test_annotated_token_counts_take_precedence(run_dir: RunDir) -> None:
         run_dir, n, traces={"reasoning_tokens": own, "completion_tokens": own + 10},
         annotations={"reasoning_tokens": annotated, "response_tokens": annotated + 10},
     )  # fmt: skip
-    result = select(run_dir, "random", 10)
+    result = select(run_dir, method="random", size=10, force=True)
     assert result.eligible == 500
     assert result.notes["token_counts"]["response_tokens"] == {"annotations.response_tokens": n}
-    assert select(run_dir, "filter:all,min_tokens(1000)", 10).eligible == 500  # reasoning: annotated count too
+    assert (
+        select(run_dir, method="filter:all,min_tokens(1000)", size=10, force=True).eligible == 500
+    )  # reasoning: annotated count too
 
 
 # ---- strategy ----------------------------------------------------------------------------------------------
@@ -205,7 +207,7 @@ def test_disagreement_examples_come_first_then_backfill(run_dir: RunDir) -> None
     assert set(methods[n_disagree:]) == {"disagree:backfill"}
 
     with pytest.raises(NotEnoughEligible, match=f"only {n_disagree} are eligible"):
-        select(run_dir, "disagree(backfill=false)", n_disagree + 1)
+        select(run_dir, method="disagree(backfill=false)", size=n_disagree + 1, force=True)
 
 
 def test_short_reference_threshold(run_dir: RunDir) -> None:
@@ -259,12 +261,14 @@ def test_default_filter_and_how_to_change_it(run_dir: RunDir) -> None:
     tokens = np.where(np.arange(n) % 5 == 0, 20_000, 1000)  # 200 too long
     write_pool(run_dir, n, traces={"complete": complete, "reasoning_tokens": tokens})
     both = int((complete & (tokens <= 16_384)).sum())
-    assert select(run_dir, "random", 10).eligible == both
-    assert select(run_dir, "filter:all>random", 10).eligible == n
-    assert select(run_dir, "random", 10, default_filter=False, name="nodefault").eligible == n
-    assert select(run_dir, "filter:max_tokens(32768)", 10).eligible == int(complete.sum())
-    assert select(run_dir, "filter:!complete", 10).eligible == int((~complete & (tokens <= 16_384)).sum())
-    assert select(run_dir, "filter:min_tokens(5000)", 10, allow_smaller=True).eligible == 0
+    assert select(run_dir, method="random", size=10, force=True).eligible == both
+    assert select(run_dir, method="filter:all>random", size=10, force=True).eligible == n
+    assert select(run_dir, method="random", size=10, default_filter=False, name="nodefault", force=True).eligible == n
+    assert select(run_dir, method="filter:max_tokens(32768)", size=10, force=True).eligible == int(complete.sum())
+    assert select(run_dir, method="filter:!complete", size=10, force=True).eligible == int(
+        (~complete & (tokens <= 16_384)).sum()
+    )
+    assert select(run_dir, method="filter:min_tokens(5000)", size=10, allow_smaller=True, force=True).eligible == 0
 
 
 def test_semantic_reads_embeddings_in_any_order_and_skips_traces_without_one(run_dir: RunDir) -> None:

@@ -118,7 +118,7 @@ def test_check_validates_the_expression_without_any_table(tmp_path: Path, run_di
 
 def test_a_selection_made_from_older_traces_is_stale_by_its_manifest_record(run_dir: RunDir) -> None:
     annotated_pool(run_dir)
-    result = select(run_dir, "random", 50)
+    result = select(run_dir, method="random", size=50, force=True)
     record = Manifest(run_dir.manifest).latest(f"select:{result.name}")
     assert record["inputs"]["traces.parquet"]["sha256"] == traces_digest(run_dir)  # what it read
     assert stale_selections(run_dir) == {}
@@ -138,7 +138,7 @@ def test_regenerated_traces_make_select_fail_with_the_refresh_command(run_dir: R
     annotated_pool(run_dir)
     regenerate_traces(run_dir, 400)
     with pytest.raises(StaleAnnotationsError) as err:
-        select(run_dir, "strategy", 10)
+        select(run_dir, method="strategy", size=10, force=True)
     message = str(err.value)
     assert "annotations for `length`, `strategies` were computed from older traces (traces.parquet changed since)" in (
         message
@@ -147,7 +147,7 @@ def test_regenerated_traces_make_select_fail_with_the_refresh_command(run_dir: R
     assert isinstance(err.value, MissingInputError) and err.value.exit_code == 3
 
     # a selection that needs no annotation still runs, and its statistics do not use the stale ones
-    result = select(run_dir, "filter:all>random", 10)
+    result = select(run_dir, method="filter:all>random", size=10, force=True)
     assert np.isnan(result.statistics["mean distinct strategies"])
     assert "domain entropy (bits)" not in result.statistics
 
@@ -155,16 +155,16 @@ def test_regenerated_traces_make_select_fail_with_the_refresh_command(run_dir: R
     fresh = traces_digest(run_dir)
     stamp_annotations(run_dir, {**dict.fromkeys(ANNOTATORS, "an older digest"), "strategies": fresh})
     with pytest.raises(StaleAnnotationsError) as err:
-        select(run_dir, "strategy", 10)
+        select(run_dir, method="strategy", size=10, force=True)
     assert err.value.fix == Fix("annotate", only="length").at(run_dir)
     stamp_annotations(run_dir, dict.fromkeys(ANNOTATORS, fresh))
-    assert select(run_dir, "strategy", 10).selected == 10
+    assert select(run_dir, method="strategy", size=10, force=True).selected == 10
 
 
 def test_annotations_that_record_no_fingerprint_are_not_trusted(run_dir: RunDir) -> None:
     annotated_pool(run_dir, annotated_from=None)  # written before annotate recorded what it saw
     with pytest.raises(StaleAnnotationsError) as err:
-        select(run_dir, "topic", 10)
+        select(run_dir, method="topic", size=10, force=True)
     assert "have no record of which traces they were computed from" in str(err.value)
     assert err.value.fix == Fix("annotate", only="domain,length").at(run_dir)
 
@@ -172,13 +172,13 @@ def test_annotations_that_record_no_fingerprint_are_not_trusted(run_dir: RunDir)
 def test_embeddings_of_the_question_do_not_depend_on_the_traces(run_dir: RunDir) -> None:
     vectors = np.random.default_rng(1).normal(size=(300, 8))
     write_pool(run_dir, 300, embeddings=vectors)  # no annotations.parquet at all
-    assert select(run_dir, "semantic(k=4)", 30).selected == 30
+    assert select(run_dir, method="semantic(k=4)", size=30, force=True).selected == 30
     write_pool(run_dir, 300, embeddings=vectors, embedded="trace")
     with pytest.raises(StaleAnnotationsError) as err:
-        select(run_dir, "semantic(k=4)", 30)
+        select(run_dir, method="semantic(k=4)", size=30, force=True)
     assert err.value.fix == Fix("annotate", only="embeddings").at(run_dir)
     write_pool(run_dir, 300, embeddings=vectors, embedded="trace", annotations={})  # annotate recorded embeddings
-    assert select(run_dir, "semantic(k=4)", 30).selected == 30
+    assert select(run_dir, method="semantic(k=4)", size=30, force=True).selected == 30
 
 
 # ---- which traces can be selected ----------------------------------------------------------------------------------
@@ -193,11 +193,11 @@ def test_failed_traces_are_never_selected(run_dir: RunDir) -> None:
                 "finish_reason": np.where(failed, "error", "stop"), "complete": True},
     )  # fmt: skip
     for expr in ("random", "filter:all>random", "filter:!complete>random", "length(mode=longest)"):
-        result = select(run_dir, expr, n, allow_smaller=True, name="any")
+        result = select(run_dir, method=expr, size=n, allow_smaller=True, name="any", force=True)
         assert not failed[row_numbers(result.path)].any(), expr
-    assert select(run_dir, "filter:all", 10).funnel["without error"] == n - failed.sum()
+    assert select(run_dir, method="filter:all", size=10, force=True).funnel["without error"] == n - failed.sum()
     with pytest.raises(NotEnoughEligible, match="without error: 150"):
-        select(run_dir, "filter:all", n)
+        select(run_dir, method="filter:all", size=n, force=True)
 
 
 def test_default_cap_counts_the_whole_response(run_dir: RunDir) -> None:
@@ -217,7 +217,7 @@ def test_default_cap_counts_the_whole_response(run_dir: RunDir) -> None:
                 "completion_tokens": column["server"]},
         annotations={"response_tokens": column["annotated"]},
     )  # fmt: skip
-    result = select(run_dir, "random", 100)
+    result = select(run_dir, method="random", size=100, force=True)
     assert sorted(set(group[row_numbers(result.path)])) == [1, 3] and result.eligible == 100
     assert result.notes["token_counts"]["response_tokens"] == {
         "annotations.response_tokens": 50,
@@ -225,24 +225,26 @@ def test_default_cap_counts_the_whole_response(run_dir: RunDir) -> None:
         "traces.reasoning_tokens+answer_tokens": 100,
     }
     # the reasoning-only cap and floor read the reasoning count
-    assert select(run_dir, "filter:all,max_reasoning_tokens(16384)", 10).eligible == n
-    assert select(run_dir, "filter:all,min_tokens(10000)", 10).eligible == 100
+    assert select(run_dir, method="filter:all,max_reasoning_tokens(16384)", size=10, force=True).eligible == n
+    assert select(run_dir, method="filter:all,min_tokens(10000)", size=10, force=True).eligible == 100
 
 
 def test_natural_and_forced_filters(run_dir: RunDir) -> None:
     n = 300
     forced = np.arange(n) % 3 == 0
     write_pool(run_dir, n, traces={"forced": forced})
-    assert select(run_dir, "random", 10).eligible == n  # the paper's filter (complete) keeps both
-    natural = select(run_dir, "filter:natural", 200)
+    assert (
+        select(run_dir, method="random", size=10, force=True).eligible == n
+    )  # the paper's filter (complete) keeps both
+    natural = select(run_dir, method="filter:natural", size=200, force=True)
     assert not forced[row_numbers(natural.path)].any() and natural.eligible == 200
-    only_forced = select(run_dir, "filter:forced", 100)
+    only_forced = select(run_dir, method="filter:forced", size=100, force=True)
     assert forced[row_numbers(only_forced.path)].all() and only_forced.eligible == 100
 
     write_pool(run_dir, n)  # traces written before thinking budgets: no `forced` column, none was forced
     pq.write_table(pq.read_table(run_dir.traces).drop_columns(["forced"]), run_dir.traces)
-    assert select(run_dir, "filter:natural", 10).eligible == n
-    assert select(run_dir, "filter:forced", 10, allow_smaller=True).eligible == 0
+    assert select(run_dir, method="filter:natural", size=10, force=True).eligible == n
+    assert select(run_dir, method="filter:forced", size=10, allow_smaller=True, force=True).eligible == 0
 
 
 # ---- exactly N from the length rule -----------------------------------------------------------------------------
@@ -252,7 +254,7 @@ def test_length_rule_returns_exactly_n_filled_with_the_same_weights(run_dir: Run
     per_bucket = 5000
     tokens = np.repeat([1000, 4000], per_bucket)  # keep probability 0.018 and 0.57
     write_pool(run_dir, len(tokens), traces={"reasoning_tokens": tokens})
-    result = select(run_dir, "length", 4000)
+    result = select(run_dir, method="length", size=4000, force=True)
     table = pq.read_table(result.path)
     rows, methods = row_numbers(result.path), np.array(table["method"].to_pylist())
     assert len(rows) == 4000 == len(set(rows.tolist()))
@@ -265,17 +267,20 @@ def test_length_rule_returns_exactly_n_filled_with_the_same_weights(run_dir: Run
     assert filled_long > 0.9, filled_long
     record = Manifest(run_dir.manifest).latest(f"select:{result.name}")
     assert record["notes"]["backfill"]["length"] == steps
-    assert select(run_dir, "length", 4000, name="again").path.read_bytes() == result.path.read_bytes()
+    assert (
+        select(run_dir, method="length", size=4000, name="again", force=True).path.read_bytes()
+        == result.path.read_bytes()
+    )
 
 
 def test_length_rule_returns_n_whenever_the_pool_holds_n(run_dir: RunDir) -> None:
     tokens = np.where(np.arange(100) < 20, 0, 800)  # 20 traces of weight 0 (no reasoning)
     write_pool(run_dir, 100, traces={"reasoning_tokens": tokens})
-    result = select(run_dir, "filter:all>length", 100)
+    result = select(run_dir, method="filter:all>length", size=100, force=True)
     rows = row_numbers(result.path)
     assert sorted(rows.tolist()) == list(range(100))
     assert (tokens[rows[-20:]] == 0).all()  # weight 0 comes last
-    few = select(run_dir, "filter:all>length", 30)
+    few = select(run_dir, method="filter:all>length", size=30, force=True)
     assert few.selected == 30 and (tokens[row_numbers(few.path)] == 800).all()
 
 
@@ -297,12 +302,15 @@ def test_negated_all_is_refused_and_negation_is_in_the_name(run_dir: RunDir) -> 
 
     n = 100
     write_pool(run_dir, n, traces={"complete": np.arange(n) < 60})
-    negated, plain = select(run_dir, "filter:!complete", 40), select(run_dir, "filter:complete", 60)
+    negated, plain = (
+        select(run_dir, method="filter:!complete", size=40, force=True),
+        select(run_dir, method="filter:complete", size=60, force=True),
+    )
     assert (negated.name, plain.name) == ("filter-not-complete-40", "filter-complete-60")
     assert row_numbers(negated.path).min() >= 60 and row_numbers(plain.path).max() < 60
 
-    without_default = select(run_dir, "random", 10, default_filter=False)
-    assert without_default.name == "filter-all+random-10" != select(run_dir, "random", 10).name
+    without_default = select(run_dir, method="random", size=10, default_filter=False, force=True)
+    assert without_default.name == "filter-all+random-10" != select(run_dir, method="random", size=10, force=True).name
 
 
 # ---- the CLI (a subprocess, as a user runs it) ----------------------------------------------------------------------

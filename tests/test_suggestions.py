@@ -4,7 +4,8 @@ Three sources of suggestions, read from the source code (not from running it):
 
 - every ``Fix(...)`` a module builds (what an error or a report says to run): its command is an ``nt`` command and
   its options are that command's options;
-- every ``nt COMMAND ... --option`` written anywhere in the package (help texts, docstrings, messages);
+- every ``nt COMMAND ... --option`` written anywhere in the package (help texts, docstrings, messages) and in the
+  documentation (README, docs/, the example configs);
 - modules outside ``naturalthoughts/cli/`` spell no ``nt`` command and no ``--option`` in their messages: they
   name the stage and its options with a ``Fix`` (the command line interface renders it), so the two stay one.
 """
@@ -22,7 +23,7 @@ from naturalthoughts.cli import build_app
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "naturalthoughts"
 GLOBAL_OPTIONS = {"--debug", "--help", "-h"}
-MENTION = re.compile(r"(?<![\w./-])nt ([a-z][a-z-]*)((?: [a-z][a-z-]*)?)([^`'\"\n;)]*)")
+MENTION = re.compile(r"(?<![\w./-])nt ([a-z][a-z-]*)((?: [a-z][a-z-]*)?)((?:(?!\bnt )[^`'\"\n;)])*)")
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 # `--option` words in messages of non-CLI modules that belong to other programs, not to nt.
 OTHER_PROGRAMS = ("pip install", "llama-server", "--outfile", "--outtype", "accelerate launch", "torchrun")
@@ -141,6 +142,26 @@ def test_every_nt_command_written_in_the_package_exists() -> None:
                     if option not in COMMANDS[command]:
                         problems.append(f"{path.relative_to(PACKAGE)}:{line}: `nt {command}` has no option {option}")
     assert seen >= 50, "the scan found too few `nt` commands to be looking at the right text"
+    assert not problems, "\n".join(problems)
+
+
+def test_every_nt_command_in_the_documentation_exists() -> None:
+    root = PACKAGE.parents[1]
+    documents = [root / "README.md", root / "benchmarks" / "README.md", *sorted((root / "docs").glob("*.md")),
+                 *sorted((root / "configs").rglob("*.yaml"))]  # fmt: skip
+    problems, seen = [], 0
+    for path in documents:
+        for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for written, command, options in _mentions(line):
+                where = f"{path.relative_to(root)}:{line_number}"
+                if command is None:
+                    if options or f"`{written}" in line:
+                        problems.append(f"{where}: `{written}`: no such command")
+                    continue
+                seen += 1
+                unknown = [option for option in options if option not in COMMANDS[command]]
+                problems += [f"{where}: `nt {command}` has no option {option}" for option in unknown]
+    assert seen >= 50, "the scan found too few `nt` commands in the documentation"
     assert not problems, "\n".join(problems)
 
 

@@ -153,7 +153,7 @@ def test_scorers_are_the_tasks_own_and_a_scorer_that_raises_scores_zero() -> Non
 def test_ingest_reads_parameters_of_the_yaml_form_and_labels_rows_with_their_spec(run_dir: RunDir) -> None:
     source = tasks.spec_text({"reasoning-gym": {"tasks": {"gcd": {"max_value": 30}, "leg_counting": {}}, "size": 4,
                                                 "seed": 7}})  # fmt: skip
-    result = ingest([source], run_dir, IngestConfig(decontaminate=[]))
+    result = ingest(run_dir, IngestConfig(decontaminate=[]), sources=[source], force=True)
     df = pd.read_parquet(run_dir.questions)
     assert result.read == 8 and len(df) == 8
     gcd = df[df["source"] == "reasoning-gym:gcd{max_value=30}:4:7"]

@@ -61,6 +61,16 @@ class StageOutcome:
         """The stage's own rich result (None when the stage was up to date)."""
         return self.result.value if self.result is not None else None
 
+    def __getattr__(self, name: str) -> Any:
+        """The stage's own result's attributes (``select(...).eligible``), when the stage ran this time."""
+        if name.startswith("__") or name in ("key", "status", "reason", "record", "result"):
+            raise AttributeError(name)
+        value = self.value
+        if value is None:
+            raise AttributeError(f"{name}: `{self.key}` was {self.status}, so there is no new result to read from "
+                                 "(its last record is `.record`)")  # fmt: skip
+        return getattr(value, name)
+
     @property
     def problem(self) -> str | None:
         """What a ``stopped`` or ``incomplete`` stage says about it (the budget, the count of failed items)."""

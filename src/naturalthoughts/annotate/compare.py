@@ -22,6 +22,7 @@ from naturalthoughts.annotate.registry import ANNOTATORS, annotator_class
 from naturalthoughts.annotate.strategies import STRATEGY_NAMES
 from naturalthoughts.errors import ConfigError
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.shortcuts import shortcut
 from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
 
 
@@ -132,17 +133,8 @@ class CompareStage(Stage):
         )
 
 
-def compare(
-    run: RunDir | str | Path,
-    a: str = "lexical",
-    b: str = "llm",
-    config: AnnotateConfig | None = None,
-    limit: int | None = None,
-) -> CompareReport:
-    """Run strategy annotators ``a`` and ``b`` over the run's traces (first ``limit``) and report agreement."""
-    from naturalthoughts.runner import run_one
-
-    return run_one(CompareStage(config, a=a, b=b, limit=limit), run, force=True).value  # type: ignore[no-any-return]
+# The notebook shortcut: compare(run, config=None, *, a="lexical", b="llm", limit=None) (naturalthoughts.shortcuts)
+compare = shortcut("annotate-compare")
 
 
 def _as_list(value: object) -> list[str] | None:

@@ -13,12 +13,11 @@ Notebook use::
 
     from naturalthoughts.annotate import AnnotateConfig, annotate
     result = annotate("runs/demo", AnnotateConfig(), only=["length", "strategies"])
-    # or, with the up-to-date check: Runner("runs/demo").run_stage(AnnotateStage(config, only=[...]))
+    # the same stage, as `nt annotate` runs it: Runner("runs/demo").run_stage(AnnotateStage(config, only=[...]))
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,8 +33,8 @@ from naturalthoughts.annotate.config import ANNOTATOR_NAMES, AnnotateConfig
 from naturalthoughts.annotate.length import SERVER_COLUMNS
 from naturalthoughts.annotate.registry import annotator_class, build, method_of, resolve, with_requirements
 from naturalthoughts.atomic import parquet_writer
-from naturalthoughts.progress import Reporter
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.shortcuts import shortcut
 from naturalthoughts.stage import Stage, StageContext, StageResult, Usage
 from naturalthoughts.staleness import annotator_freshness
 from naturalthoughts.tables import ANNOTATIONS
@@ -343,17 +342,5 @@ def _run_batches(
     )
 
 
-def annotate(
-    run: RunDir | str | os.PathLike[str],
-    config: AnnotateConfig | None = None,
-    only: list[str] | None = None,
-    show_progress: bool = True,
-    force: bool = True,
-) -> AnnotateResult | None:
-    """Notebook shortcut: run :class:`AnnotateStage` through the runner (it records the manifest, holds the lock).
-
-    ``force=False`` skips the work when the annotations are up to date (then returns None)."""
-    from naturalthoughts.runner import run_one
-
-    reporter = None if show_progress else Reporter(mode="off")
-    return run_one(AnnotateStage(config, only=only), run, force=force, reporter=reporter).value
+# The notebook shortcut: annotate(run, config=None, *, only=None, force=False, quiet=False) (naturalthoughts.shortcuts)
+annotate = shortcut("annotate")

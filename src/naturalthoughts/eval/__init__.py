@@ -3,14 +3,15 @@ thinking budgets, as a stage on the contract (:class:`EvalStage`, manifest key `
 
 From a notebook::
 
-    from naturalthoughts.eval import EvalConfig, EvalStage
-    from naturalthoughts.runner import Runner
-    with Runner("runs/demo") as runner:
-        outcome = runner.run_stage(EvalStage(EvalConfig(benchmarks=["gsm8k"], limit=20), model_name="smollm2"))
-    outcome.result.value  # the summary table (pyarrow)
+    from naturalthoughts.eval import evaluate
+    outcome = evaluate("runs/demo", benchmarks=["gsm8k"], limit=20, model_name="smollm2")
+    outcome.value  # the summary table (pyarrow)
 """
 
 from naturalthoughts.eval.config import EvalConfig
 from naturalthoughts.eval.stage import SAMPLES, SUMMARY, SUMMARY_MD, EvalStage
+from naturalthoughts.shortcuts import shortcut
 
-__all__ = ["SAMPLES", "SUMMARY", "SUMMARY_MD", "EvalConfig", "EvalStage"]
+evaluate = shortcut("eval")  # evaluate(run, config=None, *, model_name=None, out=None, force=False, quiet=False)
+
+__all__ = ["SAMPLES", "SUMMARY", "SUMMARY_MD", "EvalConfig", "EvalStage", "evaluate"]

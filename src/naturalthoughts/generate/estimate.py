@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,9 +17,10 @@ from naturalthoughts.generate.engine import cache_reader, engine_config, open_en
 from naturalthoughts.generate.failures import api_key_hint, engine_failure
 from naturalthoughts.generate.ledger import Ledger, Prices, budget_line
 from naturalthoughts.generate.plan import Job, Plan, build_plan
-from naturalthoughts.generate.stage import GenerateStageBase, reporter_for, send
+from naturalthoughts.generate.stage import GenerateStageBase, send
 from naturalthoughts.generate.traces import trace_row
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.shortcuts import shortcut
 from naturalthoughts.stage import StageContext, StageResult
 
 
@@ -191,16 +191,5 @@ def _project(
     )
 
 
-def estimate(
-    run: RunDir | str | os.PathLike[str],
-    config: GenerateConfig | None = None,
-    *,
-    sample_size: int = 8,
-    quiet: bool = False,
-) -> Estimate:
-    """Run :class:`GenerateEstimateStage` through the runner and return its :class:`Estimate`."""
-    from naturalthoughts.runner import run_one
-
-    config = config or GenerateConfig()
-    stage = GenerateEstimateStage(config, sample_size=sample_size)
-    return run_one(stage, run, reporter=reporter_for(config, quiet)).result.value  # type: ignore[union-attr]
+# The notebook shortcut: estimate(run, config=None, *, sample_size=8, quiet=False) (naturalthoughts.shortcuts)
+estimate = shortcut("generate-estimate")

@@ -42,6 +42,7 @@ from naturalthoughts.generate.traces import (
     trace_row,
 )
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.shortcuts import shortcut
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import TRACES
 
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
     from naturalthoughts.pipeline import PipelinePlan
-    from naturalthoughts.progress import Reporter
 
 
 @dataclass
@@ -378,40 +378,7 @@ def send(engine: Engine, jobs: list[Job], ledger: Ledger, progress: Progress, st
     return engine.generate([job.request for job in jobs], on_result, stop)
 
 
-# ---- notebook shortcuts ----------------------------------------------------------------------------------------
+# ---- notebook shortcut -----------------------------------------------------------------------------------------
 
-
-def reporter_for(config: GenerateConfig, quiet: bool) -> Reporter | None:
-    from naturalthoughts.progress import quiet_reporter
-
-    return quiet_reporter() if quiet or not config.progress else None
-
-
-def generate(
-    run: RunDir | str | os.PathLike[str],
-    config: GenerateConfig | None = None,
-    *,
-    quiet: bool = False,
-    force: bool = False,
-) -> GenerateResult:
-    """Run :class:`GenerateStage` through the runner (it records the manifest and holds the run lock).
-
-    When the traces are up to date (same questions and config, file unchanged) nothing runs unless ``force``;
-    the result then describes the last run with zero usage.
-    """
-    from naturalthoughts.runner import run_one
-
-    config = config or GenerateConfig()
-    outcome = run_one(GenerateStage(config), run, force=force, reporter=reporter_for(config, quiet))
-    if outcome.result is not None:
-        return outcome.result.value
-    record = outcome.record
-    return GenerateResult(
-        traces=as_rundir(run).traces,
-        counts=record.get("counts") or {},
-        usage={**Ledger().usage(), "wall_time_s": 0.0},
-        teacher=record.get("teacher", ""),
-        prompt_template=record.get("prompt_template", ""),
-        max_tokens=record.get("effective_max_tokens", config.max_tokens),
-        notes=["up to date"],
-    )
+# generate(run, config=None, *, force=False, quiet=False) -> StageOutcome (naturalthoughts.shortcuts)
+generate = shortcut("generate")

@@ -2,10 +2,9 @@
 
 Python API (a notebook can call it without the CLI)::
 
-    from naturalthoughts.ingest import IngestConfig, IngestStage, ingest
-    result = ingest(["natural_reasoning.jsonl"], "runs/demo", IngestConfig(skip_bad=True))
-    # or, with the up-to-date check: Runner("runs/demo").run_stage(IngestStage(config, sources=[...]))
-    result.counts()  # read, kept, duplicates, near_duplicates, rejected, contaminated
+    from naturalthoughts.ingest import IngestConfig, ingest
+    result = ingest("runs/demo", IngestConfig(skip_bad=True), sources=["natural_reasoning.jsonl"])
+    result.counts()  # read, kept, duplicates, near_duplicates, rejected, contaminated (when it ran: result.status)
 """
 
 from naturalthoughts.ingest.config import ColumnMap, IngestConfig

@@ -20,7 +20,6 @@ Whether the questions changed is the runner's to tell (the manifest records the 
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections import Counter, deque
@@ -49,6 +48,7 @@ from naturalthoughts.ingest.text import Words, question_ids, tokenise, words
 from naturalthoughts.ingest.trace_sources import TraceSource, resolve_traces
 from naturalthoughts.ingest.validation import BadRow, BadRowsError, bad_rows, validate
 from naturalthoughts.rundir import RunDir
+from naturalthoughts.shortcuts import shortcut
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import QUESTIONS, REJECTED, TRACES
 
@@ -599,16 +599,8 @@ def empty_pool_message(sources: list[str], result: IngestResult) -> str:
     )
 
 
-def ingest(
-    sources: list[str],
-    run: RunDir | str | os.PathLike[str],
-    config: IngestConfig | None = None,
-    force: bool = True,
-) -> IngestResult:
-    """Notebook shortcut: run :class:`IngestStage` through the runner (it records the manifest and holds the lock)."""
-    from naturalthoughts.runner import run_one
-
-    return run_one(IngestStage(config, sources=sources), run, force=force).value
+# The notebook shortcut: ingest(run, config=None, *, sources=[...], force=False) (naturalthoughts.shortcuts)
+ingest = shortcut("ingest")
 
 
 def summary_rows(result: IngestResult) -> list[tuple[str, Any]]:

@@ -2,5 +2,8 @@
 
 from naturalthoughts.report.config import ReportConfig
 from naturalthoughts.report.stage import ReportStage, build_report
+from naturalthoughts.shortcuts import shortcut
 
-__all__ = ["ReportConfig", "ReportStage", "build_report"]
+report = shortcut("report")  # report(run, config=None, *, force=False, quiet=False)
+
+__all__ = ["ReportConfig", "ReportStage", "build_report", "report"]

@@ -3,13 +3,14 @@
 Python API (the CLI is a thin layer over it)::
 
     from naturalthoughts.select import select, compare
-    result = select("runs/demo", "filter:complete,correct>disagree>strategy", size=10_000, seed=0)
+    result = select("runs/demo", method="filter:complete,correct>disagree>strategy", size=10_000, seed=0)
+    result.eligible, result.path   # a stage outcome reads as the stage's result (result.status: done, up-to-date)
     table = compare("runs/demo")   # pandas DataFrame: pool and each selection side by side
 
-    # or as a stage, skipped when up to date (what `nt select` and `nt run` do):
-    from naturalthoughts.runner import run_one
+    # or the stage itself, as `nt select` and `nt run` run it:
+    from naturalthoughts.runner import Runner
     from naturalthoughts.select import SelectConfig, SelectStage
-    outcome = run_one(SelectStage(SelectConfig(method="topic", size=1000)), "runs/demo")
+    outcome = Runner("runs/demo").run_stage(SelectStage(SelectConfig(method="topic", size=1000)))
 
 Methods live one per module in ``select/methods/`` and are registered in ``select/registry.py``; filters in
 ``select/filters.py``; the expression grammar in ``select/expr.py``; its meaning in ``select/plan.py``.
@@ -30,7 +31,6 @@ from naturalthoughts.select.stage import (
     SelectStage,
     default_name,
     select,
-    select_config,
 )
 
 __all__ = [
@@ -51,5 +51,4 @@ __all__ = [
     "describe",
     "parse",
     "select",
-    "select_config",
 ]

@@ -8,7 +8,6 @@ manifest and skips a selection whose inputs and config are unchanged. :func:`sel
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import write_parquet
-from naturalthoughts.config import validate
 from naturalthoughts.errors import BadInputError, Fix
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.select.base import Context
@@ -28,6 +26,7 @@ from naturalthoughts.select.config import SelectConfig
 from naturalthoughts.select.expr import Call, Expression
 from naturalthoughts.select.plan import Plan, backfill_counts, bind, eligible_rows, labels, order, scores
 from naturalthoughts.select.pool import COLUMN_SOURCES, TOKEN_COLUMNS, Pool, StaleAnnotationsError
+from naturalthoughts.shortcuts import shortcut
 from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.tables import SELECTION
 
@@ -291,35 +290,6 @@ def stale_selections(run: RunDir) -> dict[str, Fix]:
     return stale
 
 
-def select_config(
-    expr: str = "random",
-    size: int = 1,
-    seed: int = 0,
-    name: str | None = None,
-    allow_smaller: bool = False,
-    default_filter: bool = True,
-) -> SelectConfig:
-    """A validated :class:`SelectConfig` from keyword arguments (errors name the option)."""
-    data = {"method": expr, "size": size, "seed": seed, "name": name, "allow_smaller": allow_smaller,
-            "default_filter": default_filter}  # fmt: skip
-    return validate(SelectConfig, data, source="select options")
-
-
-def select(
-    run: RunDir | str | os.PathLike[str],
-    expr: str,
-    size: int,
-    seed: int = 0,
-    name: str | None = None,
-    allow_smaller: bool = False,
-    default_filter: bool = True,
-) -> SelectionResult:
-    """Select ``size`` traces of ``run`` with the expression ``expr`` (see docs/selection.md); notebook shortcut.
-
-    Runs :class:`SelectStage` through the runner (which records the ``select:NAME`` manifest record and holds the
-    run lock), always recomputing. Writes ``selections/NAME.parquet`` (trace_id, rank, score, method).
-    """
-    from naturalthoughts.runner import run_one
-
-    config = select_config(expr, size, seed, name, allow_smaller, default_filter)
-    return run_one(SelectStage(config), run, force=True).value
+# The notebook shortcut: select(run, config=None, *, method=EXPR, size=N, ..., force=False, quiet=False)
+# (naturalthoughts.shortcuts): keywords naming SelectConfig fields set them.
+select = shortcut("select")

@@ -3,5 +3,8 @@
 from naturalthoughts.sft.config import SftDataConfig
 from naturalthoughts.sft.mix import MixPolicy, parse_mix
 from naturalthoughts.sft.stage import SftDataStage, sft_name
+from naturalthoughts.shortcuts import shortcut
 
-__all__ = ["MixPolicy", "SftDataConfig", "SftDataStage", "parse_mix", "sft_name"]
+sft_data = shortcut("sft-data")  # sft_data(run, config=None, *, selection=NAME, name=None, force=False, quiet=False)
+
+__all__ = ["MixPolicy", "SftDataConfig", "SftDataStage", "parse_mix", "sft_data", "sft_name"]

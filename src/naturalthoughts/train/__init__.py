@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PRESETS", "TrainConfig", "TrainStage"]
+__all__ = ["PRESETS", "TrainConfig", "TrainStage", "train"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "train":  # train(run, config=None, *, sft=NAME, name=None, force=False, quiet=False)
+        from naturalthoughts.shortcuts import shortcut
+
+        return shortcut("train")
     if name in ("PRESETS", "TrainConfig"):
         from naturalthoughts.train import config
 
