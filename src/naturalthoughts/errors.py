@@ -22,6 +22,7 @@ code  meaning
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -48,7 +49,8 @@ class Fix:
     def at(self, run: Any) -> Fix:
         """This fix in the run directory ``run`` (its ``run`` option, first)."""
         rest = {name: value for name, value in self.options.items() if name != "run"}
-        return Fix(self.command, *self.args, run=str(getattr(run, "root", run)), **rest)
+        root = run if isinstance(run, str | os.PathLike) else run.root  # a path, or a RunDir
+        return Fix(self.command, *self.args, run=str(root), **rest)
 
     def command_line(self) -> str:
         """``nt COMMAND ARGS --option value ...``; without a command, the options alone (for the same command)."""

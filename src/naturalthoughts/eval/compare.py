@@ -39,7 +39,7 @@ def summary_files(paths: Sequence[str | Path]) -> list[Path]:
         else:
             raise MissingInputError(
                 f"{path}: no {SUMMARY_FILE} here (nor eval/*/{SUMMARY_FILE}): run {{fix}} for it first",
-                fix=Fix("eval", model="MODEL").at(path),
+                fix=Fix("eval"),
             )
     return list(dict.fromkeys(found))
 
