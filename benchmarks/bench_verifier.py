@@ -111,7 +111,7 @@ def main() -> int:
     print(f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}; {len(specs)} settings x {args.items} items "
           f"x {args.samples} samples")  # fmt: skip
     started = time.monotonic()
-    ingest(specs, run, IngestConfig(decontaminate=[], near_dup=False))
+    ingest(run, IngestConfig(decontaminate=[], near_dup=False), sources=specs, force=True)
     config = GenerateConfig(
         engine=LlamaCppEngineConfig(n_parallel=4, n_threads=args.threads),
         samples=args.samples,
@@ -121,7 +121,7 @@ def main() -> int:
     )
     generate(run, config)
     generated = time.monotonic()
-    annotate(run, AnnotateConfig(), only=["correctness"], show_progress=False)
+    annotate(run, AnnotateConfig(), only=["correctness"], quiet=True, force=True)
     print(f"generate {generated - started:.0f} s, annotate {time.monotonic() - generated:.0f} s")
 
     questions = {q["id"]: q for q in pq.read_table(run.questions).to_pylist()}

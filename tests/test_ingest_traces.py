@@ -230,10 +230,10 @@ def test_duplicates_near_duplicates_and_contamination_with_their_traces(tmp_path
 
 def test_column_errors_name_the_column_the_option_and_the_columns_found(tmp_path: Path, run_dir: RunDir) -> None:
     path = write_jsonl(tmp_path / "t.jsonl", [{"problem": "What?", "text": "<think>a</think>b"}])
-    with pytest.raises(BadInputError, match=r"no trace column \(tried 'response', 'generations'.*--trace-col.*"
+    with pytest.raises(BadInputError, match=r"no trace column \(tried 'response', 'generations'.*trace_col.*"
                                             r"columns: problem, text"):  # fmt: skip
         ingest_traces(run_dir, [spec(path, "r1")])
-    with pytest.raises(BadInputError, match=r"no column 'reply' \(given with --trace-col\)"):
+    with pytest.raises(BadInputError, match=r"no column 'reply' \(given with trace_col\)"):
         ingest_traces(run_dir, [spec(path, "r1", trace_col="reply")])
     outcome = ingest_traces(run_dir, [spec(path, "r1", trace_col="text")])
     assert outcome.record["counts"]["traces"] == 1

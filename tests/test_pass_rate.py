@@ -34,7 +34,7 @@ def test_pass_rate_is_the_share_of_verified_samples_on_every_trace_of_the_questi
     pool(run_dir)
     config = AnnotateConfig(batch_rows=3)  # the samples of a question straddle batches
     config.length.tokenizer = "approx"
-    result = annotate(run_dir, config, only=["pass_rate"], show_progress=False)
+    result = annotate(run_dir, config, only=["pass_rate"], quiet=True, force=True)
     assert result is not None and "correctness" in result.annotators  # the verdicts it needs came along
     rows = annotated(run_dir)
     assert len(rows) == 16
@@ -50,10 +50,10 @@ def test_difficulty_selects_the_hardest_solved_questions_first(run_dir: RunDir) 
     pool(run_dir)
     config = AnnotateConfig()
     config.length.tokenizer = "approx"
-    annotate(run_dir, config, only=["length", "correctness", "pass_rate"], show_progress=False)
+    annotate(run_dir, config, only=["length", "correctness", "pass_rate"], quiet=True, force=True)
 
     def picked(method: str, size: int) -> list[str]:
-        select(run_dir, method, size, name="s", allow_smaller=True)
+        select(run_dir, method=method, size=size, name="s", allow_smaller=True, force=True)
         return pq.read_table(run_dir.selection("s")).sort_by("rank").column("trace_id").to_pylist()
 
     # rejection sampling + difficulty: Q hard's one verified trace, then Q medium's three, then Q easy's four
@@ -74,6 +74,6 @@ def test_difficulty_refuses_a_pool_without_pass_rates(run_dir: RunDir) -> None:
     pool(run_dir)
     config = AnnotateConfig()
     config.length.tokenizer = "approx"
-    annotate(run_dir, config, only=["length", "correctness"], show_progress=False)
+    annotate(run_dir, config, only=["length", "correctness"], quiet=True, force=True)
     with pytest.raises(NTError, match="pass_rate"):
-        select(run_dir, "difficulty", 2, name="s")
+        select(run_dir, method="difficulty", size=2, name="s", force=True)

@@ -26,7 +26,7 @@ GLOBAL_OPTIONS = {"--debug", "--help", "-h"}
 MENTION = re.compile(r"(?<![\w./-])nt ([a-z][a-z-]*)((?: [a-z][a-z-]*)?)((?:(?!\bnt )[^`'\"\n;)])*)")
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 # `--option` words in messages of non-CLI modules that belong to other programs, not to nt.
-OTHER_PROGRAMS = ("pip install", "llama-server", "--outfile", "--outtype", "accelerate launch", "torchrun")
+OTHER_PROGRAMS = ("pip install", "llama-server", "--outfile", "--outtype", "accelerate launch", "torchrun", "hf upload")
 
 
 def _commands() -> dict[str, set[str]]:

@@ -74,7 +74,7 @@ TRACES = pa.schema(
             "first 16 hex of sha256 of the JSON [text, reasoning, finish_reason, error] of the response the row "
             "was built from (RunDir.traces_fingerprint hashes it to detect stale annotations and selections)",
         ),
-        _f("origin", pa.string(), "generated (nt generate) | imported (nt ingest --traces)"),
+        _f("origin", pa.string(), "generated (the generate stage) | imported (the ingest stage, a source with traces)"),
         _f("source", pa.string(), "imported: the file or hf:ID the trace was read from; generated: null"),
         _f("source_row", pa.int64(), "imported: 1-based line (JSONL/CSV) or row (Parquet/JSON/hf:) in source"),
         _f("system_prompt", pa.string(), "the system turn the teacher answered under; null: none"),

@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--add-to-imported",
-                help="traces.parquet holds traces imported by nt ingest --traces: keep them and add --samples "
+                help="traces.parquet holds traces imported by `nt ingest --traces`: keep them and add --samples "
                 "generated ones per question, numbered after them (without it, generate refuses to replace them).",
             ),
         ] = False,

@@ -156,7 +156,7 @@ class LlamaCppEngineConfig(BaseEngineConfig):
     deterministic: bool | None = Field(
         default=None,
         description="One slot per server and no prompt cache, so a seeded request gives the same reply whatever "
-        "runs beside it and after a resume (slower). None: on for a seeded `nt generate`, off otherwise.",
+        "runs beside it and after a resume (slower). None: on for a seeded generation, off otherwise.",
     )
     prompt_cache_mb: int = Field(
         default=512,

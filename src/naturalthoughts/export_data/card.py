@@ -20,6 +20,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from naturalthoughts import __version__
+from naturalthoughts.errors import Fix
 from naturalthoughts.export_data.config import ExportDataConfig
 from naturalthoughts.manifest import Manifest
 from naturalthoughts.rundir import RunDir
@@ -182,8 +183,8 @@ def _selection_and_mix(run: RunDir, stage: ExportDataStage) -> dict[str, Any]:
     metadata = {k.decode(): v.decode() for k, v in (pq.read_schema(path).metadata or {}).items()}
     selection = {k.removeprefix(SELECTION_METADATA): v for k, v in metadata.items() if k.startswith(SELECTION_METADATA)}
     selection = {"name": stage.args["selection"], **selection}
-    mix = {"mix": None, "note": "a selection as is: `nt sft-data --mix` makes the System-1/System-2 mix, and "
-           "`nt export-data --sft NAME` exports that"}  # fmt: skip
+    mix = {"mix": None, "note": f"a selection as is: `{Fix('sft-data', mix='POLICY').command_line()}` makes the "
+           f"System-1/System-2 mix, and `{Fix('export-data', sft='NAME').command_line()}` exports that"}  # fmt: skip
     return {"selection": selection, "mix": mix}
 
 

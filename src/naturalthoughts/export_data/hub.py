@@ -14,13 +14,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from naturalthoughts.errors import MissingInputError, NTError, OfflineError
+from naturalthoughts.errors import Fix, MissingInputError, NTError, OfflineError
 
 TOKEN_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 
 
 def _later(folder: Path, repo: str) -> str:
-    return f"push it later with `hf upload {repo} {folder} --repo-type dataset` (or rerun with --push-to-hub)"
+    """What to do instead (``{fix}`` stands for the stage with ``push_to_hub`` again)."""
+    return f"push it later with `hf upload {repo} {folder} --repo-type dataset` (or run {{fix}} again)"
 
 
 def push(folder: Path, repo: str, private: bool = False) -> str:
@@ -29,14 +30,16 @@ def push(folder: Path, repo: str, private: bool = False) -> str:
 
     if not _hub_reachable():
         raise OfflineError(
-            f"--push-to-hub {repo}: huggingface.co is unreachable (this machine is offline). The dataset folder is "
-            f"written at {folder}: {_later(folder, repo)}."
+            f"push to the Hub as {repo}: huggingface.co is unreachable (this machine is offline). The dataset folder "
+            f"is written at {folder}: {_later(folder, repo)}.",
+            fix=Fix("", push_to_hub=repo),
         )
     token = next((os.environ[name] for name in TOKEN_VARIABLES if os.environ.get(name)), None)
     if token is None:
         raise MissingInputError(
-            f"--push-to-hub {repo}: no Hub token in the environment (set HF_TOKEN to a write token). The dataset "
-            f"folder is written at {folder}: {_later(folder, repo)}."
+            f"push to the Hub as {repo}: no Hub token in the environment (set HF_TOKEN to a write token). The "
+            f"dataset folder is written at {folder}: {_later(folder, repo)}.",
+            fix=Fix("", push_to_hub=repo),
         )
     from huggingface_hub import HfApi
 
@@ -47,8 +50,9 @@ def push(folder: Path, repo: str, private: bool = False) -> str:
             api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset",
                               commit_message="naturalthoughts export-data")  # fmt: skip
         except Exception as exc:
-            raise PushFailed(f"--push-to-hub {repo}: the Hub refused the upload ({exc}). The dataset folder is "
-                             f"written at {folder}: {_later(folder, repo)}.") from None  # fmt: skip
+            raise PushFailed(f"push to the Hub as {repo}: the Hub refused the upload ({exc}). The dataset folder is "
+                             f"written at {folder}: {_later(folder, repo)}.",
+                             fix=Fix("", push_to_hub=repo)) from None  # fmt: skip
     return str(url)
 
 

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from naturalthoughts.atomic import atomic_dir, write_json, write_text
-from naturalthoughts.errors import ConfigError, MissingInputError
+from naturalthoughts.errors import ConfigError, Fix, MissingInputError
 from naturalthoughts.export_data.card import card_text, gather_provenance
 from naturalthoughts.export_data.config import ExportDataConfig
 from naturalthoughts.names import check_name
@@ -52,7 +52,7 @@ class ExportDataStage(Stage):
         self, config: ExportDataConfig | None = None, *, selection: str | None = None, sft: str | None = None
     ) -> None:
         if (selection is None) == (sft is None):
-            raise ConfigError("export-data: name exactly one of --selection NAME or --sft NAME")
+            raise ConfigError("export-data: name exactly one of a selection (selection=NAME) or an SFT set (sft=NAME)")
         super().__init__(config, selection=selection, sft=sft)
 
     @property
@@ -83,15 +83,15 @@ class ExportDataStage(Stage):
         check_name(self.what, "SFT set" if self.args["sft"] else "selection")
         repo = self.cfg.push_to_hub
         if repo is not None and (repo.count("/") != 1 or not all(repo.split("/"))):
-            raise ConfigError(f"--push-to-hub {repo!r}: expected OWNER/NAME (a Hub dataset id)")
+            raise ConfigError(f"push_to_hub {repo!r}: expected OWNER/NAME (a Hub dataset id)")
 
     def run(self, ctx: StageContext) -> StageResult:
         run, config = ctx.run, self.cfg
         source = self.table_path(run)
         if not source.exists():
-            command = (f"nt sft-data --run {run.root} --selection ..." if self.args["sft"]
-                       else f"nt select --run {run.root} --name {self.what} ...")  # fmt: skip
-            raise MissingInputError(f"{source} does not exist: run `{command}` first.")
+            fix = (Fix("sft-data", selection="SELECTION", name=self.what) if self.args["sft"]
+                   else Fix("select", method="EXPR", size="N", name=self.what))  # fmt: skip
+            raise MissingInputError(f"{source} does not exist: run {{fix}} first.", fix=fix.at(run))
         table = sft_rows(source) if self.args["sft"] else selection_rows(run, source)
         provenance = gather_provenance(run, self, table)
         out = Path(config.out)
@@ -112,13 +112,14 @@ class ExportDataStage(Stage):
 
 def selection_rows(run: RunDir, selection: Path) -> pa.Table:
     """The selected traces in rank order, joined with their questions and annotations."""
-    from naturalthoughts.select.stage import selection_traces_fingerprint
+    from naturalthoughts.select.stage import refresh_fix
+    from naturalthoughts.staleness import made_from_older
 
-    recorded = selection_traces_fingerprint(selection)
-    if recorded is not None and recorded != run.traces_fingerprint():
+    record = made_from_older(run, f"select:{selection.stem}", run.traces.name)  # the manifest says
+    if record is not None:
         raise MissingInputError(
-            f"{selection.name} was computed from older traces: rerun `nt select --run {run.root} --name "
-            f"{selection.stem} ...` (traces.parquet changed since)."
+            f"{selection.name} was computed from older traces (traces.parquet changed since): run {{fix}} first.",
+            fix=refresh_fix(record.get("config") or {}, selection.stem, run),  # type: ignore[arg-type]
         )
     chosen = pq.read_table(selection, columns=["trace_id", "rank", "score", "method"])
     ids = chosen.column("trace_id").combine_chunks()

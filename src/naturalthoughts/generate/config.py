@@ -47,7 +47,7 @@ class GenerateConfig(StrictModel):
     samples: int = Field(default=1, ge=1, description="Responses per question.")
     imported: Literal["refuse", "add"] = Field(
         default="refuse",
-        description="When traces.parquet holds traces imported by nt ingest --traces: 'refuse' (the default: "
+        description="When traces.parquet holds traces the ingest stage imported: 'refuse' (the default: "
         "generating would replace them) or 'add' (keep them and generate `samples` more per question, numbered "
         "after the imported ones).",
     )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from naturalthoughts.atomic import parquet_writer
 from naturalthoughts.engines import CachedEngine, ChatResult, Engine, ResponseCache, engine_identity
-from naturalthoughts.errors import ConfigError, EngineFailure
+from naturalthoughts.errors import ConfigError, EngineFailure, Fix
 from naturalthoughts.generate.config import GenerateConfig
 from naturalthoughts.generate.control import BUDGET_SCOPE, Progress, StopControl, budget_ledger
 from naturalthoughts.generate.engine import EVERY_KEY, chunk_size, open_engine, tokens_per_trace, with_thinking
@@ -279,9 +279,10 @@ def imported_traces(run: RunDir, config: GenerateConfig) -> int:
     imported = count_origin(run.traces, ORIGIN_IMPORTED)
     if imported and config.imported == "refuse":
         raise ConfigError(
-            f"{run.traces} holds {imported:,} traces imported by `nt ingest --traces`: generating would replace them. "
-            "Annotate and select them as they are, pass --add-to-imported (generate.imported: add) to generate "
-            "`samples` more per question beside them, or generate into a new run directory."
+            f"{run.traces} holds {imported:,} traces the ingest stage imported: generating would replace them. "
+            "Annotate and select them as they are, generate `samples` more per question beside them ({fix}, or "
+            "generate.imported: add), or generate into a new run directory.",
+            fix=Fix("", add_to_imported=True),
         )
     return imported
 

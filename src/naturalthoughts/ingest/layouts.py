@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from naturalthoughts.config import StrictModel, validate
-from naturalthoughts.errors import BadInputError, ConfigError
+from naturalthoughts.errors import BadInputError, ConfigError, Fix
 
 Layout = Literal["r1", "split", "messages"]
 LAYOUTS: tuple[str, ...] = ("r1", "split", "messages")
@@ -98,7 +98,7 @@ class TraceSourceSpec(StrictModel):
     """A source with per-source options: a mapping under ``sources:`` in YAML, or one built from ``nt ingest``'s
     options. Without ``traces`` it is a question source with its own column names."""
 
-    source: str = Field(description="a file, a folder, hf:OWNER/NAME[:SPLIT] (see nt ingest --help)")
+    source: str = Field(description="a file, a folder, hf:OWNER/NAME[:SPLIT] (as the ingest stage reads sources)")
     traces: str | None = Field(None, description=f"the layout of its responses: {', '.join(LAYOUTS)}; null: none")
     question_col: str | None = Field(None, description="column with the question (default: the preset's)")
     answer_col: str | None = Field(None, description="column with the reference answer")
@@ -150,7 +150,8 @@ def spec_of(entry: str | dict[str, Any] | TraceSourceSpec) -> TraceSourceSpec | 
         if given:
             raise ConfigError(
                 f"source {spec.source}: {', '.join(given)} need a trace layout: add traces: "
-                f"{' | '.join(LAYOUTS)} (nt ingest --traces LAYOUT)"
+                f"{' | '.join(LAYOUTS)} ({{fix}})",
+                fix=Fix("ingest", "SOURCE", traces="LAYOUT"),
             )
     return spec
 
@@ -213,24 +214,24 @@ def resolve_columns(where: str, spec: TraceSourceSpec, names: Iterable[str]) -> 
         if found is None and required:
             tried = ", ".join(f"'{c}'" for c in candidates)
             missing.append(
-                f"no {option.removeprefix('--').removesuffix('-col')} column (tried {tried}; name it with {option})"
+                f"no {option.removesuffix('_col')} column (tried {tried}; name it with {option})"
             )
         return found
 
     layout = preset.layout
     in_turns = layout == "messages"  # the question is the last user turn unless a column is named
     columns = TraceColumns(
-        question=pick(spec.question_col, () if in_turns else preset.question, "--question-col", not in_turns),
-        answer=pick(spec.answer_col, preset.answer, "--answer-col", False),
-        domain=pick(spec.domain_col, preset.domain, "--domain-col", False),
-        trace=pick(spec.trace_col, preset.trace, "--trace-col", layout == "r1") if layout == "r1" else None,
-        reasoning=pick(spec.reasoning_col, preset.reasoning, "--reasoning-col", True) if layout == "split" else None,
-        final=pick(spec.final_col, preset.final, "--final-col", True) if layout == "split" else None,
-        messages=pick(spec.messages_col, preset.messages, "--messages-col", True) if layout == "messages" else None,
-        correct=pick(spec.correct_col, preset.correct, "--correct-col", False),
-        finish=pick(spec.finish_col, preset.finish, "--finish-col", False),
-        system=pick(spec.system_col, preset.system, "--system-col", False),
-        teacher=pick(spec.teacher_col, (), "--teacher-col", False),
+        question=pick(spec.question_col, () if in_turns else preset.question, "question_col", not in_turns),
+        answer=pick(spec.answer_col, preset.answer, "answer_col", False),
+        domain=pick(spec.domain_col, preset.domain, "domain_col", False),
+        trace=pick(spec.trace_col, preset.trace, "trace_col", layout == "r1") if layout == "r1" else None,
+        reasoning=pick(spec.reasoning_col, preset.reasoning, "reasoning_col", True) if layout == "split" else None,
+        final=pick(spec.final_col, preset.final, "final_col", True) if layout == "split" else None,
+        messages=pick(spec.messages_col, preset.messages, "messages_col", True) if layout == "messages" else None,
+        correct=pick(spec.correct_col, preset.correct, "correct_col", False),
+        finish=pick(spec.finish_col, preset.finish, "finish_col", False),
+        system=pick(spec.system_col, preset.system, "system_col", False),
+        teacher=pick(spec.teacher_col, (), "teacher_col", False),
     )
     if missing:
         shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")

@@ -384,7 +384,7 @@ def _total_rows(resolved: list[_Resolved]) -> int | None:
 
 def _source_text(entry: SourceEntry) -> str:
     return entry if isinstance(entry, str) else f"{entry['source']}" + (
-        f" (--traces {entry['traces']})" if entry.get("traces") else "")  # fmt: skip
+        f" (traces: {entry['traces']})" if entry.get("traces") else "")  # fmt: skip
 
 
 class IngestStage(Stage):

@@ -75,10 +75,10 @@ def choose_tokenizer(spec: TraceSourceSpec) -> TokenCount:
         except (ConfigError, OSError, ValueError):
             reason = f"the teacher {spec.teacher!r} has no tokenizer installed here"
     else:
-        reason = "no teacher named (--teacher)"
+        reason = "no teacher named (teacher)"
     note = (
         f"{spec.source}: {reason}: token counts are characters / 4 (traces.tokenizer = "
-        f"{tokenizer_label(APPROX)}); pass --tokenizer FOLDER_OR_ID to count with the teacher's own"
+        f"{tokenizer_label(APPROX)}); name a tokenizer (tokenizer: FOLDER_OR_ID) to count with the teacher's own"
     )
     return TokenCount(APPROX, tokenizer_label(APPROX), note)
 
@@ -264,7 +264,7 @@ def resolve_traces(spec: TraceSourceSpec, batch_rows: int) -> list[TraceSource]:
     """The trace sources a spec names: a file, each file of a folder, or a streamed Hub dataset."""
     where = spec.source
     if where.startswith(("builtin:", "reasoning-gym:")):
-        raise ConfigError(f"{where}: holds questions only; --traces needs a file, a folder or hf:ID with responses")
+        raise ConfigError(f"{where}: holds questions only; a trace layout needs a file, folder or hf:ID with responses")
     if where.startswith("hf:"):
         hub_id, _, split = where.removeprefix("hf:").partition(":")
         return [TraceSource(HubRecords(hub_id, split or "train"), spec, batch_rows)]

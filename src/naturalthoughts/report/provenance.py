@@ -23,7 +23,7 @@ def provenance_rows(traces: pa.Table) -> list[tuple[str, str, str, str, int, flo
     }
     # Files written before the origin column held generated traces only.
     values["origin"] = pc.fill_null(values["origin"], "generated")
-    values["source"] = pc.if_else(pc.equal(values["origin"], "generated"), "nt generate", values["source"])
+    values["source"] = pc.if_else(pc.equal(values["origin"], "generated"), "the generate stage", values["source"])
     complete = traces.column("complete") if "complete" in traces.column_names else pa.nulls(n, pa.bool_())
     table = pa.table({**{k: pc.fill_null(v, "-") for k, v in values.items()},
                       "complete": pc.fill_null(complete, False).cast(pa.int64())})  # fmt: skip
@@ -47,8 +47,8 @@ def provenance_table(inputs: ReportInputs) -> Raw | None:
         return None
     imported = sum(row[4] for row in rows if row[0] == "imported")
     total = sum(row[4] for row in rows)
-    caption = (f"Where the traces came from: {imported:,} of {total:,} imported (nt ingest --traces), "
-               f"{total - imported:,} generated (nt generate).")  # fmt: skip
+    caption = (f"Where the traces came from: {imported:,} of {total:,} imported (by the ingest stage), "
+               f"{total - imported:,} generated (by the generate stage).")  # fmt: skip
     body = html.table(
         ["origin", "source", "teacher", "tokens counted by", "traces", "complete"],
         [(o, s, t, k, count, percent(share)) for o, s, t, k, count, share in rows],

@@ -31,8 +31,8 @@ def read_eval_records(run: RunDir, model: str) -> list[dict[str, Any]]:
 
     path = run.eval_dir / model / SAMPLES_FILE
     if not path.exists():
-        raise MissingInputError(f"{path} does not exist: the study's evaluation of {model} has not run; rerun "
-                                "`nt study CONFIG` to finish it.")  # fmt: skip
+        raise MissingInputError(f"{path} does not exist: the study's evaluation of {model} has not run; run {{fix}} "
+                                "again to finish it.", fix=Fix("study", "CONFIG").at(run))  # fmt: skip
     names = set(pq.read_schema(path).names)
     return pq.read_table(path, columns=[c for c in PAIRED_COLUMNS if c in names]).to_pylist()
 
