@@ -179,3 +179,46 @@ def test_nt_help_imports_no_heavy_library() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "IMPORTED []" in proc.stdout and "select" in proc.stdout
+
+
+def _imports(package: Path) -> set[str]:
+    """The naturalthoughts modules ``package``'s files import (at module level or inside functions)."""
+    import ast
+
+    found: set[str] = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("naturalthoughts"):
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names if alias.name.startswith("naturalthoughts"))
+    return found
+
+
+def test_no_stage_package_imports_the_cli_and_none_import_each_other_both_ways() -> None:
+    root = Path(naturalthoughts.__file__).parent
+    packages = sorted({spec.stage.split(".")[1] for spec in registry.specs()})  # ingest, generate, ..., study
+    imports = {name: _imports(root / name) for name in packages}
+    for name in packages:
+        assert not any(m == "naturalthoughts.cli" or m.startswith("naturalthoughts.cli.") for m in imports[name]), name
+    uses = {a: {b for b in packages if b != a and any(m.startswith(f"naturalthoughts.{b}") for m in imports[a])}
+            for a in packages}  # fmt: skip
+    both_ways = sorted({tuple(sorted((a, b))) for a in packages for b in uses[a] if a in uses[b]})
+    assert not both_ways, f"stage packages importing each other: {both_ways}"
+    import ast
+
+    tree = ast.parse((root / "eval" / "models.py").read_text(encoding="utf-8"))
+    eval_models = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "naturalthoughts.eval.stage" not in eval_models  # eval/stage.py uses eval/models.py, not the reverse
+
+
+def test_building_the_stage_list_converts_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default pipeline evaluates the untrained (bundled) student; building its stages resolves no model: the
+    conversion of the bundled GGUF waits for the eval stage's check()."""
+    from naturalthoughts.pipeline import load_pipeline_config, pipeline_stages
+
+    monkeypatch.setenv("NT_CACHE_DIR", str(tmp_path / "cache"))
+    stages = pipeline_stages(load_pipeline_config(None, run_dir=str(tmp_path / "run")))
+    assert "eval:base" in [stage.key for stage in stages]
+    assert not (tmp_path / "cache").exists()  # no converted student

@@ -129,6 +129,13 @@ class PipelinePlan:
     def run(self) -> RunDir:
         return RunDir(self.config.run_dir)
 
+    @property
+    def sources_carry_traces(self) -> bool:
+        """Whether a source of the pipeline carries responses (imported traces: nothing to generate for them)."""
+        from naturalthoughts.ingest.layouts import imports_traces
+
+        return bool(imports_traces(getattr(self.config, "sources", [])))
+
     def section(self, stage: str) -> Any:
         """The config section of the registered stage ``stage`` (None when absent or not in this config)."""
         name = registry.spec(stage).section

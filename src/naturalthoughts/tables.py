@@ -72,7 +72,7 @@ TRACES = pa.schema(
             "response_hash",
             pa.string(),
             "first 16 hex of sha256 of the JSON [text, reasoning, finish_reason, error] of the response the row "
-            "was built from (RunDir.traces_fingerprint hashes it to detect stale annotations and selections)",
+            "was built from (RunDir.traces_fingerprint hashes it: a content hash of the pool, for provenance)",
         ),
         _f("origin", pa.string(), "generated (the generate stage) | imported (the ingest stage, a source with traces)"),
         _f("source", pa.string(), "imported: the file or hf:ID the trace was read from; generated: null"),

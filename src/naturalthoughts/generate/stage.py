@@ -147,10 +147,8 @@ class GenerateStage(GenerateStageBase):
     def pipeline_stages(cls, plan: PipelinePlan) -> list[Stage]:
         """One generate stage, none when a source carries traces (imported: nothing to generate) unless
         ``generate.imported: add`` asks for more samples beside them."""
-        from naturalthoughts.ingest.layouts import imports_traces
-
         config = plan.section(cls.name)
-        if config is None or (imports_traces(plan.config.sources) and config.imported != "add"):
+        if config is None or (plan.sources_carry_traces and config.imported != "add"):
             return []
         return [cls(config)]
 
