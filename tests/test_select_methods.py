@@ -17,7 +17,7 @@ from test_select_pools import strategy_lists, write_pool
 
 def picked(run: RunDir, expr: str, size: int, **kwargs) -> tuple[np.ndarray, list[str]]:
     """Row numbers (t0000123 -> 123) of the selection in rank order, and its method labels."""
-    result = select(run, expr, size, **kwargs)
+    result = select(run, method=expr, size=size, force=True, **kwargs)
     table = pq.read_table(result.path)
     assert table["rank"].to_pylist() == list(range(len(table)))
     rows = np.array([int(t[1:]) for t in table["trace_id"].to_pylist()], dtype=np.int64)

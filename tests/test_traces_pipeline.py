@@ -151,7 +151,7 @@ def test_generate_refuses_to_replace_imported_traces_or_adds_samples_beside_them
     before = pq.read_table(run.traces).to_pylist()
     with ReplayServer(_replay) as server:
         config = GenerateConfig(engine=server.engine(), prompt_template="r1", progress=False, samples=2)
-        with pytest.raises(ConfigError, match="holds 3 traces imported by `nt ingest --traces`"):
+        with pytest.raises(ConfigError, match="holds 3 traces the ingest stage imported"):
             run_all(run, [GenerateStage(config)])
         assert pq.read_table(run.traces).to_pylist() == before  # untouched
         outcome = run_all(run, [GenerateStage(config.model_copy(update={"imported": "add"}))])[0]
@@ -163,7 +163,8 @@ def test_generate_refuses_to_replace_imported_traces_or_adds_samples_beside_them
     assert outcome.record["imported_traces_kept"] == 3
     run_all(run, [ReportStage(ReportConfig())])
     page = run.report.read_text(encoding="utf-8")
-    assert "Where the traces came from: 3 of 9 imported (nt ingest --traces), 6 generated (nt generate)." in page
+    shown = "Where the traces came from: 3 of 9 imported (by the ingest stage), 6 generated (by the generate stage)."
+    assert shown in page
     assert str(responses) in page and "approx:chars/4" in page and "server:completion_tokens" in page
     with pytest.raises(ConfigError, match="holds 6 generated traces; importing would replace them"):
         run_all(

@@ -80,7 +80,7 @@ def _compare(run: RunDir, cfg: AnnotateConfig, spec: str, limit: int | None) -> 
     methods = _split(spec) or []
     if len(methods) != 2:
         raise ConfigError(f"--compare takes two methods separated by a comma, e.g. lexical,llm (got {spec!r})")
-    report = compare(run, methods[0], methods[1], cfg, limit=limit)
+    report = compare(run, cfg, a=methods[0], b=methods[1], limit=limit, force=True)  # it writes nothing: always runs
     table = Table(title=f"strategies: {report.a} vs {report.b} (reference) over {report.rows} traces")
     for header in ("strategy", f"n {report.a}", f"n {report.b}", "precision", "recall", "kappa"):
         table.add_column(header, justify="left" if header == "strategy" else "right")

@@ -102,7 +102,8 @@ def gather_provenance(run: RunDir, stage: ExportDataStage, table: pa.Table) -> d
         "sources": _sources(ingest),
         "pool": {
             "questions": pq.read_metadata(run.questions).num_rows if run.questions.exists() else None,
-            "questions_fingerprint": ingest.get("questions_fingerprint"),
+            # the digest the runner recorded for the questions ingest wrote (every later stage compares with it)
+            "questions_fingerprint": ((ingest.get("outputs") or {}).get("questions.parquet") or {}).get("sha256"),
             "traces": pq.read_metadata(run.traces).num_rows if run.traces.exists() else None,
             "traces_fingerprint": run.traces_fingerprint() if run.traces.exists() else None,
         },
