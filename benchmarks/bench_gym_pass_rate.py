@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         **({"temperature": args.temperature} if args.temperature is not None else {}),
     )  # fmt: skip
     start, load_before = time.monotonic(), os.getloadavg()[0]
-    ingested = ingest([spec], run_root, IngestConfig(decontaminate=[]))
+    ingested = ingest(run_root, IngestConfig(decontaminate=[]), sources=[spec], force=True)
     generate(run_root, config, quiet=True)
     wall, load_after = time.monotonic() - start, os.getloadavg()[0]
     settings = _canonical(args.settings)
