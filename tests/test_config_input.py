@@ -138,6 +138,35 @@ def test_modest_anchors_are_fine(tmp_path: Path) -> None:
     assert load_yaml(path)["generate"]["stop"] == ["</s>", "<|end|>"]
 
 
+def test_a_file_nested_thousands_deep_is_a_yaml_error_not_a_crash(tmp_path: Path) -> None:
+    for text in (
+        "generate:\n  stop: " + "[" * 3000 + "]" * 3000,
+        "generate:\n  x: " + "{a: " * 3000 + "1" + "}" * 3000,
+    ):
+        with pytest.raises(ConfigError, match=r"not valid YAML \(line 2, column \d+\): lists or mappings nested too"):
+            load_yaml(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "5", "text"])
+@pytest.mark.parametrize("command", ["generate", "eval"])
+def test_a_section_that_is_not_a_mapping_names_its_line(
+    tmp_path: Path, command: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, f"ingest: {{}}\n{command}: {value}\n")
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--run", str(tmp_path / "run"), "--config", str(path)])
+    assert exit_info.value.code == 2
+    assert f"section '{command}' (line 2, column 1): expected a mapping" in capsys.readouterr().err
+
+
+def test_a_select_section_may_be_a_list_but_not_a_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["select", "--run", str(tmp_path), "--size", "3", "--config", str(write(tmp_path, "select: 3\n"))])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "section 'select' (line 1, column 1): expected a mapping of keys to values or a list" in err
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -85,7 +85,6 @@ def without_paths(data: dict[str, Any], paths: frozenset[str]) -> dict[str, Any]
     return out
 
 
-
 def format_validation_error(exc: ValidationError, source: str, data: Any = None) -> str:
     """One line per problem, naming the dotted key and, for values read from YAML, its line and column."""
     lines = [f"{source}: invalid configuration"]
@@ -142,6 +141,15 @@ class YamlList(list):  # type: ignore[type-arg]
         self.marks = []
 
 
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in a user's words: ``list``, ``mapping``, ``int``..."""
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
 def _position(mark: Any) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
@@ -161,7 +169,7 @@ class _Loader(yaml.SafeLoader):
                 hash(key)
             except TypeError:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"a mapping key must be a plain value, not {type(key).__name__}", key_node.start_mark
+                    None, None, f"a mapping key must be a plain value, not {kind_of(key)}", key_node.start_mark
                 ) from None
             if key in data.marks and id(key_node) in explicit and data.marks[key] != "merged":
                 line, column = data.marks[key]
@@ -234,6 +242,10 @@ def parse_yaml(text: str) -> Any:
                 node.start_mark,
             )
         return loader.construct_document(node)
+    except RecursionError:  # PyYAML reads nested lists and mappings recursively: a hostile file nests thousands
+        raise yaml.composer.ComposerError(
+            None, None, "lists or mappings nested too deeply", loader.get_mark()
+        ) from None
     finally:
         loader.dispose()
 
@@ -268,7 +280,7 @@ def load_yaml(path: str | os.PathLike[str], allow_empty: bool = False) -> dict[s
             fix=Fix("run", show_config=True),
         )
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys to values (got {type(data).__name__})")
+        raise ConfigError(f"{path}: the top level must be a mapping of keys to values (got {kind_of(data)})")
     return data
 
 
@@ -337,15 +349,25 @@ def set_option(data: dict[str, Any], key: str, value: Any) -> None:
     _from_option(data, key)
 
 
-def section_of(data: dict[str, Any], section: str | None, path: str | os.PathLike[str] | None = None) -> Any:
-    """``data[section]`` of a pipeline file, or the whole file when it is the section itself."""
+def section_of(
+    data: dict[str, Any], section: str | None, path: str | os.PathLike[str] | None = None, lists: bool = False
+) -> Any:
+    """``data[section]`` of a pipeline file, or the whole file when it is the section itself: a mapping (or, with
+    ``lists``, a list of them, as ``select:`` may be); anything else is a ConfigError naming its line."""
     if section is None:
         return data
-    if section in data:
-        return data[section] if data[section] is not None else {}
-    if set(data) <= pipeline_keys():  # a pipeline file without this section: the defaults
+    if section not in data:
+        return {} if set(data) <= pipeline_keys() else data  # a pipeline file without this section: the defaults
+    value = data[section]
+    if value is None:
         return {}
-    return data
+    if not isinstance(value, dict) and not (lists and isinstance(value, list)):
+        wanted = "a mapping of keys to values" + (" or a list of them" if lists else "")
+        raise ConfigError(
+            f"{path or 'configuration'}: section '{section}'{_place(data, (section,))}: expected {wanted} "
+            f"(got {kind_of(value)})"
+        )
+    return value
 
 
 def load_section(
@@ -359,7 +381,7 @@ def load_section(
     data: Any = section_of(load_yaml(path), section, path) if path else {}
     if not isinstance(data, dict):
         where = f"section '{section}' of {path}" if section else str(path)
-        raise ConfigError(f"{where}: expected a mapping of keys to values (got {type(data).__name__})")
+        raise ConfigError(f"{where}: expected a mapping of keys to values (got {kind_of(data)})")
     data = apply_overrides(copy_mapping(data), overrides)
     source = (f"{path} (section {section})" if section and path else str(path)) if path else "options"
     return validate(model, data, source=source)

@@ -102,7 +102,7 @@ def build_config(
     from naturalthoughts.eval.config import EvalConfig
     from naturalthoughts.rundir import RunDir
 
-    data: dict[str, Any] = copy_mapping(section_of(load_yaml(config_path), "eval") if config_path else {})
+    data: dict[str, Any] = copy_mapping(section_of(load_yaml(config_path), "eval", config_path) if config_path else {})
     rundir = RunDir(run) if run is not None else None
     model = engine.pop("model")
     if engine["engine"] is None and engine["base_url"] is None and model is not None:

@@ -33,7 +33,9 @@ def build_config(config_path: Path | None, options: dict[str, Any], engine: dict
     from naturalthoughts.config import apply_overrides, copy_mapping, load_yaml, section_of, validate
     from naturalthoughts.generate.config import GenerateConfig
 
-    data: dict[str, Any] = copy_mapping(section_of(load_yaml(config_path), "generate") if config_path else {})
+    data: dict[str, Any] = copy_mapping(
+        section_of(load_yaml(config_path), "generate", config_path) if config_path else {}
+    )
     section = engine_section(data, **engine)
     if section:
         data["engine"] = section

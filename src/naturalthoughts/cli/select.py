@@ -79,7 +79,7 @@ def load_select_config(path: Path | None, overrides: dict[str, Any]) -> Any:
     from naturalthoughts.config import apply_overrides, copy_mapping, load_yaml, section_of, validate
     from naturalthoughts.select.config import SelectConfig
 
-    data: Any = section_of(load_yaml(path), "select") if path else {}
+    data: Any = section_of(load_yaml(path), "select", path, lists=True) if path else {}
     if isinstance(data, list):
         name = overrides.get("name")
         named = [entry for entry in data if isinstance(entry, dict) and entry.get("name") == name]
