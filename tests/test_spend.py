@@ -135,3 +135,48 @@ def test_an_uninterrupted_run_agrees_exactly_and_the_estimate_shows_spent_vs_bud
     assert abs(ever.cost_usd - 12 * UNIT) < 1e-9
     # The work finished: the budget counts afresh (a forced rerun is answered from the cache, for free).
     assert recorded_spend(run / "cache" / "responses.sqlite", scope="generate", whole_history=False) is None
+
+
+def test_a_request_left_in_flight_is_priced_when_a_later_run_answers_it(tmp_path: Path) -> None:
+    """In flight at a kill: counted at its worst case (so a rerun's budget stops early by up to max_tokens a
+    request); once a later run answers the same request, at what that answer cost, in the same transaction, and
+    the running ledger's carried spend drops by the difference. Real SQLite, the real recorder and ledger."""
+    from naturalthoughts.engines import ChatRequest, ChatResult, ResponseCache, SamplingParams
+    from naturalthoughts.engines.cached import SpendRecorder
+    from naturalthoughts.generate.ledger import Ledger, Prices, Spend
+
+    prices = Prices(250.0, 500.0)
+    request = ChatRequest(messages=({"role": "user", "content": "x" * 79},), params=SamplingParams(max_tokens=1000))
+    answer = ChatResult(text="4", prompt_tokens=20, completion_tokens=10)
+    with ResponseCache(tmp_path / "cache.sqlite") as cache:
+        killed = SpendRecorder(cache, "generate", "killed-run", prices.cost)
+        killed.reserve("k1", request)  # in flight when its process died
+        killed.reserve("k2", request)
+        killed.reserve("k3", request)
+        worst = cache.spent("generate")
+        assert (worst.requests, worst.reserved, worst.estimated) == (3, 3, 0)
+        assert (worst.prompt_tokens, worst.completion_tokens) == (3 * 20, 3 * 1000)  # 79 characters: 79 // 4 + 1
+
+        carried = Spend(worst.prompt_tokens, worst.completion_tokens, worst.cost_usd, worst.requests, worst.reserved)
+        ledger = Ledger(prices, max_cost=1.0, carried=carried)
+        rerun = SpendRecorder(cache, "generate", "rerun", prices.cost, on_estimated=ledger.estimated)
+        rerun.settle(rerun.reserve("k1", request), "k1", answer)  # the same request, answered
+        rerun.settle(rerun.reserve("k2", request), "k2", ChatResult(text="4"))  # no usage reported: no estimate
+        rerun.settle(rerun.reserve("k3", request), "k3", ChatResult(error="HTTP 500"))  # failed: no estimate
+        in_flight = rerun.reserve("k4", request)  # this run's own reservation is its own
+
+        spent = cache.spent("generate")
+        assert (spent.requests, spent.reserved, spent.estimated) == (7, 4, 1)  # k2, k3 of the killed run, k4
+        unit = prices.cost(20, 10)
+        k1 = 2 * unit  # the orphan at its twin's cost, and the twin
+        assert spent.cost_usd == pytest.approx(k1 + 2 * prices.cost(20, 1000) + prices.cost(20, 1000))
+        assert ledger.carried.cost_usd == pytest.approx(unit + 2 * prices.cost(20, 1000))
+        assert (ledger.carried.requests, ledger.carried.reserved, ledger.carried.estimated) == (3, 3, 1)
+        assert ledger.carried.total_tokens == 30 + 2 * 1020
+        assert cache.spent(attempt="killed-run").estimated == 1 and cache.spent(attempt="rerun").estimated == 0
+
+        # Work that finished closes the budget: an orphan from before is history, no longer estimated by answers.
+        cache.settle(in_flight, "k4", answer, unit, "generate", "rerun")
+        cache.close_budget("generate", "rerun")
+        assert rerun.cache.settle(None, "k2", answer, unit, "generate", "third") is None
+        assert cache.spent("generate", whole_history=True).estimated == 1

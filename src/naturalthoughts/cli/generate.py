@@ -192,7 +192,7 @@ def register(app: typer.Typer) -> None:
         only what was in flight; run the same command again to finish. A reply cut at --max-tokens is kept as
         incomplete and is only regenerated with --retry incomplete.
         """
-        from naturalthoughts.cli.common import raise_for_outcomes, run_stage
+        from naturalthoughts.cli.common import raise_for_outcomes, run_stage, this_command
         from naturalthoughts.errors import ConfigError
         from naturalthoughts.generate import estimate as estimate_fn
         from naturalthoughts.generate.stage import GenerateStage
@@ -236,4 +236,4 @@ def register(app: typer.Typer) -> None:
         outcome = run_stage(GenerateStage(cfg), run, force=force, wait=wait, quiet=quiet)
         if outcome.value is not None:
             _print_result(outcome.value)
-        raise_for_outcomes([outcome], f"nt generate --run {run}")
+        raise_for_outcomes([outcome], this_command(f"nt generate --run {run}"))  # with its options

@@ -13,9 +13,11 @@ carrying an ``error`` are never stored (a rerun retries them); replies cut at ``
 The spend ledger lives in the same file (table ``spend``): a request is *reserved* (committed) just before
 it is sent, with a worst-case estimate of its tokens and cost, and *settled* with what it really spent in
 the same transaction that stores its response (:meth:`ResponseCache.settle`). A process killed with requests
-in flight leaves them reserved: they count as spent, never forgotten. Each row names its budget ``scope``
-(the stage key, e.g. ``generate``) and its ``attempt`` (the manifest record id of the run that sent it); a
-``closed`` row marks where a scope's work finished, so a budget covers everything sent since
+in flight leaves them reserved: they count as spent, never forgotten, at their worst case until the same request
+(same key) is answered by a later run: that answer's spend is then the best estimate of what the lost one cost (the
+same prompt, the same sampling), and the reservation is *estimated* at it in the same transaction. Each row names
+its budget ``scope`` (the stage key, e.g. ``generate``) and its ``attempt`` (the manifest record id of the run that
+sent it); a ``closed`` row marks where a scope's work finished, so a budget covers everything sent since
 (:meth:`ResponseCache.spent`).
 
 Concurrency: one instance may be shared by threads (a lock guards its connection), and several
@@ -128,11 +130,16 @@ class ResponseCache:
 
     def settle(
         self, entry: int | None, key: str, result: ChatResult, cost: float, scope: str = "", attempt: str = ""
-    ) -> None:
+    ) -> Spent | None:
         """Store ``result`` under ``key`` (unless it is an error) and record what it really spent, in one
-        transaction. ``entry`` is the reservation; None records a request that was never reserved."""
+        transaction. ``entry`` is the reservation; None records a request that was never reserved.
+
+        An answer also prices the reservations of the same request that earlier runs of ``scope`` left in flight
+        when they died (since its work last finished): they become ``estimated`` at this answer's spend. Returns
+        what that changed (their count, and the tokens and cost taken off their worst case), or None."""
         state = "failed" if result.error is not None else "settled"
         spend = (state, result.prompt_tokens or 0, result.completion_tokens or 0, cost, time.time())
+        repriced: Spent | None = None
         with self._lock:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -142,6 +149,8 @@ class ResponseCache:
                         "INSERT OR REPLACE INTO responses (key, result, created_at) VALUES (?, ?, ?)",
                         (key, _stored(result), time.time()),
                     )
+                    if result.completion_tokens is not None:  # a reply without usage says nothing about cost
+                        repriced = _estimate_orphans(conn, key, scope, attempt, spend[1:4])
                 if entry is not None:
                     conn.execute(
                         "UPDATE spend SET state = ?, prompt_tokens = ?, completion_tokens = ?, cost_usd = ?,"
@@ -158,6 +167,7 @@ class ResponseCache:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        return repriced
 
     def close_budget(self, scope: str, attempt: str) -> None:
         """Mark that ``scope``'s work finished: its budget counts only what is sent after this."""
@@ -229,8 +239,9 @@ CREATE INDEX IF NOT EXISTS spend_by_attempt ON spend (attempt);
 
 @dataclass(frozen=True)
 class Spent:
-    """Totals of the spend ledger: requests sent, of which still reserved (in flight when their process died or
-    was stopped: counted at their worst case) and failed, with their tokens and cost."""
+    """Totals of the spend ledger: requests sent, of which in flight when their process died or was stopped
+    (``reserved``: counted at their worst case, or, ``estimated`` of them, at what the same request cost when a
+    later run sent it again) and failed, with their tokens and cost."""
 
     requests: int = 0
     reserved: int = 0
@@ -238,6 +249,7 @@ class Spent:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    estimated: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -267,12 +279,45 @@ def _spent(conn: sqlite3.Connection, scope: str | None, attempt: str | None, who
         where.append("attempt = ?")
         args.append(attempt)
     row = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(state = 'reserved'), 0), COALESCE(SUM(state = 'failed'), 0),"
-        " COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0)"
-        f" FROM spend WHERE {' AND '.join(where)}",
+        "SELECT COUNT(*), COALESCE(SUM(state IN ('reserved', 'estimated')), 0), COALESCE(SUM(state = 'failed'), 0),"
+        " COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0.0),"
+        f" COALESCE(SUM(state = 'estimated'), 0) FROM spend WHERE {' AND '.join(where)}",
         args,
     ).fetchone()
     return Spent(*row)
+
+
+def _estimate_orphans(
+    conn: sqlite3.Connection, key: str, scope: str, attempt: str, spend: tuple[int, int, float]
+) -> Spent | None:
+    """Price at ``spend`` (prompt tokens, completion tokens, cost) the reservations of request ``key`` that other
+    attempts of ``scope`` left in flight since its work last finished (inside the caller's transaction); returns
+    what was taken off them, or None when there were none."""
+    where = (
+        "key = ? AND scope = ? AND attempt != ? AND state = 'reserved'"
+        " AND id > COALESCE((SELECT MAX(id) FROM spend WHERE scope = ? AND state = 'closed'), 0)"
+    )
+    args = (key, scope, attempt, scope)
+    count, prompt, completion, cost = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0),"
+        f" COALESCE(SUM(cost_usd), 0.0) FROM spend WHERE {where}",
+        args,
+    ).fetchone()
+    if not count:
+        return None
+    conn.execute(
+        "UPDATE spend SET state = 'estimated', prompt_tokens = ?, completion_tokens = ?, cost_usd = ?,"
+        f" settled_at = ? WHERE {where}",
+        (*spend, time.time(), *args),
+    )
+    return Spent(
+        requests=count,
+        reserved=count,
+        prompt_tokens=prompt - count * spend[0],
+        completion_tokens=completion - count * spend[1],
+        cost_usd=cost - count * spend[2],
+        estimated=count,
+    )
 
 
 def recorded_spend(

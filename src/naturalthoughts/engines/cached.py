@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
 from naturalthoughts.engines.base import NOT_SENT, ChatRequest, ChatResult, Dispatch, Engine
-from naturalthoughts.engines.cache import ResponseCache
+from naturalthoughts.engines.cache import ResponseCache, Spent
 from naturalthoughts.engines.config import EngineConfig
 
 
@@ -49,12 +49,14 @@ CHARS_PER_TOKEN = 4  # the prompt's size before the server counts it: a reservat
 @dataclass
 class SpendRecorder:
     """Records what each request sent spends, under a budget ``scope`` (a stage key) and an ``attempt`` (the
-    manifest record id of this run); ``cost(prompt_tokens, completion_tokens)`` prices it."""
+    manifest record id of this run); ``cost(prompt_tokens, completion_tokens)`` prices it. ``on_estimated`` hears
+    what an answer took off the worst case of the same request left in flight by an earlier, killed run."""
 
     cache: ResponseCache
     scope: str
     attempt: str
     cost: Callable[[int, int], float] = lambda prompt, completion: 0.0
+    on_estimated: Callable[[Spent], None] | None = None
 
     def reserve(self, key: str, request: ChatRequest) -> int:
         """Before sending: the worst case (the prompt's estimated tokens and every token ``max_tokens`` allows)."""
@@ -65,7 +67,9 @@ class SpendRecorder:
     def settle(self, entry: int | None, key: str, result: ChatResult) -> None:
         """After the reply: the response and its real spend, committed together."""
         cost = self.cost(result.prompt_tokens or 0, result.completion_tokens or 0)
-        self.cache.settle(entry, key, result, cost, self.scope, self.attempt)
+        estimated = self.cache.settle(entry, key, result, cost, self.scope, self.attempt)
+        if estimated is not None and self.on_estimated is not None:
+            self.on_estimated(estimated)
 
 
 class CachedEngine(Engine):

@@ -57,16 +57,22 @@ class StopControl:
 
 def budget_ledger(config: GenerateConfig, cache: ResponseCache, ctx: StageContext) -> tuple[Ledger, SpendRecorder]:
     """The in-memory ledger of this run, carrying what the durable spend ledger says earlier runs sent since the
-    work last finished (requests in flight when a run died count at their worst case), and the recorder that
-    files each request this run sends under its manifest record."""
+    work last finished (requests in flight when a run died count at their worst case until this run answers the
+    same request: then at what it cost), and the recorder that files each request this run sends under its
+    manifest record."""
     prices = Prices(config.price_input_per_million, config.price_output_per_million)
     earlier = cache.spent(BUDGET_SCOPE)
     carried = Spend(
-        earlier.prompt_tokens, earlier.completion_tokens, earlier.cost_usd, earlier.requests, earlier.reserved
+        earlier.prompt_tokens,
+        earlier.completion_tokens,
+        earlier.cost_usd,
+        earlier.requests,
+        earlier.reserved,
+        earlier.estimated,
     )
     ledger = Ledger(prices, max_cost=config.max_cost, max_total_tokens=config.max_total_tokens, carried=carried)
     attempt = ctx.record_id or new_record_id()
-    return ledger, SpendRecorder(cache, BUDGET_SCOPE, attempt, prices.cost)
+    return ledger, SpendRecorder(cache, BUDGET_SCOPE, attempt, prices.cost, on_estimated=ledger.estimated)
 
 
 class Progress:

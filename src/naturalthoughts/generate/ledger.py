@@ -9,9 +9,11 @@ finish and are kept, so a run overshoots by at most the requests in flight, and 
 Budgets span interrupts and reruns: ``carried`` is what the durable spend ledger (the ``spend`` table of the
 response cache, :mod:`naturalthoughts.engines.cache`) holds for the stage since its work last finished: every
 request an earlier run sent, including those in flight when it was killed or stopped (counted at their worst
-case: the prompt and every token ``max_tokens`` allows). So a rerun with the same budget sends nothing more
-once it is spent, whatever stopped the earlier runs (a budget, Ctrl-C, SIGTERM, SIGKILL); raise the budget or
-drop it to continue. When the work finishes, the count starts afresh for the next run.
+case: the prompt at 4 characters a token and every token ``max_tokens`` allows, until a later run answers the same
+request: then at what that answer cost, and ``carried`` drops by the difference as it arrives). So a rerun with the
+same budget sends nothing more once it is spent, whatever stopped the earlier runs (a budget, Ctrl-C, SIGTERM,
+SIGKILL); raise the budget or drop it to continue. When the work finishes, the count starts afresh for the next
+run.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class Spend:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     requests: int = 0
-    reserved: int = 0  # of which in flight when their run died or was stopped (counted at their worst case)
+    reserved: int = 0  # of which in flight when their run died or was stopped (counted at their worst case...)
+    estimated: int = 0  # ...or, these of them, at what the same request cost when it was sent again
 
     @property
     def total_tokens(self) -> int:
@@ -119,16 +122,28 @@ class Ledger:
         elapsed = self.elapsed_s
         return self.completion_tokens / elapsed if elapsed > 0 else 0.0
 
+    def estimated(self, change: Any) -> None:
+        """An answer of this run priced requests an earlier run left in flight (``change``: a
+        :class:`~naturalthoughts.engines.cache.Spent` of how many, and the tokens and cost taken off their worst
+        case): the carried spend drops by as much."""
+        with self._lock:
+            carried = self.carried
+            self.carried = Spend(
+                carried.prompt_tokens - change.prompt_tokens,
+                carried.completion_tokens - change.completion_tokens,
+                carried.cost_usd - change.cost_usd,
+                carried.requests,
+                carried.reserved,
+                carried.estimated + change.estimated,
+            )
+
     # ---- budget --------------------------------------------------------------------------------------------
     def _over_budget(self) -> str | None:
         cost = self.carried.cost_usd + self.cost_usd
         tokens = self.carried.total_tokens + self.total_tokens
         earlier = " (earlier runs included)" if self.carried.requests else ""
         if self.carried.reserved:
-            earlier = (
-                f" (earlier runs included; {self.carried.reserved:,} request(s) in flight when a run was stopped "
-                "count at their worst case)"
-            )
+            earlier = f" (earlier runs included; {in_flight_note(self.carried.reserved, self.carried.estimated)})"
         if self.max_cost is not None and cost >= self.max_cost:
             return f"cost budget reached (${cost:.4f} of ${self.max_cost:.4f}{earlier})"
         if self.max_total_tokens is not None and tokens >= self.max_total_tokens:
@@ -146,6 +161,7 @@ class Ledger:
                 "requests_sent": self.carried.requests + self.requests_sent,
                 "earlier_requests": self.carried.requests,
                 "reserved_in_flight": self.carried.reserved,
+                "estimated_in_flight": self.carried.estimated,
             }
 
     def budget_reached(self) -> str | None:
@@ -229,5 +245,17 @@ def budget_line(status: dict[str, Any]) -> str | None:
     if status.get("earlier_requests"):
         notes.append(f"{status['earlier_requests']:,} of them by earlier runs")
     if status.get("reserved_in_flight"):
-        notes.append(f"{status['reserved_in_flight']:,} in flight when a run stopped, counted at their worst case")
+        notes.append(in_flight_note(status["reserved_in_flight"], status.get("estimated_in_flight") or 0))
     return f"budget: spent {' and '.join(parts)} ({', '.join(notes)})"
+
+
+def in_flight_note(reserved: int, estimated: int) -> str:
+    """How requests in flight when a run stopped are counted, in words."""
+    if not estimated:
+        return f"{reserved:,} in flight when a run stopped, counted at their worst case"
+    if estimated == reserved:
+        return f"{reserved:,} in flight when a run stopped, counted at what the same requests cost when sent again"
+    return (
+        f"{reserved:,} in flight when a run stopped, counted at their worst case ({estimated:,} of them at what the "
+        "same request cost when sent again)"
+    )

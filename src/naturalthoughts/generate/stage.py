@@ -164,7 +164,6 @@ class GenerateStage(GenerateStageBase):
         with ExitStack() as stack:
             cache = stack.enter_context(ResponseCache(run.cache_db))
             ledger, recorder = budget_ledger(config, cache, ctx)
-            carried = ledger.carried
             stop = StopControl(ledger, config, ctx.should_stop)
             progress = Progress(ledger)
             cached = stack.enter_context(open_engine(config, cache, progress.sent, recorder))
@@ -193,7 +192,7 @@ class GenerateStage(GenerateStageBase):
             progress.flush()
             retried = chunks.retried
             try:
-                result = self._result(ctx, plan, config, ledger, stop, counts, notes, retried, carried)
+                result = self._result(ctx, plan, config, ledger, stop, counts, notes, retried, ledger.carried)
             except EngineFailure as error:
                 failure = error  # raised once the writer has closed: the rows, errors included, are kept
             else:
@@ -254,6 +253,7 @@ class GenerateStage(GenerateStageBase):
                 "total_tokens": carried.total_tokens,
                 "cost_usd": round(carried.cost_usd, 6),
                 "reserved_in_flight": carried.reserved,
+                "estimated_in_flight": carried.estimated,
             }
         extra["budget"] = ledger.budget_status()
         if ledger.errors:

@@ -92,6 +92,7 @@ def budget_paragraph(inputs: ReportInputs) -> Raw | None:
         "spent_tokens": since.total_tokens if since else 0,
         "requests_sent": since.requests if since else 0,
         "reserved_in_flight": since.reserved if since else 0,
+        "estimated_in_flight": since.estimated if since else 0,
     }
     if since is None:
         text = "generate: its work finished; a budget counts afresh from the next run."
