@@ -211,12 +211,14 @@ def test_a_value_from_an_option_is_named_as_such(tmp_path: Path) -> None:
         ("http:///v1", "has no host"),
         ("http://127.0.0.1:99999/v1", "not a URL"),
         ("127.0.0.1:8000/v1", "must start with http"),
+        ("https://me:sk-secret@api.example.org/v1", "holds a user name or password"),
     ],
 )
 def test_base_urls_are_checked_when_the_config_is_read(url: str, problem: str) -> None:
     with pytest.raises(ConfigError, match="base_url") as error:
         validate(GenerateConfig, {"engine": {"engine": "openai", "base_url": url, "model": "m"}})
     assert problem in str(error.value)
+    assert "sk-secret" not in str(error.value)  # the URL is shown without its password
     assert (
         OpenAIEngineConfig(base_url=" https://api.example.org/v1 ", model="m").base_url == "https://api.example.org/v1"
     )

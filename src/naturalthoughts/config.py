@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,8 +95,12 @@ def format_validation_error(exc: ValidationError, source: str, data: Any = None)
         if err["type"] == "extra_forbidden":
             lines.append(f"  - unknown key '{where}'{place}")
         else:
-            lines.append(f"  - {where}{place}: {err['msg']} (got {err.get('input')!r})")
+            got = _USERINFO.sub("://***@", repr(err.get("input")))  # a password in a URL is not shown back
+            lines.append(f"  - {where}{place}: {err['msg']} (got {got})")
     return "\n".join(lines)
+
+
+_USERINFO = re.compile(r"://[^/@\s'\"]+@")
 
 
 def validate(model: type[M], data: dict[str, Any], source: str = "configuration") -> M:

@@ -241,6 +241,11 @@ def check_base_url(value: str) -> str:
         raise ValueError(f"must start with http:// or https:// ({got}); e.g. http://127.0.0.1:8000/v1")
     if not parts.hostname:
         raise ValueError("has no host; expected e.g. http://127.0.0.1:8000/v1")
+    if parts.username is not None or parts.password is not None:  # it would be stored in manifests and cache keys
+        raise ValueError(
+            "holds a user name or password (user:secret@host): leave it out and give the key through the environment "
+            "variable engine.api_key_env names (sent as a bearer token)"
+        )
     if any(char.isspace() for char in text):
         raise ValueError("contains whitespace")
     return text
