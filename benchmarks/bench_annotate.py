@@ -11,10 +11,10 @@
    same questions (target: the annotator reaches at least 0.9 of the bare throughput).
 
 `--phase default` measures the embedded default on `builtin:sample` instead: ingest, generate with the bundled
-config (`configs/default.yaml`: SmolLM2-135M with its thinking budget; done once, cached in --workdir), then
-`nt annotate` with that config's annotate section on a fresh copy of the run (an empty response cache), against
-the targets: at most 5% of LLM annotation rows in error, the disagreement column filled for at least 90% of
-traces, and annotate no slower than the previous version (`--baseline-src DIR`: a checkout's `src` folder,
+config (`src/naturalthoughts/configs/default.yaml`: SmolLM2-135M with its thinking budget; done once, cached in
+--workdir), then `nt annotate` with that config's annotate section on a fresh copy of the run (an empty response
+cache), against the targets: at most 5% of LLM annotation rows in error, the disagreement column filled for at
+least 90% of traces, and annotate no slower than the previous version (`--baseline-src DIR`: a checkout's `src` folder,
 timed on the same traces in a subprocess). `--quick` uses the first 24 questions.
 
 Usage: .venv/bin/python benchmarks/bench_annotate.py [--traces 1000000] [--workdir /tmp/nt-bench-annotate]
@@ -133,8 +133,15 @@ def build_pool(workdir: Path, n: int) -> None:
                     | {
                         k: [None] * m
                         for k in (
-                            "forced", "reasoning_tokens", "answer_tokens", "completion_tokens",
-                            "reasoning_phase_tokens", "answer_phase_tokens", "prompt_tokens", "latency_s", "error",
+                            "forced",
+                            "reasoning_tokens",
+                            "answer_tokens",
+                            "completion_tokens",
+                            "reasoning_phase_tokens",
+                            "answer_phase_tokens",
+                            "prompt_tokens",
+                            "latency_s",
+                            "error",
                         )
                     },
                     schema=TRACES,
@@ -255,8 +262,10 @@ def generated_run(workdir: Path, quick: bool) -> Path:
             write_parquet(questions, root / "questions.parquet")
         start = time.perf_counter()
         run_one(GenerateStage(config.generate), root)
-        print(f"generated {pq.read_metadata(root / 'traces.parquet').num_rows} traces: "
-              f"{load(time.perf_counter() - start)} (not part of the timings)")
+        print(
+            f"generated {pq.read_metadata(root / 'traces.parquet').num_rows} traces: "
+            f"{load(time.perf_counter() - start)} (not part of the timings)"
+        )
     return root
 
 
@@ -294,8 +303,11 @@ def annotate_default(run: Path) -> dict[str, Any]:
         "disagree_filled": table.num_rows - disagree.null_count,
         "disagree_true": int(pc.sum(pc.cast(disagree.drop_null(), pa.int64())).as_py() or 0),
         "sources": {kind: sum(m.startswith(kind) for m in methods) for kind in ("pool:", "self:", "engine:")},
-        "per_annotator": {k: {c: v for c, v in counts.items() if c in ("asked", "failed", "annotated")}
-                          for k, counts in result.counts.items() if counts.get("asked")},
+        "per_annotator": {
+            k: {c: v for c, v in counts.items() if c in ("asked", "failed", "annotated")}
+            for k, counts in result.counts.items()
+            if counts.get("asked")
+        },
         "usage": result.usage,
         "tokenizer": table.column("tokenizer")[0].as_py(),
         "errors": sorted({e for e in table.column("disagree_error").to_pylist() if e})[:5],
@@ -320,7 +332,10 @@ def annotate_baseline(src: Path, run: Path, config_yaml: Path) -> dict[str, Any]
     """The previous version's annotate (its own default config section) on a copy of the same traces."""
     child = subprocess.run(
         [sys.executable, "-c", BASELINE, str(src), str(run), str(config_yaml)],
-        check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(src)},
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(src)},
     )
     line = next(x for x in child.stdout.splitlines() if x.startswith("BASELINE "))
     figures = json.loads(line.split(" ", 1)[1])
@@ -337,15 +352,21 @@ def default_phase(workdir: Path, quick: bool, baseline_src: Path | None, from_ru
     rows = figures["rows"]
     error_share = (figures["failed"] + figures["second_errors"]) / max(figures["model_rows"], 1)
     print(f"\n{'measure':<58}{'measured':>24}{'target':>14}")
-    print(f"{'LLM annotation rows in error (failed + second-answer errors)':<58}"
-          f"{figures['failed'] + figures['second_errors']:>8} / {figures['model_rows']:<5} {error_share:>7.1%}"
-          f"{'<= 5%':>14}")
-    print(f"{'disagreement filled':<58}{figures['disagree_filled']:>8} / {rows:<5} "
-          f"{figures['disagree_filled'] / rows:>7.1%}{'>= 90%':>14}")
+    print(
+        f"{'LLM annotation rows in error (failed + second-answer errors)':<58}"
+        f"{figures['failed'] + figures['second_errors']:>8} / {figures['model_rows']:<5} {error_share:>7.1%}"
+        f"{'<= 5%':>14}"
+    )
+    print(
+        f"{'disagreement filled':<58}{figures['disagree_filled']:>8} / {rows:<5} "
+        f"{figures['disagree_filled'] / rows:>7.1%}{'>= 90%':>14}"
+    )
     print(f"{'annotate wall time (fresh cache)':<58}{figures['wall']:>22.1f} s")
     print(f"  {figures['load']}")
-    print(f"second answers by source: {figures['sources']}; judged disagree: {figures['disagree_true']} of "
-          f"{figures['disagree_filled']}")
+    print(
+        f"second answers by source: {figures['sources']}; judged disagree: {figures['disagree_true']} of "
+        f"{figures['disagree_filled']}"
+    )
     print(f"model rows per annotator: {figures['per_annotator']}; usage: {figures['usage']}")
     print(f"length tokenizer: {figures['tokenizer']}; first disagree errors: {figures['errors']}")
     if baseline_src is not None:
@@ -354,8 +375,7 @@ def default_phase(workdir: Path, quick: bool, baseline_src: Path | None, from_ru
         old_config = baseline_src / "naturalthoughts" / "configs" / "default.yaml"
         config_yaml = old_config if old_config.exists() else default_config_path()
         old = annotate_baseline(baseline_src, fresh_copy(source, workdir / "annotate-baseline"), config_yaml)
-        print(f"{'previous version annotate, same traces (fresh cache)':<58}{old['wall']:>22.1f} s"
-              f"{'new <= old':>14}")
+        print(f"{'previous version annotate, same traces (fresh cache)':<58}{old['wall']:>22.1f} s{'new <= old':>14}")
         print(f"  {old['load']}; its model rows failed: {old['failed']} of {old['asked']}")
 
 

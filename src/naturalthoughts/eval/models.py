@@ -1,8 +1,8 @@
 """Which engine evaluates a model folder, and the model's name (the ``eval:NAME`` key).
 
 A Hugging Face folder or a LoRA adapter folder (a trained student, ``RUN/models/NAME``) is evaluated on the student
-engine, :data:`STUDENT_ENGINE` (batched transformers in bfloat16 on this CPU; see docs/evaluation.md for the
-measurement behind the choice), or on the eval section's engine when it loads model folders.
+engine, :data:`STUDENT_ENGINE` (batched transformers in bfloat16 on this CPU: it needs no conversion to GGUF; see
+docs/evaluation.md), or on the eval section's engine when it loads model folders.
 """
 
 from __future__ import annotations
