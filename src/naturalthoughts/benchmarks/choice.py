@@ -47,8 +47,15 @@ def query_prompt(item: BenchmarkItem, options: GradeOptions | None = None) -> st
     )
 
 
-def grade(item: BenchmarkItem, output: str | None, options: GradeOptions | None = None) -> Grade:
-    """The one checker's ``choice`` kind; ``options.simple_evals``: simple-evals' reading instead of the project's."""
+def grade(
+    item: BenchmarkItem,
+    output: str | None,
+    options: GradeOptions | None = None,
+    *,
+    style: grading.ChoiceStyle | None = None,
+) -> Grade:
+    """The one checker's ``choice`` kind; ``options.simple_evals``: simple-evals' reading instead of the project's.
+    ``style`` names another reading (MMLU-Pro's official cascade)."""
     options = options or GradeOptions()
     verdict = grading.check_output(
         "choice",
@@ -57,7 +64,7 @@ def grade(item: BenchmarkItem, output: str | None, options: GradeOptions | None 
         finish_reason=options.finish_reason,
         thinking=options.thinking,
         options=item.choices,
-        style="simple-evals" if options.simple_evals else "default",
+        style=style or ("simple-evals" if options.simple_evals else "default"),
     )
     return as_grade(verdict)
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 from naturalthoughts.benchmarks import choice
 from naturalthoughts.benchmarks.items import BenchmarkItem
 from naturalthoughts.benchmarks.mmlu_pro.loader import NAME, load
-from naturalthoughts.benchmarks.registry import Grade, GradeOptions, as_grade
-from naturalthoughts.text import grading
+from naturalthoughts.benchmarks.registry import Grade, GradeOptions
 
 OFFICIAL_PROMPT = (
     "The following are multiple choice questions (with answers) about {category}. Think step by step and then "
@@ -36,18 +35,8 @@ def prompt(item: BenchmarkItem, options: GradeOptions | None = None) -> str:
 
 
 def grade(item: BenchmarkItem, output: str | None, options: GradeOptions | None = None) -> Grade:
-    if options is None or not options.official:
-        return choice.grade(item, output, options)
-    verdict = grading.check_output(
-        "choice",
-        item.answer,
-        output,
-        finish_reason=options.finish_reason,
-        thinking=options.thinking,
-        options=item.choices,
-        style="mmlu-pro-official",
-    )
-    return as_grade(verdict)
+    official = options is not None and options.official
+    return choice.grade(item, output, options, style="mmlu-pro-official" if official else None)
 
 
 BENCHMARK = choice.choice_benchmark(
