@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from naturalthoughts import benchmarks
-from naturalthoughts.cli import main
 from naturalthoughts.engines import OpenAIEngineConfig
 from naturalthoughts.eval import EvalConfig, EvalStage
 from naturalthoughts.eval.plan import spread_subset
@@ -22,14 +21,7 @@ from naturalthoughts.progress import Reporter
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.runner import Runner
 from naturalthoughts.tables import EVAL_SAMPLES, EVAL_SUMMARY, QUESTIONS
-
-
-def nt(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+from nt_cli import nt
 
 
 def manifest(run: Path) -> dict:
@@ -122,8 +114,7 @@ def test_open_ended_questions_graded_by_a_schema_constrained_judge(
 ) -> None:
     questions = tmp_path / "qa.jsonl"
     questions.write_text(
-        json.dumps({"id": "sky", "question": "What colour is a clear daytime sky?", "reference_answer": "Blue"})
-        + "\n",
+        json.dumps({"id": "sky", "question": "What colour is a clear daytime sky?", "reference_answer": "Blue"}) + "\n",
         encoding="utf-8",
     )
     config = EvalConfig(

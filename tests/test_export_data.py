@@ -10,13 +10,13 @@ import pytest
 import yaml
 
 from naturalthoughts.annotate.stage import AnnotateStage
-from naturalthoughts.cli import main
 from naturalthoughts.export_data import ExportDataConfig, ExportDataStage
 from naturalthoughts.ingest import IngestConfig, IngestStage
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.select.config import SelectConfig
 from naturalthoughts.select.stage import SelectStage
 from naturalthoughts.sft import SftDataConfig, SftDataStage
+from nt_cli import nt
 from test_traces_pipeline import CHEAP_ANNOTATORS, FOUR_LAYOUTS, run_all
 
 QUESTIONS_ONLY = str(Path(__file__).parent / "data" / "traces" / "bespoke_stratos_17k.jsonl")
@@ -28,14 +28,6 @@ def selected_run(run_dir: RunDir) -> RunDir:
     select = SelectStage(SelectConfig(method="strategy(min=0)", size=6, seed=3, name="pick"))
     run_all(run_dir, [ingest, AnnotateStage(CHEAP_ANNOTATORS), select])
     return run_dir
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def card_parts(folder: Path) -> tuple[dict, str]:
@@ -105,11 +97,11 @@ def test_an_sft_set_exports_with_its_mix(selected_run: RunDir, tmp_path: Path, t
 def test_a_push_without_network_exits_5_with_the_folder_written(selected_run: RunDir, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture) -> None:  # fmt: skip
     out = tmp_path / "pushed"
-    code = run_cli("export-data", "--run", str(selected_run.root), "--selection", "pick", "--out", str(out),
+    code = nt("export-data", "--run", str(selected_run.root), "--selection", "pick", "--out", str(out),
                    "--license", "cc-by-4.0", "--push-to-hub", "someone/pick")  # fmt: skip
     assert code == 5
     err = capsys.readouterr().err
     assert "huggingface.co is unreachable" in err and f"written at {out}" in err and "Traceback" not in err
     assert (out / "README.md").exists() and list((out / "data").glob("train-*.parquet"))
-    assert run_cli("export-data", "--run", str(selected_run.root), "--out", str(out)) == 2  # neither source named
-    assert run_cli("export-data", "--run", str(selected_run.root), "--selection", "nope", "--out", str(out)) == 3
+    assert nt("export-data", "--run", str(selected_run.root), "--out", str(out)) == 2  # neither source named
+    assert nt("export-data", "--run", str(selected_run.root), "--selection", "nope", "--out", str(out)) == 3

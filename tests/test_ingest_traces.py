@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from naturalthoughts.cli import main
 from naturalthoughts.errors import BadInputError, ConfigError, OfflineError
 from naturalthoughts.ingest import IngestConfig, IngestStage
 from naturalthoughts.ingest.validation import BadRowsError
@@ -23,6 +22,7 @@ from naturalthoughts.progress import quiet_reporter
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.runner import Runner
 from naturalthoughts.tables import TRACES
+from nt_cli import nt
 
 DATA = Path(__file__).parent / "data" / "traces"
 FAST = {"near_dup": False, "decontaminate": []}
@@ -44,14 +44,6 @@ def rows(run: RunDir) -> list[dict]:
 
 def questions(run: RunDir) -> dict[str, dict]:
     return {q["id"]: q for q in pq.read_table(run.questions).to_pylist()}
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:
@@ -293,12 +285,12 @@ def test_cli_options_and_the_exit_code_of_bad_rows(tmp_path: Path, run_dir: RunD
     args = ["ingest", str(path), "--run", str(run_dir.root), "--traces", "split", "--question-col", "q",
             "--reasoning-col", "thought", "--final-col", "final", "--correct-col", "ok", "--teacher", "my-r1",
             "--decontaminate", "none", "--no-near-dup"]  # fmt: skip
-    assert run_cli(*args) == 4
+    assert nt(*args) == 4
     assert f"{path}:2: reasoning ('thought') is not text (got int)" in capsys.readouterr().err
-    assert run_cli(*args, "--skip-bad") == 0
+    assert nt(*args, "--skip-bad") == 0
     trace = rows(run_dir)[0]
     assert trace["teacher"] == "my-r1" and trace["source_correct"] is True and trace["answer"] == "8"
-    assert run_cli("ingest", str(path), "--run", str(run_dir.root), "--trace-col", "x") == 2
+    assert nt("ingest", str(path), "--run", str(run_dir.root), "--trace-col", "x") == 2
     assert "need a trace layout" in capsys.readouterr().err
 
 

@@ -16,17 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from naturalthoughts.atomic import write_parquet
-from naturalthoughts.cli import main
 from naturalthoughts.report.synthetic import write_synthetic_run
 from naturalthoughts.rundir import RunDir
-
-
-def nt(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as exit_info:
-        return int(exit_info.code or 0)
-    return 0
+from nt_cli import nt
 
 
 def change_traces(run: RunDir) -> None:
