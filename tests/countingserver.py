@@ -6,7 +6,7 @@ as fixed numbers, so a test knows exactly what the server "charged". ``delay_s``
 flight long enough to be interrupted); ``reply(number, body, headers)`` may return ``(status, body_bytes)`` to
 answer differently (an error body echoing the API key, for the secret-scrubbing tests).
 
-Runs an asyncio loop in a daemon thread; use it as a context manager.
+Runs an asyncio loop in a daemon thread (:class:`loopback.LoopbackServer`); use it as a context manager.
 """
 
 from __future__ import annotations
@@ -15,14 +15,17 @@ import asyncio
 import contextlib
 import json
 import random
-import threading
 from collections.abc import Callable
 from typing import Any
+
+from loopback import LoopbackServer
 
 ReplyHook = Callable[[int, dict[str, Any], dict[str, str]], tuple[int, bytes] | None]
 
 
-class CountingServer:
+class CountingServer(LoopbackServer):
+    backlog = 256
+
     def __init__(
         self,
         delay_s: float | tuple[float, float] = 0.0,
@@ -39,35 +42,7 @@ class CountingServer:
         self.received = 0
         self.answered = 0
         self.bodies: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.AbstractServer | None = None
-        self.port = 0
-
-    def __enter__(self) -> CountingServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=256)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
-            task.cancel()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        super().__init__()
 
     @property
     def spent_tokens(self) -> int:

@@ -16,7 +16,7 @@ arrival, then ``default``), or from a ``decide(arrival_number, request_json)`` f
 - ``redirect``: 307 to another loopback address (clients must not follow it)
 
 Only ``pass`` reaches the upstream, so ``forwarded`` counts requests the model really answered.
-The proxy runs an asyncio loop in a daemon thread; use it as a context manager.
+The proxy runs an asyncio loop in a daemon thread (:class:`loopback.LoopbackServer`); use it as a context manager.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from loopback import LoopbackServer
 
 FAULTS = (
     "pass",
@@ -61,7 +62,7 @@ class Arrival:
         return self.body.get("messages", [{}])[-1].get("content", "")
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     def __init__(
         self,
         upstream: str,
@@ -81,38 +82,16 @@ class FaultProxy:
         self.canned_text = canned_text
         self.arrivals: list[Arrival] = []
         self.forwarded: list[Arrival] = []
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._server: asyncio.AbstractServer | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.port = 0
+        super().__init__()
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> FaultProxy:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-
     async def _start(self) -> None:
         self._client = httpx.AsyncClient(base_url=self.upstream, timeout=120, trust_env=False)
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
+        await super()._start()
 
     async def _stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
-            task.cancel()
+        await super()._stop()
         await self._client.aclose()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
 
     # -- programming -------------------------------------------------------------------------
     def set_plan(self, plan: list[str], default: str = "pass") -> None:
