@@ -237,3 +237,78 @@ def test_docs_show_the_prompts_the_code_sends() -> None:
     for name in ("DOMAIN", "STRATEGIES", "VERBOSITY", "CORRECTNESS", "DISAGREE", "SECOND_ANSWER"):
         shown = getattr(prompts, name).replace("{{", "{").replace("}}", "}")
         assert shown in doc, f"docs/strategies.md does not show prompts.{name} as the code has it"
+
+
+# ---- one-token verdicts ------------------------------------------------------------------------------------------
+
+
+def echoing(token: str, schema_reply: str) -> Any:
+    """Replies as llama.cpp does: a pre-filled assistant turn is echoed before its continuation."""
+
+    def reply(body: dict[str, Any]) -> str:
+        if "grammar" in body:
+            return body["messages"][-1]["content"] + token
+        return schema_reply
+
+    return reply
+
+
+def test_yes_no_verdicts_reduce_to_one_constrained_token() -> None:
+    assert JUDGE_SCHEMA.verdict_field == "correct" and AGREEMENT_SCHEMA.verdict_field == "same_final_answer"
+    assert VERBOSITY_SCHEMA.verdict_field is None and DOMAIN_SCHEMA.verdict_field is None
+    assert JUDGE_SCHEMA.verdict_prefill() == '{"correct": '
+    assert JUDGE_SCHEMA.parse(JUDGE_SCHEMA.verdict_reply(" false")) is False
+    with pytest.raises(BadReply, match="not a one-token verdict"):
+        JUDGE_SCHEMA.verdict_reply("maybe")
+    from naturalthoughts.annotate.base import verdict_tokens
+    from naturalthoughts.engines import LlamaCppEngineConfig, OpenAIEngineConfig
+
+    embedded, remote = LlamaCppEngineConfig(), OpenAIEngineConfig(base_url="http://127.0.0.1:9/v1", model="m")
+    assert verdict_tokens("auto", embedded, JUDGE_SCHEMA) and not verdict_tokens("auto", remote, JUDGE_SCHEMA)
+    assert verdict_tokens("token", remote, JUDGE_SCHEMA) and not verdict_tokens("schema", embedded, JUDGE_SCHEMA)
+    assert not verdict_tokens("token", embedded, VERBOSITY_SCHEMA)  # not a yes/no reply
+
+
+def test_token_verdict_is_asked_first_then_the_schema_for_a_reply_that_is_not_one(run_dir: RunDir) -> None:
+    make_run(run_dir, [{**TEACHER, "other_answer": "41"}, {**TEACHER, "question": "Q2?", "other_answer": "42"}])
+    def reply(body: dict[str, Any]) -> str:  # the second row's token reply is not a verdict: it falls back
+        token = "perhaps" if "Q2?" in body["messages"][0]["content"] else "false"
+        return echoing(token, '{"same_final_answer": true}')(body)
+
+    with ReplayServer(reply) as server:
+        config = judge_config(server)
+        config.verdicts = "token"  # an OpenAI-compatible llama.cpp server: the config says it constrains
+        result = annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
+    token_bodies = [b for b in server.bodies if "grammar" in b]
+    assert len(token_bodies) == 2 and all(b["grammar"] == 'root ::= "true" | "false"' for b in token_bodies)
+    assert all(b["messages"][-1] == {"role": "assistant", "content": '{"same_final_answer": '} for b in token_bodies)
+    assert all(b["max_tokens"] <= 4 and b["temperature"] == 0.0 and "response_format" not in b for b in token_bodies)
+    schema_bodies = [b for b in server.bodies if "response_format" in b]
+    assert len(schema_bodies) == 1 and schema_bodies[0]["temperature"] == 0.0  # today's greedy attempt
+    rows = read(run_dir)
+    assert [r["disagree"] for r in rows] == [True, False]
+    assert rows[0]["disagree_raw"] == '{"same_final_answer": false}'  # the whole reply the token stands for
+    counts = result.counts["disagree"]
+    assert counts["verdict_tokens"] == 1 and counts["verdict_token_fallbacks"] == 1
+
+
+def test_schema_mode_and_engines_without_the_constraint_send_no_token_request(run_dir: RunDir) -> None:
+    make_run(run_dir, [{**TEACHER, "other_answer": "41"}])
+    with ReplayServer(echoing("true", '{"same_final_answer": false}')) as server:
+        annotate(run_dir, judge_config(server), only=["disagree"], quiet=True, force=True)  # auto: not llama.cpp
+    assert server.bodies and not any("grammar" in b for b in server.bodies)
+
+
+def test_embedded_llamacpp_answers_a_verdict_in_one_or_two_tokens(llamacpp_engine: Any) -> None:
+    from naturalthoughts.annotate.base import verdict_request
+    from naturalthoughts.text.judge import judge_messages
+
+    conversations = [
+        judge_messages("What is 6 times 7?", "42", "The answer is 42."),
+        judge_messages("What is the capital of France?", "Paris", "It is Berlin."),
+    ]
+    results = llamacpp_engine.generate([verdict_request(c, JUDGE_SCHEMA) for c in conversations])
+    for result in results:
+        assert result.ok and result.text.strip() in ("true", "false"), result
+        assert result.completion_tokens <= 2
+        assert isinstance(JUDGE_SCHEMA.parse(JUDGE_SCHEMA.verdict_reply(result.text)), bool)

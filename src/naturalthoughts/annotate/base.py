@@ -22,7 +22,7 @@ from naturalthoughts.engines import NOT_SENT, CachedEngine, ChatRequest, EngineC
 from naturalthoughts.engines.cached import SpendRecorder
 from naturalthoughts.redact import clip
 from naturalthoughts.rundir import RunDir
-from naturalthoughts.text.replies import BadReply, ReplySchema, clip_middle, extract_json
+from naturalthoughts.text.replies import VERDICT_CHOICES, BadReply, ReplySchema, clip_middle, extract_json
 
 if TYPE_CHECKING:
     from naturalthoughts.progress import Reporter, Task
@@ -196,6 +196,61 @@ def schema_request(
     )
 
 
+VERDICT_TOKENS = 4  # "true" / "false" are one or two tokens; the grammar ends the reply there
+
+
+def verdict_tokens(mode: str, engine: Any, schema: ReplySchema[Any]) -> bool:
+    """Whether yes/no verdicts in ``schema`` are asked as one constrained token first: ``verdicts`` is ``token``, or
+    ``auto`` and the engine constrains replies to a few strings (the embedded llama.cpp)."""
+    if schema.verdict_field is None or mode == "schema":
+        return False
+    return mode == "token" or bool(getattr(engine, "choice_constraint", False))
+
+
+def verdict_request(messages: Sequence[dict[str, str]], schema: ReplySchema[Any]) -> ChatRequest:
+    """The reply pre-filled up to its verdict (``{"correct": ``), the rest constrained to ``true`` or ``false``:
+    one greedy token instead of a whole schema-constrained JSON reply."""
+    return ChatRequest(
+        messages=tuple(messages),
+        params=SamplingParams(temperature=0.0, top_p=1.0, max_tokens=VERDICT_TOKENS, seed=0),
+        prefill=schema.verdict_prefill(),
+        choices=VERDICT_CHOICES,
+        json_schema_name=schema.name,
+    )
+
+
+def _ask_verdict_tokens(
+    annotator: Annotator,
+    engine: Any,
+    conversations: Sequence[Sequence[dict[str, str]] | str],
+    pending: list[int],
+    answers: list[Answer],
+    schema: ReplySchema[Any],
+    progress: Task | None,
+) -> list[int]:
+    """One constrained verdict token for each pending row; returns the rows whose reply was not one (they go on to
+    the schema-constrained attempts)."""
+    requests = [verdict_request(conversations[i], schema) for i in pending]  # type: ignore[arg-type]
+    results = engine.generate(requests, should_stop=annotator.ctx.should_stop)
+    if any(result.error == NOT_SENT for result in results):
+        raise StopRequested("stopped on request")
+    left = []
+    for i, result in zip(pending, results, strict=True):
+        try:
+            raw = schema.verdict_reply(result.text) if result.error is None else None
+        except BadReply:
+            raw = None
+        if raw is None:
+            left.append(i)
+            annotator.counts["verdict_token_fallbacks"] += 1
+            continue
+        answers[i].value, answers[i].raw, answers[i].error, answers[i].settled = schema.parse(raw), raw, None, True
+        annotator.counts["verdict_tokens"] += 1
+        if progress is not None:
+            progress.advance(1, stats=_stats(annotator.counts))
+    return left
+
+
 def _params(attempt: int, max_tokens: int) -> SamplingParams:
     """Greedy first; each retry samples (temperature 0.7, its own seed) so the cache does not return the same reply."""
     if attempt == 0:
@@ -278,6 +333,8 @@ def ask(
     annotator.counts["asked"] += len(pending)
     if progress is not None and len(pending) < len(answers):
         progress.advance(len(answers) - len(pending))
+    if pending and verdict_tokens(cfg.verdicts, ctx.engine_config(role), schema):
+        pending = _ask_verdict_tokens(annotator, engine, conversations, pending, answers, schema, progress)
     for attempt in range(cfg.max_attempts):
         if not pending:
             break

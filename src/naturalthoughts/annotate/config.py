@@ -119,6 +119,13 @@ class AnnotateConfig(StrictModel):
         description="Judge for correctness of long answers and for models-disagree (paper: Llama-3.1-8B-Instruct).",
     )
     max_attempts: int = Field(default=3, ge=1, description="Tries per row when a model's reply is invalid.")
+    verdicts: Literal["auto", "token", "schema"] = Field(
+        default="auto",
+        description="How yes/no judges (correctness, disagree) reply: 'token' pre-fills the JSON reply up to its "
+        "verdict and constrains the rest to one token, true or false (falling back to 'schema' for a reply that is "
+        "not one); 'schema' generates the whole schema-constrained JSON reply; 'auto' is 'token' on engines that "
+        "constrain a reply to a few strings (the embedded llama.cpp), else 'schema'.",
+    )
     max_tokens: int | None = Field(
         default=None,
         ge=8,

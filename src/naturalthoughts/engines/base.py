@@ -58,7 +58,9 @@ class ChatRequest:
     ``prefill`` is the text the assistant turn starts with: the engine continues it, and the
     result's ``text`` is the continuation only. ``json_schema`` constrains the reply to a JSON
     schema where the engine can (llama.cpp, OpenAI-compatible servers, vLLM); ``json_schema_name``
-    is the name OpenAI-style APIs require beside it.
+    is the name OpenAI-style APIs require beside it. ``choices`` constrains the reply to exactly one
+    of a few strings (a llama.cpp grammar: a yes/no verdict in one token) for engines whose config
+    says ``choice_constraint``; others answer unconstrained, so callers validate the reply either way.
     """
 
     messages: tuple[dict[str, str], ...]
@@ -68,6 +70,7 @@ class ChatRequest:
     prefill: str | None = None
     json_schema: dict[str, Any] | None = None
     json_schema_name: str = "response"
+    choices: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able form (the cache key hashes it; :meth:`from_dict` reads it back).
@@ -86,6 +89,8 @@ class ChatRequest:
         if self.json_schema is not None:
             data["json_schema"] = self.json_schema
             data["json_schema_name"] = self.json_schema_name
+        if self.choices is not None:
+            data["choices"] = list(self.choices)
         return data
 
     @classmethod
@@ -100,6 +105,7 @@ class ChatRequest:
             prefill=data.get("prefill"),
             json_schema=data.get("json_schema"),
             json_schema_name=data.get("json_schema_name", "response"),
+            choices=tuple(data["choices"]) if data.get("choices") is not None else None,
         )
 
 

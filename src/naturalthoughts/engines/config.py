@@ -45,6 +45,8 @@ class BaseEngineConfig(StrictModel):
     model_field: ClassVar[str] = "model"  # the field `--model` sets
     default_prompt: ClassVar[str] = "r1"  # the prompt template `auto` means for this engine's teachers
     json_schema: ClassVar[bool] = True  # replies can be constrained to a JSON schema (else they are validated after)
+    # replies can be constrained to one of a few strings (ChatRequest.choices: a yes/no verdict in one token)
+    choice_constraint: ClassVar[bool] = False
     loads_folder: ClassVar[bool] = False  # loads a local model folder, so a trained student can be evaluated on it
     throughput_field: ClassVar[str | None] = "concurrency"  # the field that sets how many requests run at once
     model_suffixes: ClassVar[tuple[str, ...]] = ()  # model files it loads by suffix (`--model FILE` picks it)
@@ -121,6 +123,7 @@ class LlamaCppEngineConfig(BaseEngineConfig):
     engine_class: ClassVar[str] = "naturalthoughts.engines.llamacpp:LlamaCppEngine"
     model_field: ClassVar[str] = "model_path"
     default_prompt: ClassVar[str] = "think-tags"  # small embedded instruct models follow <think> tags better
+    choice_constraint: ClassVar[bool] = True  # llama.cpp's grammar
     model_suffixes: ClassVar[tuple[str, ...]] = (".gguf",)
 
     engine: Literal["llamacpp"] = "llamacpp"

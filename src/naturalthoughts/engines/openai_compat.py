@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import json
 import os
 import random
 import time
@@ -81,6 +82,8 @@ def build_payload(
         }
     elif request.json_mode:
         payload["response_format"] = {"type": "json_object"}
+    if request.choices is not None:  # llama.cpp's GBNF grammar: the reply is exactly one of the strings
+        payload["grammar"] = "root ::= " + " | ".join(json.dumps(choice) for choice in request.choices)
     payload.update(extra_body)
     return payload
 

@@ -32,6 +32,9 @@ _CHARS_PER_TOKEN = 2
 _MARGIN_TOKENS = 16
 
 
+VERDICT_CHOICES = ("true", "false")  # the one token a yes/no verdict is asked as
+
+
 class BadReply(ValueError):
     """A model reply that cannot be used (not JSON, unknown label, cut short, empty); the message says why."""
 
@@ -99,6 +102,28 @@ class ReplySchema(Generic[T]):
         """The completion budget: the configured one, but never below the longest valid reply plus a margin."""
         floor = self.longest_reply_tokens() + _MARGIN_TOKENS
         return floor if configured is None else max(configured, floor)
+
+    @property
+    def verdict_field(self) -> str | None:
+        """The one boolean field of a yes/no reply (``{"correct": true}``), whose value can be asked as a single
+        constrained token after the rest of the JSON is pre-filled; None for any other reply type."""
+        fields = getattr(self.model, "model_fields", None)
+        if not fields or len(fields) != 1:
+            return None
+        ((name, info),) = fields.items()
+        return name if info.annotation is bool else None
+
+    def verdict_prefill(self) -> str:
+        """The reply up to its verdict: ``{"correct": `` (the engine continues with ``true`` or ``false``)."""
+        return f'{{"{self.verdict_field}": '
+
+    def verdict_reply(self, token: str | None) -> str:
+        """The whole reply a verdict token stands for (``{"correct": true}``); raises :class:`BadReply` when the
+        token is not a verdict (an engine that did not constrain its reply)."""
+        word = (token or "").strip()
+        if word not in VERDICT_CHOICES:
+            raise BadReply(f"not a one-token verdict: {word[:40]!r}")
+        return f"{self.verdict_prefill()}{word}}}"
 
     def parse(self, text: str | None) -> T:
         data = self.prepare(extract_json(text))
