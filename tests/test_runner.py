@@ -244,6 +244,29 @@ def test_sigterm_is_recorded_as_terminated(run: RunDir) -> None:
     assert Manifest(run.manifest).records("upper:mid.txt")[-1]["status"] == "terminated"
 
 
+class SignalledInDel:
+    """Sends the process SIGTERM from ``__del__``: the handler's exception is raised there and Python swallows it
+    ("Exception ignored in ..."), as it does in a weakref callback during an import, where a real run met it."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+class SwallowsItsSignal(UpperStage):
+    def run(self, ctx: StageContext) -> StageResult:
+        SignalledInDel()  # collected at once: the signal arrives and its exception goes nowhere
+        return super().run(ctx)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed exception
+def test_a_signal_whose_exception_was_swallowed_still_ends_the_stage_as_terminated(run: RunDir) -> None:
+    with pytest.raises(KeyboardInterrupt) as raised:
+        outcome(run, SwallowsItsSignal())
+    assert type(raised.value).__name__ == "Terminated"
+    assert [r["status"] for r in Manifest(run.manifest).records("upper:mid.txt")] == ["terminated"]
+    assert outcome(run, UpperStage()).status == "done"  # outside the runner the signal is forgotten (a notebook)
+
+
 def test_run_path_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
     from naturalthoughts.errors import ConfigError
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from naturalthoughts import __version__
 from naturalthoughts.errors import EXIT_TERMINATED, Fix, MissingInputError, RunBusyError, Terminated
-from naturalthoughts.interrupts import interrupt_signals, last_words
+from naturalthoughts.interrupts import interrupt_signals, last_words, raise_if_requested
 from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.progress import Reporter
 from naturalthoughts.redact import ScrubbingFilter, clip
@@ -394,6 +394,7 @@ class Runner:
         try:
             with last_words(lambda code: self._abandoned(record, started, code)):
                 result = stage.run(ctx)
+                raise_if_requested()  # a signal whose exception was swallowed: not a finished stage
         except BaseException as exc:
             record["status"] = _status_of(exc)
             record["error"] = clip(str(exc) or type(exc).__name__, RECORDED_ERROR_CHARS)
