@@ -52,6 +52,17 @@ def test_seed_turns_deterministic_mode_on_unless_the_config_says() -> None:
     assert LlamaCppEngineConfig(deterministic=True).for_seed(None).deterministic is True
 
 
+def test_doctor_says_the_layout_the_default_run_chooses_and_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from naturalthoughts.doctor import _cpu
+
+    monkeypatch.setenv("NT_CPUS", "1")
+    detail = _cpu().detail
+    assert detail.startswith("the default run (seed 0): llama.cpp: 1 server x 1 thread, 1 slot each"), detail
+    assert "deterministic (one slot a server, no prompt cache)" in detail  # the default generation is seeded
+    assert "1 cores usable (NT_CPUS" in detail and "one single-threaded server per core" in detail
+    assert "torch" in detail
+
+
 def test_requests_go_to_their_conversations_server_while_it_has_a_free_slot() -> None:
     pool = _Pool([None, None], (1, 1))  # type: ignore[list-item]  # routing only: no session is used
     request = ChatRequest(messages=({"role": "user", "content": "q"},), params=SamplingParams())

@@ -79,10 +79,16 @@ def _cpu() -> Check:
     """The cores this process may use and how the embedded engine and torch use them (what `nt run` would choose)."""
     from naturalthoughts.engines.config import LlamaCppEngineConfig
     from naturalthoughts.engines.llamacpp import plan_servers
+    from naturalthoughts.pipeline import load_pipeline_config
 
-    plan = plan_servers(LlamaCppEngineConfig())
+    # The default run's teacher engine with its seed: a seeded generation runs deterministic (one slot a server).
+    generate = load_pipeline_config(None).generate
+    engine = generate.engine if isinstance(generate.engine, LlamaCppEngineConfig) else LlamaCppEngineConfig()
+    plan = plan_servers(engine.for_seed(generate.seed))
     torch_part = "torch: as many intra-op threads" if importlib.util.find_spec("torch") else "no torch"
-    return Check("CPU and threads", True, f"{plan.describe()}; {torch_part} as cores usable (one inter-op thread)")
+    seeded = f"the default run (seed {generate.seed}): " if generate.seed is not None else "the default run: "
+    detail = f"{seeded}{plan.describe()}; {torch_part} as cores usable (one inter-op thread)"
+    return Check("CPU and threads", True, detail)
 
 
 def run_checks() -> list[Check]:
