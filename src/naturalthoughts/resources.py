@@ -156,3 +156,18 @@ def reset_peak_rss() -> bool:
     except OSError:
         return False
     return True
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap memory back to the OS (glibc keeps freed small blocks in its arenas, so a
+    finished stage's memory would otherwise still count in the next stage's resident size)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).malloc_trim(0)

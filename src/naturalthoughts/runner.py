@@ -36,7 +36,7 @@ from naturalthoughts.interrupts import interrupt_signals, last_words, raise_if_r
 from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.progress import Reporter
 from naturalthoughts.redact import ScrubbingFilter, clip
-from naturalthoughts.resources import peak_rss_mb, reset_peak_rss
+from naturalthoughts.resources import peak_rss_mb, release_memory, reset_peak_rss
 from naturalthoughts.rundir import RunDir
 from naturalthoughts.stage import Stage, StageContext, StageResult, Status
 
@@ -390,6 +390,7 @@ class Runner:
             record_id=record["id"],
         )
         started = time.monotonic()
+        release_memory()  # what earlier stages freed goes back to the OS before this stage's peak is measured
         reset_peak_rss()  # each record carries its own stage's peak, not the process's lifetime peak
         try:
             with last_words(lambda code: self._abandoned(record, started, code)):

@@ -251,8 +251,10 @@ def prepare(stage: TrainStage, run: RunDir, note: Any = None) -> Prepared:
     _quiet_libraries()
     if device() == "cpu":
         from naturalthoughts.resources import torch_threads
+        from naturalthoughts.train.trainer import small_logit_tiles
 
         torch_threads()  # the cores this process may use (affinity, cgroup quota), not every core it sees
+        small_logit_tiles()  # no full-vocabulary tiles of logits in memory
     config = stage.config
     dataset, meta = _read_sft(stage, run)
     if meta["counts"]["max_tokens"] > config.tokens_per_micro_batch:
@@ -354,17 +356,32 @@ def _train(stage: TrainStage, ctx: StageContext) -> StageResult:
         if not config.keep_checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
+    precision, examples = prepared.precision, prepared.examples
+    release_trainer(trainer)
+    del trainer, prepared
     summary = (
         f"{result['steps']:,} steps, loss {result['first_loss'] or 0:.3f} -> {result['final_loss'] or 0:.3f} "
-        f"({prepared.precision}, {config.method}) -> {target}"
+        f"({precision}, {config.method}) -> {target}"
     )
     return StageResult(
-        counts={"examples": prepared.examples, "steps": result["steps"], "tokens": int(result["tokens"] or 0)},
+        counts={"examples": examples, "steps": result["steps"], "tokens": int(result["tokens"] or 0)},
         outputs=[target],
         summary=summary,
         extra={"result": result, "model": str(target)},
         value=result | {"model": str(target)},
     )
+
+
+def release_trainer(trainer: Any) -> None:
+    """Drop what keeps the model, its optimizer and its data alive beyond the trainer (accelerate holds references),
+    so the next stage of the same process (an evaluation) starts without them."""
+    from naturalthoughts.resources import release_memory
+
+    trainer.accelerator.free_memory()
+    for name in ("model", "model_wrapped", "optimizer", "lr_scheduler", "train_dataset"):
+        if hasattr(trainer, name):
+            setattr(trainer, name, None)
+    release_memory()
 
 
 def _checkpoint_step(checkpoint: str | None) -> int:
@@ -393,10 +410,29 @@ def _save(trainer: Any, config: TrainConfig, student: str, staging: Path, is_mai
         return
     trainer.save_model(str(staging / ADAPTER_DIR))
     trainer.accelerator.wait_for_everyone()
-    if is_main and config.merge:
+    if is_main and config.merge and trainer.accelerator.num_processes == 1:
+        merge_in_place(trainer.model, student, staging)  # no second copy of the weights in memory
+        trainer.processing_class.save_pretrained(str(staging))
+    elif is_main and config.merge:  # sharded training: this process does not hold every weight
         merge_adapter(student, staging / ADAPTER_DIR, staging)
     elif is_main:
         trainer.processing_class.save_pretrained(str(staging))
+
+
+def merge_in_place(model: Any, base: str, out: Path) -> None:
+    """The trained PEFT ``model``'s LoRA deltas merged into its own base weights (no second copy loaded), saved in
+    the base's stored dtype. The model is spent afterwards (its LoRA layers are gone)."""
+    import torch
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(base)
+    stored = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(stored, str):  # older configs hold the name ("bfloat16")
+        stored = getattr(torch, stored, None)
+    merged = model.merge_and_unload()
+    if isinstance(stored, torch.dtype):
+        merged.to(stored)  # in place: the float32 master weights become the stored dtype, as a fresh load would be
+    merged.save_pretrained(str(out))
 
 
 def merge_adapter(base: str, adapter: Path, out: Path) -> None:

@@ -149,6 +149,29 @@ def sft_config(config: TrainConfig, output_dir: str, precision: str, examples: i
     )
 
 
+# TRL's fused LM head scores [tokens, vocabulary] tiles of at most 4,096 x 32,768 logits; on a CPU (no Triton) each
+# tile is folded with whole-tile torch ops, several float32 copies of it at once (a 1,024-token micro-batch: 128 MB
+# a copy). Tiles of 512 x 8,192 hold 16 MB a copy; the loss and its gradient are the same sums, in smaller pieces.
+CPU_TILE_TOKENS = 512
+CPU_TILE_VOCABULARY = 8192
+
+
+def small_logit_tiles() -> None:
+    """Score the LM head in small tiles when training on a CPU (see CPU_TILE_TOKENS); no-op if TRL changed."""
+    import importlib
+
+    for module, name, value in (
+        ("trl.kernels.chunked_logprob", "TOKEN_CHUNK_SIZE", CPU_TILE_TOKENS),
+        ("trl.trainer.utils", "_CHUNKED_LOGPROB_CHUNK_SIZE", CPU_TILE_VOCABULARY),
+    ):
+        try:
+            target = importlib.import_module(module)
+        except ImportError:
+            continue
+        if isinstance(getattr(target, name, None), int):
+            setattr(target, name, value)
+
+
 def _on_cpu() -> bool:
     from naturalthoughts.train.hardware import device
 
