@@ -295,7 +295,11 @@ def test_token_verdict_is_asked_first_then_the_schema_for_a_reply_that_is_not_on
 def test_schema_mode_and_engines_without_the_constraint_send_no_token_request(run_dir: RunDir) -> None:
     make_run(run_dir, [{**TEACHER, "other_answer": "41"}])
     with ReplayServer(echoing("true", '{"same_final_answer": false}')) as server:
-        annotate(run_dir, judge_config(server), only=["disagree"], quiet=True, force=True)  # auto: not llama.cpp
+        config = judge_config(server)
+        assert config.verdicts == "schema"  # the default (benchmarks/README.md: agreement below target)
+        annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
+        config.verdicts = "auto"  # on an engine whose config does not say it constrains: the schema too
+        annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
     assert server.bodies and not any("grammar" in b for b in server.bodies)
 
 

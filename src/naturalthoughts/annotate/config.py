@@ -120,11 +120,13 @@ class AnnotateConfig(StrictModel):
     )
     max_attempts: int = Field(default=3, ge=1, description="Tries per row when a model's reply is invalid.")
     verdicts: Literal["auto", "token", "schema"] = Field(
-        default="auto",
+        default="schema",
         description="How yes/no judges (correctness, disagree) reply: 'token' pre-fills the JSON reply up to its "
         "verdict and constrains the rest to one token, true or false (falling back to 'schema' for a reply that is "
         "not one); 'schema' generates the whole schema-constrained JSON reply; 'auto' is 'token' on engines that "
-        "constrain a reply to a few strings (the embedded llama.cpp), else 'schema'.",
+        "constrain a reply to a few strings (the embedded llama.cpp), else 'schema'. The default stays 'schema': "
+        "the bundled 135M judge's token verdicts agreed with its schema verdicts on 92.5% of the default pool's "
+        "rows, below the 98% a drop-in needs (benchmarks/README.md).",
     )
     max_tokens: int | None = Field(
         default=None,
