@@ -8,17 +8,32 @@
 2. The same comparison against the real embedded llama.cpp server (SmolLM2-135M, 16 tokens per answer).
 3. Peak memory (max RSS) of a process that sends N requests through the engine (target < 150 MB).
 4. A fully cached rerun of 64 prompts through ``CachedEngine`` in a fresh process (import + lookups; no server).
+
+``--neighbour``: the embedded engine's generation throughput with a CPU-bound neighbour process pinned on one core,
+as a ratio to the same engine idle, in one run (target >= 0.6), for the default layout (seeded, as the default run's
+generation is: deterministic mode; and unseeded) and for the layout before it (one server with a thread per core),
+rounds alternating idle and busy; the load average and ``top``'s CPU line
+are printed with each figure. ``--deterministic``: the throughput of deterministic mode (one slot a server, no
+prompt cache) against the default layout, on the default generate's work (a thinking-budget reasoning phase, then
+its answer phase, which the default layout serves from the prompt cache), as a ratio.
+
+    .venv/bin/python benchmarks/bench_engines.py --neighbour [--rounds 2] [--neighbour-requests 16]
+    .venv/bin/python benchmarks/bench_engines.py --deterministic
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,12 +41,14 @@ import httpx
 from naturalthoughts.engines import (
     ChatRequest,
     ChatResult,
+    Engine,
     LlamaCppEngine,
     LlamaCppEngineConfig,
     OpenAIEngineConfig,
     ResponseCache,
     SamplingParams,
     engine_identity,
+    llamacpp,
 )
 from naturalthoughts.engines.openai_compat import OpenAICompatEngine, build_payload
 
@@ -169,6 +186,106 @@ def cached_rerun() -> None:
         )
 
 
+# ---- throughput under a neighbour, and the cost of deterministic mode --------------------------------------------
+
+NEIGHBOUR = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
+TOPICS = ("the sea", "a lighthouse", "winter", "a robot", "the desert", "a library", "a storm", "an old map")
+
+
+def story_requests(count: int, max_tokens: int, tag: str) -> list[ChatRequest]:
+    """Long free-text replies (stories rarely stop before ``max_tokens``), seeded, different every round."""
+    return [
+        ChatRequest(
+            messages=({"role": "user", "content": f"Write a long story about {TOPICS[i % len(TOPICS)]} ({tag} {i})."},),
+            params=SamplingParams(max_tokens=max_tokens, temperature=0.8, seed=i),
+        )
+        for i in range(count)
+    ]
+
+
+def tokens_per_s(engine: Engine, requests: list[ChatRequest]) -> float:
+    started = time.perf_counter()
+    results = engine.generate(requests)
+    elapsed = time.perf_counter() - started
+    assert all(r.ok for r in results), [r.error for r in results if not r.ok][:3]
+    return sum(r.completion_tokens or 0 for r in results) / elapsed
+
+
+def machine_load() -> str:
+    """The load average and top's CPU line: who else was using the machine during a figure."""
+    top = subprocess.run(["top", "-b", "-n", "1"], capture_output=True, text=True, check=False).stdout
+    cpu = next((line.strip() for line in top.splitlines() if line.startswith("%Cpu")), "top: n/a")
+    return f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {cpu}"
+
+
+@contextlib.contextmanager
+def neighbour_on(core: int) -> Iterator[None]:
+    """A CPU-bound process pinned on ``core`` while inside (always killed on the way out)."""
+    process = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, str(core)])
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        process.kill()
+        process.wait()
+
+
+def neighbour_ratio(rounds: int, count: int, max_tokens: int) -> None:
+    """Throughput with a neighbour on one core over throughput idle, per layout, rounds alternating."""
+    from naturalthoughts.resources import cpu_budget
+
+    cores = cpu_budget().cores
+    core = max(os.sched_getaffinity(0))
+    # Before: one server with a thread per core, llama.cpp's own busy-wait level (50) and its 8 GiB prompt cache.
+    layouts = {
+        "default (seeded: deterministic)": (LlamaCppEngineConfig().for_seed(0), llamacpp.POLL),
+        "default unseeded": (LlamaCppEngineConfig().for_seed(None), llamacpp.POLL),
+        f"before: 1 server x {cores} threads, busy-wait at poll 50 (whatever the layout line says)": (
+            LlamaCppEngineConfig(servers=1, n_threads=cores, prompt_cache_mb=8192),
+            50,
+        ),
+    }
+    print(f"neighbour: a busy loop pinned on CPU {core}; {count} requests x {max_tokens} tokens per measure")
+    default_poll = llamacpp.POLL
+    for label, (config, poll) in layouts.items():
+        llamacpp.POLL = poll  # read when the server starts
+        try:
+            engine = LlamaCppEngine(config)
+        finally:
+            llamacpp.POLL = default_poll
+        with engine:
+            print(f"  {label}: {engine.plan.describe()}")
+            tokens_per_s(engine, story_requests(2, 8, "warm-up"))
+            ratios = []
+            for round_ in range(rounds):
+                idle_load = machine_load()
+                idle = tokens_per_s(engine, story_requests(count, max_tokens, f"idle {round_}"))
+                with neighbour_on(core):
+                    busy_load = machine_load()
+                    busy = tokens_per_s(engine, story_requests(count, max_tokens, f"busy {round_}"))
+                ratios.append(busy / idle)
+                print(f"    round {round_ + 1}: idle {idle:6.1f} tok/s [{idle_load}]")
+                print(f"             neighbour {busy:6.1f} tok/s [{busy_load}]   ratio {busy / idle:.2f}")
+            print(f"  {label}: neighbour / idle = {statistics.median(ratios):.2f} (median of {rounds}; target >= 0.6)")
+
+
+def deterministic_cost(rounds: int, count: int) -> None:
+    """Deterministic mode's throughput over the default layout's, on two-phase traces (reasoning then answer)."""
+    from naturalthoughts.engines import ThinkingBudget, ThinkingEngine
+
+    budget = ThinkingBudget(budget=128, answer_max_tokens=128)
+    layouts = {"default": LlamaCppEngineConfig(), "deterministic": LlamaCppEngineConfig(deterministic=True)}
+    rates: dict[str, list[float]] = {name: [] for name in layouts}
+    for round_ in range(rounds):
+        for name, config in layouts.items():  # a fresh server each time: no prompt cache from the other
+            with LlamaCppEngine(config) as engine:
+                requests = story_requests(count, 256, f"round {round_}")
+                rates[name].append(tokens_per_s(ThinkingEngine(engine, budget), requests))
+            print(f"  round {round_ + 1} {name:<13} {rates[name][-1]:6.1f} tok/s [{machine_load()}]")
+    ratio = statistics.median(d / n for d, n in zip(rates["deterministic"], rates["default"], strict=True))
+    print(f"deterministic / default throughput = {ratio:.2f} (median of {rounds} rounds, {count} two-phase traces)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000)
@@ -176,7 +293,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--llama-requests", type=int, default=32)
     parser.add_argument("--skip-llama", action="store_true", help="skip the real llama.cpp comparison")
+    parser.add_argument("--neighbour", action="store_true", help="only: throughput with a busy neighbour / idle")
+    parser.add_argument("--neighbour-requests", type=int, default=16)
+    parser.add_argument("--neighbour-tokens", type=int, default=96)
+    parser.add_argument("--deterministic", action="store_true", help="only: deterministic mode's throughput cost")
     args = parser.parse_args()
+    if args.neighbour:
+        neighbour_ratio(args.rounds, args.neighbour_requests, args.neighbour_tokens)
+        return
+    if args.deterministic:
+        deterministic_cost(args.rounds, args.neighbour_requests)
+        return
 
     cached_rerun()
 
@@ -204,7 +331,8 @@ def main() -> None:
 
     if args.skip_llama:
         return
-    with LlamaCppEngine(LlamaCppEngineConfig(n_parallel=4, n_ctx=4096)) as llama:
+    # One server: the bare loop and the client send to the same endpoint (the client's own cost, nothing else).
+    with LlamaCppEngine(LlamaCppEngineConfig(n_parallel=4, n_ctx=4096, servers=1)) as llama:
         compare(
             f"llama.cpp SmolLM2, {args.llama_requests} x 16 tokens",
             llama.base_url,

@@ -5,7 +5,8 @@
 Trains ``RUN``'s SFT set ``NAME`` (built by ``nt run`` or ``nt sft-data``) with the pipeline config's train section
 (default: the bundled default), each setting in a fresh process that does nothing else, and prints the train
 stage's ``peak_rss_mb`` (the manifest's) and its seconds: the config as it is, then with small logit tiles turned
-off (TRL's own 4,096 x 32,768 tiles), then with gradient checkpointing, then with half the tokens per micro-batch.
+off (TRL's own 4,096 x 32,768 tiles), then with gradient checkpointing on and off, then with half the tokens per
+micro-batch (``--settings`` picks some).
 The load average is printed beside each: seconds are comparable only on an idle machine; peaks barely depend on load.
 """
 
@@ -31,13 +32,13 @@ run, sft, config_path, setting = sys.argv[1:5]
 config = load_pipeline_config(config_path or None, run).train
 if setting == "trl-tiles":
     trainer.small_logit_tiles = lambda: None
-elif setting == "checkpointing":
-    config = config.model_copy(update={"gradient_checkpointing": True})
+elif setting in ("checkpointing", "no-checkpointing"):
+    config = config.model_copy(update={"gradient_checkpointing": setting == "checkpointing"})
 elif setting == "half-micro-batch":
     config = config.model_copy(update={"tokens_per_micro_batch": config.tokens_per_micro_batch // 2})
 run_one(TrainStage(config, sft=sft, name="bench-memory"), run, force=True, reporter=Reporter(mode="off"))
 """
-SETTINGS = ("as configured", "trl-tiles", "checkpointing", "half-micro-batch")
+SETTINGS = ("as configured", "trl-tiles", "checkpointing", "no-checkpointing", "half-micro-batch")
 
 
 def main() -> int:
