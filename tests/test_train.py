@@ -87,13 +87,17 @@ def test_a_few_steps_lower_the_loss_and_write_the_model_folder(run_dir: RunDir, 
     )
 
 
-def test_lora_writes_the_adapter_and_merged_weights(run_dir: RunDir, tiny_llama_dir: Path) -> None:
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["", "gradient-checkpointing"])
+def test_lora_writes_the_adapter_and_merged_weights(run_dir: RunDir, tiny_llama_dir: Path, checkpointing: bool) -> None:
+    """The merge is made in place from the trained model (no second copy loaded); with gradient checkpointing (the
+    default config's) the LoRA weights still get their gradients."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     make_run(run_dir.root, n=4)
-    _run(run_dir, _stages(tiny_llama_dir, method="lora", learning_rate=1e-2, max_steps=3, lora_r=4, lora_alpha=8))
+    train = {"method": "lora", "learning_rate": 1e-2, "max_steps": 3, "lora_r": 4, "lora_alpha": 8}
+    _run(run_dir, _stages(tiny_llama_dir, gradient_checkpointing=checkpointing, **train))
     folder = run_dir.models_dir / SELECTION
     assert (folder / "adapter" / "adapter_config.json").exists()
     ids = torch.tensor([[1, 2, 3, 4, 5]])
