@@ -115,9 +115,17 @@ def after_last_anchor(answer: str) -> str | None:
     """The text after the last answer anchor up to the end of its line; the next non-empty line when the anchor
     ends its line (a "**Final Answer**" heading). None without an anchor."""
     anchors = list(ANSWER_ANCHOR.finditer(answer))
-    if not anchors:
-        return None
-    rest = answer[anchors[-1].end() :]
+    return _anchored_line(answer[anchors[-1].end() :]) if anchors else None
+
+
+def after_anchors(answer: str) -> list[str]:
+    """What each answer anchor introduces (read as :func:`after_last_anchor` reads the last), the last anchor first:
+    where the last one says nothing usable ("Final Answer:\nNo\n\n... the use of the final answer."), an earlier
+    one may."""
+    return [_anchored_line(answer[anchor.end() :]) for anchor in reversed(list(ANSWER_ANCHOR.finditer(answer)))]
+
+
+def _anchored_line(rest: str) -> str:
     for line in rest.split("\n"):
         if line.strip(" \t*_:"):
             return line.strip()

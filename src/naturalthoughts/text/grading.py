@@ -38,12 +38,14 @@ from naturalthoughts.text.answers import (
     NO_ANSWER,
     NOT_FOUND,
     Extraction,
+    after_anchors,
     after_last_anchor,
     all_boxed,
     last_slot,
     normalise,
     slots,
     unwrap_latex,
+    without_enumerators,
 )
 from naturalthoughts.text.tasks import Scorer
 from naturalthoughts.text.think import final_answer
@@ -308,16 +310,16 @@ def exact_match(reference: str, answer: str) -> bool:
 
 
 def read_polarity(answer: str) -> str | None:
-    """The yes/no (true/false) an answer gives, capitalised (``Yes``): its box, the text after its last answer anchor,
-    the start of its last line, the start of its first line ("Yes, it does follow. 1. ... 2. ..." is yes); None when
-    none says."""
+    """The yes/no (true/false) an answer gives, capitalised (``Yes``): its box, the text after its answer anchors (the
+    last first), the start of its last line, the start of its first line ("Yes, it does follow. 1. ... 2. ..." is
+    yes; a list number before it is skipped: "2. No."), then the start of any other line, the last first ("Conclusion\n
+    Yes, it logically follows ..."); None when none says."""
     lines = [line for line in answer.strip().splitlines() if line.strip()]
     places = [unwrap_latex(b) for b in all_boxed(answer)][-1:]
-    rest = after_last_anchor(answer)
-    places += [rest] if rest else []
-    places += [lines[-1], lines[0]] if lines else []
+    places += [rest for rest in after_anchors(answer) if rest]
+    places += [lines[-1], lines[0], *reversed(lines[1:-1])] if lines else []
     for place in places:
-        leading = _LEADING_POLARITY.match(place.replace("**", ""))
+        leading = _LEADING_POLARITY.match(without_enumerators(place.replace("**", "")))
         if leading:
             return leading.group(1).capitalize()
     return None

@@ -345,6 +345,9 @@ _CLAUSE_END = re.compile(
 _COPULA = re.compile(r"(?:\b(?:is|are|was|were|equals?|be|gives|makes|totals?|comes\s+to|remains?)\b|=|:)\s*", re.I)
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n|;\s")
 _BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
+# An answer that works its result out in arithmetic ("6 - 2 = 4", "3 * 4 = 12 = 12"): the value is after the last "="
+# of the chain (the clause rule alone would stop at " - " and read 6).
+_WORKED_OUT = re.compile(r"[-+]?\s?\(?\s?\d[\d\s.,+\-*/×÷()^]*[+\-*/×÷^][\d\s.,+\-*/×÷()^=]*=\s*(?=[-+]?\s?\d)")
 
 
 def _leading_clause(text: str) -> str:
@@ -362,7 +365,8 @@ def _read_anchored(rest: str) -> Reading | None:
     number of its first sentence."""
     text = normalise(rest).strip(" *_:=")
     if _starts_with_number(text):
-        return read_quantity(_leading_clause(text))
+        worked = _WORKED_OUT.match(text)
+        return read_quantity(_leading_clause(text[worked.end() :] if worked else text))
     end = _SENTENCE_END.search(text)
     sentence = text[: end.start()] if end else text
     for copula in reversed(list(_COPULA.finditer(sentence))):
