@@ -40,6 +40,7 @@ chromium:
 
 test: install chromium
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/python -m pytest -q
 
 lint: install

@@ -56,7 +56,10 @@ def test_strategy_schema_is_a_bounded_unique_list_of_names() -> None:
 
 def test_verbosity_and_verdicts_are_typed() -> None:
     assert VERBOSITY_SCHEMA.json_schema["properties"]["verbosity"] | {} == {
-        "maximum": 10, "minimum": 0, "title": "Verbosity", "type": "integer"
+        "maximum": 10,
+        "minimum": 0,
+        "title": "Verbosity",
+        "type": "integer",
     }
     assert parse_verbosity('{"verbosity": 7}') == 7.0
     for bad in ('{"verbosity": 11}', '{"verbosity": 6.5}', '{"verbosity": "high"}'):
@@ -149,8 +152,9 @@ def test_self_second_sample_when_the_pool_has_none(run_dir: RunDir) -> None:
         result = annotate(run_dir, config, only=["disagree"], quiet=True, force=True)
     second = [b for b in server.bodies if "response_format" not in b]  # a free answer, not JSON
     assert len(second) == 2 and all((b["temperature"], b["seed"]) == (0.9, 7) for b in second)
-    assert all(b["messages"][-1]["content"].endswith("Give only your final answer, in one short sentence.")
-               for b in second)
+    assert all(
+        b["messages"][-1]["content"].endswith("Give only your final answer, in one short sentence.") for b in second
+    )
     assert all(b["messages"][-1]["content"].startswith(("What is 6 times 7?", "Other?")) for b in second)
     rows = read(run_dir)
     assert rows[0]["disagree_method"] == f"self:second-sample ({identity}, T=0.9, seed 7)"
@@ -271,6 +275,7 @@ def test_yes_no_verdicts_reduce_to_one_constrained_token() -> None:
 
 def test_token_verdict_is_asked_first_then_the_schema_for_a_reply_that_is_not_one(run_dir: RunDir) -> None:
     make_run(run_dir, [{**TEACHER, "other_answer": "41"}, {**TEACHER, "question": "Q2?", "other_answer": "42"}])
+
     def reply(body: dict[str, Any]) -> str:  # the second row's token reply is not a verdict: it falls back
         token = "perhaps" if "Q2?" in body["messages"][0]["content"] else "false"
         return echoing(token, '{"same_final_answer": true}')(body)

@@ -133,8 +133,14 @@ def test_annotations_without_the_record_are_reported(run_dir: RunDir) -> None:
 def record_generate(run: RunDir, engine: dict[str, object]) -> None:
     """The manifest record a finished `nt generate` leaves (the runner writes it in a real run)."""
     Manifest(run.manifest).put(
-        {"id": new_record_id(), "stage": "generate", "status": "done", "started_at": now(), "finished_at": now(),
-         "config": {"engine": engine, "samples": 1}}
+        {
+            "id": new_record_id(),
+            "stage": "generate",
+            "status": "done",
+            "started_at": now(),
+            "finished_at": now(),
+            "config": {"engine": engine, "samples": 1},
+        }
     )
 
 
@@ -195,8 +201,13 @@ def verdict_or_second(body: dict[str, object]) -> str:
 def test_model_progress_moves_per_row_within_a_batch(run_dir: RunDir) -> None:
     long_reference = "Forty-two, since six groups of seven objects hold forty-two objects in all, as counted."
     references = [long_reference, "42", None]  # one row for the judge, one decided by math-verify, one without
-    make_run(run_dir, [{**item, "other_answer": "The answer is 40.", "reference_answer": reference}
-                       for item, reference in zip(ITEMS, references, strict=True)])
+    make_run(
+        run_dir,
+        [
+            {**item, "other_answer": "The answer is 40.", "reference_answer": reference}
+            for item, reference in zip(ITEMS, references, strict=True)
+        ],
+    )
     lines = io.StringIO()
     reporter = Reporter(Console(file=lines, width=300), mode="lines", interval_s=0.0)
 
@@ -245,8 +256,10 @@ def test_trace_rows_keep_traces_order_and_ids(run_dir: RunDir) -> None:
     make_run(run_dir, ITEMS)
     write_traces(
         run_dir,
-        [{"trace_id": f"x{i}", "question_id": r["question_id"], "reasoning": "r", "answer": "a"}
-         for i, r in enumerate(pq.read_table(run_dir.traces).to_pylist())][::-1],
+        [
+            {"trace_id": f"x{i}", "question_id": r["question_id"], "reasoning": "r", "answer": "a"}
+            for i, r in enumerate(pq.read_table(run_dir.traces).to_pylist())
+        ][::-1],
     )
     annotate(run_dir, config(), only=["length"], quiet=True, force=True)
     assert [r["trace_id"] for r in rows(run_dir)] == ["x2", "x1", "x0"]

@@ -110,8 +110,13 @@ def test_gpqa_prompt_is_simple_evals_word_for_word() -> None:
         ("aime2025", "70", "<think>x</think>\n\\boxed{070}", "70", True),  # the number read, as a number
         ("aime2025", "70", "<think>x</think>\n\\boxed{16} then \\boxed{70}", "70", True),
         ("math500", "\\frac{14}{3}", "<think>x</think>\n$\\boxed{\\dfrac{14}{3}}$", "14/3", True),
-        ("math500", "\\left( 3, \\frac{\\pi}{2} \\right)", "<think>x</think>\n\\boxed{(3, \\frac{\\pi}{2})}",
-         "(3, \\frac{\\pi}{2})", True),
+        (
+            "math500",
+            "\\left( 3, \\frac{\\pi}{2} \\right)",
+            "<think>x</think>\n\\boxed{(3, \\frac{\\pi}{2})}",
+            "(3, \\frac{\\pi}{2})",
+            True,
+        ),
         ("math500", "3", "<think>\\boxed{3}</think>\nI could not finish.", None, False),
     ],
 )

@@ -17,8 +17,15 @@ from naturalthoughts.errors import ConfigError, OfflineError
 
 @pytest.mark.parametrize(
     ("name", "count"),
-    [("gpqa_diamond", 198), ("gsm8k", 1319), ("aime2025", 30), ("mmlu", 14042), ("math500", 500),
-     ("arc_challenge", 1172), ("medqa", 1273)],
+    [
+        ("gpqa_diamond", 198),
+        ("gsm8k", 1319),
+        ("aime2025", 30),
+        ("mmlu", 14042),
+        ("math500", 500),
+        ("arc_challenge", 1172),
+        ("medqa", 1273),
+    ],
 )
 def test_bundled_loaders_return_the_official_counts(name: str, count: int) -> None:
     items = benchmarks.load(name)

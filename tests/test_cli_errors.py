@@ -78,7 +78,10 @@ def test_internal_errors_name_the_bug_and_debug_gives_the_traceback() -> None:
     assert exit_code_for(RuntimeError("list index out of range")) == 1
     proc = subprocess.run(
         [*NT, "--debug", "ingest", "/nonexistent/x.jsonl", "--run", "/nonexistent/run"],
-        capture_output=True, text=True, env=ENV, timeout=60,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
     )
     assert proc.returncode != 0  # --debug re-raises: the traceback is the point
     assert "Traceback" in proc.stderr
@@ -87,21 +90,34 @@ def test_internal_errors_name_the_bug_and_debug_gives_the_traceback() -> None:
 def _big_pool(path: Path, rows: int = 400_000) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for i in range(rows):
-            fh.write(json.dumps({"question": f"What is {i} plus {i * 7 % 1013} in base ten, shown step by step?",
-                                 "reference_answer": str(i + i * 7 % 1013)}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "question": f"What is {i} plus {i * 7 % 1013} in base ten, shown step by step?",
+                        "reference_answer": str(i + i * 7 % 1013),
+                    }
+                )
+                + "\n"
+            )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("sig", "code", "status"), [(signal.SIGINT, 130, "interrupted"),
-                                                     (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize(
+    ("sig", "code", "status"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
 def test_interrupting_ingest_exits_with_the_signal_code_and_leaves_no_temporaries(
     tmp_path: Path, sig: signal.Signals, code: int, status: str
 ) -> None:
     pool = tmp_path / "pool.jsonl"
     _big_pool(pool)
     run = tmp_path / "run"
-    proc = subprocess.Popen([*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen(
+        [*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     for line in proc.stderr:  # wait until rows are flowing
         if "ingest:" in line and "rows" in line and "started" not in line:
             break
@@ -120,8 +136,13 @@ def test_a_second_writer_fails_at_once_naming_the_pid(tmp_path: Path) -> None:
     pool = tmp_path / "pool.jsonl"
     _big_pool(pool)
     run = tmp_path / "run"
-    first = subprocess.Popen([*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    first = subprocess.Popen(
+        [*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         for line in first.stderr:
             if "ingest: started" in line:

@@ -114,8 +114,20 @@ def _nt(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_help_lists_every_stage() -> None:
     out = _nt("--help")
     assert out.returncode == 0, out.stderr
-    for command in ("ingest", "generate", "annotate", "select", "sft-data", "train", "eval", "report", "export",
-                    "run", "study", "doctor"):
+    for command in (
+        "ingest",
+        "generate",
+        "annotate",
+        "select",
+        "sft-data",
+        "train",
+        "eval",
+        "report",
+        "export",
+        "run",
+        "study",
+        "doctor",
+    ):
         assert command in out.stdout
 
 

@@ -38,8 +38,10 @@ def _write_questions(path: Path) -> None:
         {"question": "What is 17 multiplied by 3?", "reference_answer": "51"},
         {"question": "Name the capital city of France.", "reference_answer": "Paris"},
         {"question": "Why does ice float on liquid water? Explain briefly.", "reference_answer": ""},
-        {"question": "A train covers 120 km in 1.5 hours. What is its average speed in km/h?",
-         "reference_answer": "80"},
+        {
+            "question": "A train covers 120 km in 1.5 hours. What is its average speed in km/h?",
+            "reference_answer": "80",
+        },
         {"question": "Is 91 a prime number? Justify.", "reference_answer": "No"},
         {"question": "Convert 3/8 to a decimal.", "reference_answer": "0.375"},
     ]
@@ -47,8 +49,13 @@ def _write_questions(path: Path) -> None:
 
 
 def _nt_run(config: Path, run: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "naturalthoughts", "run", str(config), "--run", str(run), *extra],
-                          capture_output=True, text=True, env=ENV, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "naturalthoughts", "run", str(config), "--run", str(run), *extra],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
@@ -121,8 +128,13 @@ def test_nt_run_skips_what_is_up_to_date_and_reruns_what_changed(pipeline: tuple
 def test_a_bad_selection_fails_before_any_stage_runs(pipeline: tuple[Path, Path], expression: str, named: str) -> None:
     config, run = pipeline
     config.write_text(config.read_text().replace('"filter:all>random"', f'"{expression}"'))
-    proc = subprocess.run([sys.executable, "-m", "naturalthoughts", "run", str(config), "--run", str(run)],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "naturalthoughts", "run", str(config), "--run", str(run)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert named in proc.stderr and "Traceback" not in proc.stderr
     assert not (run / "questions.parquet").exists()  # nothing ran

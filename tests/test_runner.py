@@ -40,8 +40,14 @@ class UpperStage(Stage):
     config_model = UpperConfig
     volatile = frozenset({"progress"})
 
-    def __init__(self, config: UpperConfig | None = None, *, source: str = "in.txt", target: str = "mid.txt",
-                 fail: str | None = None) -> None:
+    def __init__(
+        self,
+        config: UpperConfig | None = None,
+        *,
+        source: str = "in.txt",
+        target: str = "mid.txt",
+        fail: str | None = None,
+    ) -> None:
         super().__init__(config, source=source, target=target)
         self.fail = fail
 
@@ -142,14 +148,19 @@ def test_failure_and_interrupt_are_recorded_and_not_up_to_date(run: RunDir) -> N
 
 def test_second_writer_fails_at_once_naming_the_holder(run: RunDir) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             from naturalthoughts.runner import Runner
             with Runner({str(run.root)!r}):
                 print("locked", flush=True)
                 time.sleep(60)
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -167,15 +178,20 @@ def test_second_writer_fails_at_once_naming_the_holder(run: RunDir) -> None:
 
 def test_wait_queues_behind_the_holder(run: RunDir) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import time
             from naturalthoughts.runner import Runner
             with Runner({str(run.root)!r}):
                 print("locked", flush=True)
                 time.sleep(1.5)
                 print(time.time(), flush=True)  # the moment just before it lets go
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout.readline().strip() == "locked"
     with Runner(run, wait=True, reporter=quiet()):
@@ -286,8 +302,7 @@ def test_progress_writes_lines_when_not_a_terminal() -> None:
             task.advance(1, stats="12 tok/s")
     lines = out.getvalue().splitlines()
     assert lines[0] == "generate: started, 4 rows"
-    assert any(line.startswith("generate: 2/4 rows (50.0%)") and "eta" in line and "12 tok/s" in line
-               for line in lines)
+    assert any(line.startswith("generate: 2/4 rows (50.0%)") and "eta" in line and "12 tok/s" in line for line in lines)
     assert "done in" in lines[-1] and lines[-1].startswith("generate: 4/4 rows (100.0%)")
 
 

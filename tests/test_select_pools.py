@@ -51,8 +51,16 @@ def record_annotators(run: RunDir, computed_from: dict[str, str]) -> None:
     manifest = Manifest(run.manifest)
     for digest in dict.fromkeys(computed_from.values()):
         names = [name for name, seen in computed_from.items() if seen == digest]
-        manifest.put({"id": new_record_id(), "stage": "annotate", "status": "done", "finished_at": now(),
-                      "inputs": {"traces.parquet": {"sha256": digest}}, "annotators": {name: {} for name in names}})
+        manifest.put(
+            {
+                "id": new_record_id(),
+                "stage": "annotate",
+                "status": "done",
+                "finished_at": now(),
+                "inputs": {"traces.parquet": {"sha256": digest}},
+                "annotators": {name: {} for name in names},
+            }
+        )
 
 
 def write_pool(

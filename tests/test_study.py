@@ -103,8 +103,14 @@ def test_results_files_round_trip_and_show_in_the_report(tmp_path: Path) -> None
     assert "35.0 ± 2.9" in section and section.count("<svg") == 2  # one accuracy-vs-tokens plot per benchmark
 
 
-QUESTIONS = [("What is 2 + 3?", "5"), ("What is 7 times 6?", "42"), ("Name the capital of France.", "Paris"),
-             ("What is 10 minus 4?", "6"), ("How many legs does a spider have?", "8"), ("What is 9 squared?", "81")]
+QUESTIONS = [
+    ("What is 2 + 3?", "5"),
+    ("What is 7 times 6?", "42"),
+    ("Name the capital of France.", "Paris"),
+    ("What is 10 minus 4?", "6"),
+    ("How many legs does a spider have?", "8"),
+    ("What is 9 squared?", "81"),
+]
 
 
 def tiny_study(tmp_path: Path, teacher: dict, student: Path) -> Path:

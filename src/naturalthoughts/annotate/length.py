@@ -67,20 +67,26 @@ class LengthAnnotator(Annotator):
             return configured
         name = teacher_tokenizer(ctx.run)
         if name == APPROX:  # imported traces whose teacher's tokenizer is not installed here
-            self._note("length: the imported traces' teacher has no tokenizer installed here: counting characters / "
-                       "4 (set annotate.length.tokenizer to the teacher's tokenizer folder)")
+            self._note(
+                "length: the imported traces' teacher has no tokenizer installed here: counting characters / "
+                "4 (set annotate.length.tokenizer to the teacher's tokenizer folder)"
+            )
             return APPROX
         if name is not None:
             try:
                 load_tokenizer(name)
                 return name
             except (ConfigError, OSError, ValueError) as exc:
-                self._note(f"length: the teacher's tokenizer {name!r} does not load offline ({exc}); using the "
-                           "server's token counts")
+                self._note(
+                    f"length: the teacher's tokenizer {name!r} does not load offline ({exc}); using the "
+                    "server's token counts"
+                )
         if has_server_counts(ctx.run.traces):
             return SERVER_COUNTS
-        self._note("length: the teacher's tokenizer is unknown and traces.parquet has no server token counts: "
-                   "counting characters / 4 (set annotate.length.tokenizer to the teacher's tokenizer folder)")
+        self._note(
+            "length: the teacher's tokenizer is unknown and traces.parquet has no server token counts: "
+            "counting characters / 4 (set annotate.length.tokenizer to the teacher's tokenizer folder)"
+        )
         return APPROX
 
     def _note(self, message: str) -> None:

@@ -123,9 +123,7 @@ class _Joiner:
         self.questions = _Index(questions, "id", QUESTION_COLUMNS)
         self.previous: _Index | None = None
         if run.annotations.exists():
-            kept = [
-                c for c in pq.read_schema(run.annotations).names if c not in rewritten and c not in FROM_TRACES
-            ]
+            kept = [c for c in pq.read_schema(run.annotations).names if c not in rewritten and c not in FROM_TRACES]
             previous = pq.read_table(run.annotations, columns=kept)
             self.previous = _Index(previous, "trace_id", {c: c for c in kept if c != "trace_id"})
 
@@ -232,8 +230,9 @@ class AnnotateStage(Stage):
         names, added = with_requirements(requested, config, fresh)
         for name in added:
             state = "stale (computed from earlier traces)" if name in known else "missing"
-            ctx.progress.note(f"annotate: {', '.join(requested)} reads {name}'s columns, which are {state}: "
-                              f"running {name} too")
+            ctx.progress.note(
+                f"annotate: {', '.join(requested)} reads {name}'s columns, which are {state}: running {name} too"
+            )
         rows = pq.ParquetFile(traces_path).metadata.num_rows
         actx = AnnotateContext(
             run=run, config=config, progress=ctx.progress, should_stop=ctx.should_stop, rows=rows, attempt=ctx.record_id
@@ -262,8 +261,12 @@ class AnnotateStage(Stage):
             actx.close()
         result.usage, result.added = usage, added
         return StageResult(
-            counts={"traces": result.rows, "model_rows": result.model_rows, "bad_replies": result.bad_replies,
-                    "failed": result.failed},
+            counts={
+                "traces": result.rows,
+                "model_rows": result.model_rows,
+                "bad_replies": result.bad_replies,
+                "failed": result.failed,
+            },
             usage=_usage(usage, time.monotonic() - started),
             outputs=[result.annotations, *([result.embeddings] if result.embeddings else [])],
             summary=_summary(result),

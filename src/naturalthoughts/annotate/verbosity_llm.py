@@ -40,9 +40,7 @@ class LLMVerbosityAnnotator(Annotator):
     def annotate(self, batch: pa.Table) -> Columns:
         limit = self.ctx.config.max_input_chars
         conversations: list[Any] = [
-            prompts.user(
-                prompts.VERBOSITY.format(question=clip_middle(q, limit // 6), reasoning=clip_middle(r, limit))
-            )
+            prompts.user(prompts.VERBOSITY.format(question=clip_middle(q, limit // 6), reasoning=clip_middle(r, limit)))
             if r
             else NO_REASONING
             for q, r in zip(column(batch, "question"), column(batch, "reasoning"), strict=True)

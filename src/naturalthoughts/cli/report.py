@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         title: Annotated[str | None, typer.Option("--title", help="Page title.")] = None,
         inline_limit_mb: Annotated[
             float | None,
-            typer.Option("--inline-limit-mb", min=0, help="Inline trace texts up to this size \\[default: 4].")
+            typer.Option("--inline-limit-mb", min=0, help="Inline trace texts up to this size \\[default: 4]."),
         ] = None,
         force: ForceOption = False,
         wait: WaitOption = False,

@@ -143,5 +143,3 @@ class EvalConfig(StrictModel):
 
     def seeds_of(self, benchmark: str) -> list[int]:
         return [self.seed + i for i in range(self.repeats_of(benchmark))]
-
-

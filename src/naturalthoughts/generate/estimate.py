@@ -80,8 +80,7 @@ class GenerateEstimateStage(GenerateStageBase):
         super().check(run)
         if self.sample_size < 1:
             raise ConfigError(
-                f"estimate sample size {self.sample_size}: an estimate needs a sample of at least 1 request "
-                "(default 8)"
+                f"estimate sample size {self.sample_size}: an estimate needs a sample of at least 1 request (default 8)"
             )
 
     def run(self, ctx: StageContext) -> StageResult:

@@ -213,9 +213,7 @@ def resolve_columns(where: str, spec: TraceSourceSpec, names: Iterable[str]) -> 
         found = next((c for c in candidates if c in present), None)
         if found is None and required:
             tried = ", ".join(f"'{c}'" for c in candidates)
-            missing.append(
-                f"no {option.removesuffix('_col')} column (tried {tried}; name it with {option})"
-            )
+            missing.append(f"no {option.removesuffix('_col')} column (tried {tried}; name it with {option})")
         return found
 
     layout = preset.layout

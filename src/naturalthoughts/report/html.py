@@ -83,7 +83,7 @@ def cell(value: Any) -> str:
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric_from: int = 1, cls: str = "",
           caption: str | None = None) -> Raw:  # fmt: skip
     """A table; columns from ``numeric_from`` on are right-aligned (numbers)."""
-    head = "".join(f'<th{_num(i, numeric_from)}>{esc(h)}</th>' for i, h in enumerate(header))
+    head = "".join(f"<th{_num(i, numeric_from)}>{esc(h)}</th>" for i, h in enumerate(header))
     body = "".join(
         "<tr>" + "".join(f"<td{_num(i, numeric_from)}>{cell(v)}</td>" for i, v in enumerate(row)) + "</tr>"
         for row in rows
@@ -111,7 +111,7 @@ def pre(text: str) -> Raw:
 
 def figures(*svgs: str) -> Raw:
     """Plots side by side (they wrap on narrow screens)."""
-    return Raw('<div class="figures">' + "".join(f'<figure>{s}</figure>' for s in svgs if s) + "</div>")
+    return Raw('<div class="figures">' + "".join(f"<figure>{s}</figure>" for s in svgs if s) + "</div>")
 
 
 def para(text: str) -> Raw:

@@ -69,8 +69,21 @@ def sft_section(inputs: ReportInputs) -> Section:
                      counts.get("examples"), percent(share.get("system2")), percent(share.get("system1")),
                      percent(share.get("adaptive")), counts.get("too_long"), counts.get("incomplete"),
                      counts.get("trained_tokens"), counts.get("max_tokens"), m.get("student")])  # fmt: skip
-    header = ["SFT data", "selection", "mix", "seed", "examples", "System-2", "System-1", "no instruction",
-              "dropped: too long", "dropped: incomplete", "trained tokens", "longest example", "student"]
+    header = [
+        "SFT data",
+        "selection",
+        "mix",
+        "seed",
+        "examples",
+        "System-2",
+        "System-1",
+        "no instruction",
+        "dropped: too long",
+        "dropped: incomplete",
+        "trained tokens",
+        "longest example",
+        "student",
+    ]
     return Section("sft", "SFT data", join(figures(*svgs), table(header, rows, numeric_from=3)))
 
 

@@ -48,8 +48,21 @@ def ledger_section(inputs: ReportInputs) -> Section:
     if not rows:
         return Section.not_run("ledger", "Ledger", "the manifest has no stage yet.", Fix("run").at(inputs.run))
     total = {name: sum(r[name] for r in rows) for name in ("seconds", *USAGE_KEYS)}
-    body = [[r["stage"], r["status"], r["runs"], _duration(r["seconds"]), r["requests_sent"], r["cache_hits"],
-             r["errors"], r["prompt_tokens"], r["completion_tokens"], _dollars(r["cost_usd"])] for r in rows]
+    body = [
+        [
+            r["stage"],
+            r["status"],
+            r["runs"],
+            _duration(r["seconds"]),
+            r["requests_sent"],
+            r["cache_hits"],
+            r["errors"],
+            r["prompt_tokens"],
+            r["completion_tokens"],
+            _dollars(r["cost_usd"]),
+        ]
+        for r in rows
+    ]
     body.append([Raw("<b>total</b>"), "", sum(r["runs"] for r in rows), _duration(total["seconds"]),
                  total["requests_sent"], total["cache_hits"], total["errors"], total["prompt_tokens"],
                  total["completion_tokens"], _dollars(total["cost_usd"])])  # fmt: skip
@@ -62,9 +75,11 @@ def ledger_section(inputs: ReportInputs) -> Section:
         spent = [(r["stage"], t) for r, t in zip(rows, tokens, strict=True) if t]
         svgs.append(plots.hbar([s for s, _ in spent], [t for _, t in spent], "Model tokens per stage",
                                "prompt + completion tokens", "ledger-tokens"))  # fmt: skip
-    note = Raw("<p class=\"note\">Sums over every attempt of each stage (a resumed stage's attempts add up, and a "
-               "killed attempt counts what the spend ledger holds for it); status is the latest attempt's. Cost uses "
-               "the prices in each stage's config.</p>")
+    note = Raw(
+        '<p class="note">Sums over every attempt of each stage (a resumed stage\'s attempts add up, and a '
+        "killed attempt counts what the spend ledger holds for it); status is the latest attempt's. Cost uses "
+        "the prices in each stage's config.</p>"
+    )
     parts = [table(header, body, numeric_from=2, cls="ledger"), note]
     if (budget := budget_paragraph(inputs)) is not None:
         parts.append(budget)
@@ -132,8 +147,13 @@ def provenance_section(inputs: ReportInputs) -> Section:
         if not records:
             continue
         record = records[-1]
-        parts.append(details(f"{key} · {record.get('status')} · version {record.get('version', '?')} · "
-                             f"{record.get('finished_at') or record.get('started_at') or ''}", _record_html(record)))
+        parts.append(
+            details(
+                f"{key} · {record.get('status')} · version {record.get('version', '?')} · "
+                f"{record.get('finished_at') or record.get('started_at') or ''}",
+                _record_html(record),
+            )
+        )
     if not stages:
         parts.append(Raw(f'<p class="not-run">not run: the manifest has no stage yet. Run '
                          f"{code(Fix('run').at(inputs.run).command_line())}.</p>"))  # fmt: skip

@@ -214,8 +214,18 @@ def accuracy_vs_tokens(points: Sequence[dict], title: str, name: str) -> str:
     modes = list(dict.fromkeys(p["mode"] for p in points))
     fig, ax = figure(height=3.4)
     for p in points:
-        ax.errorbar(p["tokens"], 100 * p["accuracy"], yerr=100 * (p["stderr"] or 0.0), mfc="none", mew=1.5, fmt=MARKERS[
-            modes.index(p["mode"]) % len(MARKERS)], color=color(models.index(p["model"])), ms=6, capsize=3, lw=1)
+        ax.errorbar(
+            p["tokens"],
+            100 * p["accuracy"],
+            yerr=100 * (p["stderr"] or 0.0),
+            mfc="none",
+            mew=1.5,
+            fmt=MARKERS[modes.index(p["mode"]) % len(MARKERS)],
+            color=color(models.index(p["model"])),
+            ms=6,
+            capsize=3,
+            lw=1,
+        )
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=color(i), marker="o", ls="", label=m) for i, m in enumerate(models)]

@@ -20,8 +20,12 @@ TRI_COLORS = (plots.PALETTE[2], plots.PALETTE[3], "#bab0ac")
 def pool_section(inputs: ReportInputs) -> Section:
     run = inputs.run
     if not inputs.has_traces:
-        return Section.not_run("pool", "Pool", "no traces yet (generate them, or import yours with the ingest stage's "
-                               "`traces` option).", Fix("generate").at(run))
+        return Section.not_run(
+            "pool",
+            "Pool",
+            "no traces yet (generate them, or import yours with the ingest stage's `traces` option).",
+            Fix("generate").at(run),
+        )
     n = inputs.n
     questions = pq.read_metadata(run.questions).num_rows if run.questions.exists() else None
     complete = inputs.flags("traces", "complete")
@@ -55,8 +59,10 @@ def _stale_annotations(inputs: ReportInputs) -> Raw | None:
     stale = sorted(name for name, state in known.items() if state != "current")
     if not stale:
         return None
-    return Raw(f'<p class="error">computed from older traces (shown here, but selection refuses them): '
-               f"{html.esc(', '.join(stale))}. Refresh with {code(annotate_fix(run, stale).command_line())}.</p>")
+    return Raw(
+        f'<p class="error">computed from older traces (shown here, but selection refuses them): '
+        f"{html.esc(', '.join(stale))}. Refresh with {code(annotate_fix(run, stale).command_line())}.</p>"
+    )
 
 
 def _share(mask: np.ndarray, n: int) -> float:
@@ -97,8 +103,16 @@ def _pool_plots(inputs: ReportInputs) -> list[str]:
         per_trace = pc.list_value_length(strategies).to_numpy(zero_copy_only=False)
         per_trace = per_trace[~np.isnan(per_trace.astype(float))]
         bins = np.bincount(per_trace.astype(np.int64))
-        svgs.append(plots.grouped_bars([str(i) for i in range(len(bins))], {"traces": bins.tolist()},
-                                       "Distinct strategies per trace", "traces", "pool-nstrategies", fmt="{:,.0f}"))
+        svgs.append(
+            plots.grouped_bars(
+                [str(i) for i in range(len(bins))],
+                {"traces": bins.tolist()},
+                "Distinct strategies per trace",
+                "traces",
+                "pool-nstrategies",
+                fmt="{:,.0f}",
+            )
+        )
     flags = {"complete": inputs.flags("traces", "complete")}
     for column in ("correct", "disagree"):
         flags[column] = inputs.flags("annotations", column)
@@ -121,8 +135,17 @@ def _domain_table(inputs: ReportInputs) -> Raw | None:
     labels = [*names, "(no domain)"] if (domains < 0).any() else names
     for code_, name in enumerate(labels):
         mask = domains == (code_ if code_ < len(names) else -1)
-        rows.append([name, int(mask.sum()), percent(_share(mask, inputs.n)), _median(tokens[mask]),
-                     _mean(n_strategies[mask]), percent(_mean(correct[mask])), percent(_mean(disagree[mask]))])
+        rows.append(
+            [
+                name,
+                int(mask.sum()),
+                percent(_share(mask, inputs.n)),
+                _median(tokens[mask]),
+                _mean(n_strategies[mask]),
+                percent(_mean(correct[mask])),
+                percent(_mean(disagree[mask])),
+            ]
+        )
     header = ["domain", "traces", "share", "median reasoning tokens", "mean distinct strategies", "correct",
               "models disagree"]  # fmt: skip
     return table(header, rows, cls="domains", caption="Per domain (rates over traces with a value)")
@@ -204,5 +227,7 @@ def _left_out(inputs: ReportInputs) -> Raw | None:
         return None
     items = "".join(f"<li>{html.esc(name)}: {code(fix.command_line())}</li>"
                     for name, fix in inputs.stale_selections.items())  # fmt: skip
-    return Raw(f'<p class="note">Left out: selections made from older traces (the traces changed since; a pipeline '
-               f"run refreshes only its own selections). Make them again with:</p><ul>{items}</ul>")
+    return Raw(
+        f'<p class="note">Left out: selections made from older traces (the traces changed since; a pipeline '
+        f"run refreshes only its own selections). Make them again with:</p><ul>{items}</ul>"
+    )

@@ -27,7 +27,7 @@ STRATEGIES = ("self_verification", "backtracking", "exploring_alternatives", "su
 ANNOTATORS = ("domain", "strategies", "verbosity", "length", "correctness", "disagree")
 HOSTILE = (
     "What does </script><script>window.__pwned = 1</script> print?",
-    "Is <img src=x onerror=\"window.__pwned = 1\"> valid HTML & why?",
+    'Is <img src=x onerror="window.__pwned = 1"> valid HTML & why?',
     "Compute 3 < 5 && 5 > 2 — \u2028 a line separator, “quotes”, and emoji 🧪?",
 )
 

@@ -38,7 +38,6 @@ class StaleAnnotationsError(MissingInputError):
     """A method or filter needs annotations computed from older traces (or from traces nobody recorded)."""
 
 
-
 # Where each column comes from: (table, the `nt annotate --only` annotator that writes it, or None).
 COLUMN_SOURCES: dict[str, tuple[str, str | None]] = {
     "complete": ("traces", None),

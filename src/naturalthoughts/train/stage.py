@@ -104,8 +104,7 @@ def _read_sft(stage: TrainStage, run: RunDir) -> tuple[Any, dict[str, Any]]:
     folder = stage.sft_folder(run)
     if not (folder / exports.TRAIN_PARQUET).exists():
         raise MissingInputError(
-            f"{folder / exports.TRAIN_PARQUET} does not exist: run {{fix}} first (training a selection builds it "
-            "too).",
+            f"{folder / exports.TRAIN_PARQUET} does not exist: run {{fix}} first (training a selection builds it too).",
             fix=Fix("sft-data", selection="SELECTION", mix="POLICY").at(run),
         )
     meta = json.loads((folder / exports.META_JSON).read_text(encoding="utf-8"))
