@@ -96,6 +96,35 @@ def score_traces(run_root: Path, settings: list[str], items: int, seed: int) -> 
     return records
 
 
+def score_run(run_root: Path) -> list[dict[str, Any]]:
+    """The records of :func:`score_traces` for the traces of an existing run (a study's pool, say), each question
+    scored by the task of its own source row (the setting is the question's source label)."""
+    import pyarrow.parquet as pq
+
+    from naturalthoughts.annotate.correctness import trace_answer
+    from naturalthoughts.text.grading import check, kind_of
+    from naturalthoughts.text.tasks import scorer_for
+
+    questions = {q["id"]: q for q in pq.read_table(run_root / "questions.parquet").to_pylist()}
+    records = []
+    for trace in pq.read_table(run_root / "traces.parquet").to_pylist():
+        question = questions[trace["question_id"]]
+        found = scorer_for(question["source"], question["source_row"])
+        assert found is not None, f"{question['source']}: not a reasoning-gym question"
+        _, reference, scorer = found
+        final = None if trace["answer"] is None else trace_answer(trace["reasoning"], trace["answer"],
+                                                                   trace["finish_reason"])  # fmt: skip
+        verdict = check(kind_of(reference), reference, final, scorer=scorer)
+        records.append({"setting": _setting_of(question["source"]), "question": question["question"],
+                        "trace_id": trace["trace_id"], "passed": bool(verdict.correct),
+                        "score": verdict.score or 0.0, "answered": verdict.extracted is not None})  # fmt: skip
+    return records
+
+
+def _setting_of(source: str) -> str:
+    return source.removeprefix("reasoning-gym:").rsplit(":", 2)[0]
+
+
 def table(records: list[dict[str, Any]], settings: list[str]) -> list[list[str]]:
     from naturalthoughts.stats import clustered_mean
 
@@ -184,7 +213,7 @@ def verifier_report(run_root: Path, records: list[dict[str, Any]]) -> None:
     agree, disagreements = 0, []
     for row in pq.read_table(run.annotations).to_pylist():
         question, trace = questions[row["question_id"]], traces[row["trace_id"]]
-        setting = question["source"].removeprefix("reasoning-gym:").rsplit(":", 2)[0]
+        setting = _setting_of(question["source"])
         ours = bool(row["correct"])
         found = scorer_for(question["source"], question["source_row"])
         assert found is not None and row["correct_method"] == f"reasoning-gym:{found[0]}", row["correct_method"]
@@ -202,6 +231,22 @@ def verifier_report(run_root: Path, records: list[dict[str, Any]]) -> None:
         said = " ".join(str(answer).split())[:200]
         print(f"- {setting} gold {gold!r}: annotation {ours}, lenient reference {lenient}: {said}")
     print(f"annotate {annotate_wall:.0f} s", file=sys.stderr)
+
+
+def verify_existing(source: Path) -> None:
+    """The verifier report on a copy of ``source``'s questions and traces (annotate rewrites the copy's
+    annotations, never the run's own)."""
+    import shutil
+
+    copy = Path(tempfile.mkdtemp(prefix="gym-verify-"))
+    for name in ("questions.parquet", "traces.parquet"):
+        shutil.copy2(source / name, copy / name)
+    records = score_run(copy)
+    settings = list(dict.fromkeys(r["setting"] for r in records))
+    print(f"traces of {source} ({len(records)}), scored by the task of each question's own source row")
+    for row in table(records, settings):
+        print("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    verifier_report(copy, records)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -224,7 +269,17 @@ def main(argv: list[str] | None = None) -> None:
         "--verifier", action="store_true", help="annotate correctness and report its recall and precision"
     )
     parser.add_argument("--run", type=Path, default=None, help="run directory (default: a fresh temporary one)")
+    parser.add_argument(
+        "--from-run",
+        type=Path,
+        default=None,
+        help="score and verify the traces of an existing run (a copy of its tables: the run is not touched), "
+        "generating nothing; implies --verifier",
+    )
     args = parser.parse_args(argv)
+    if args.from_run is not None:
+        verify_existing(args.from_run)
+        return
 
     from naturalthoughts.engines.config import LlamaCppEngineConfig
     from naturalthoughts.engines.thinking import ThinkingBudget
