@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -54,16 +55,109 @@ def stage_times(run: Path) -> dict[str, float]:
     return times(run)
 
 
+def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: bool) -> list[bool]:
+    """An independent reading of each sample with reasoning-gym's own ``score_answer`` (not nt's checker), on the
+    text after the reasoning: its first non-empty line after the last "Final Answer:" cue, as it stands, its first
+    word or its last word (punctuation stripped); ``lenient``: any span a reader could take for the answer
+    (bench_gym_pass_rate's lenient reference, which over-accepts: the quantifier of "No artists are ants" reads No)."""
+    import re
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_gym_pass_rate import candidates
+
+    verdicts = []
+    for sample in samples:
+        scorer = scorers[sample["item_id"]]
+        output = sample["output"] or ""
+        answer = output.rsplit("</think>", 1)[-1] if "</think>" in output else ""
+        if lenient:
+            verdicts.append(bool(answer.strip()) and any(scorer(c) >= 1.0 for c in candidates(answer)))
+            continue
+        after_cue = re.split(r"final\s+answer\s*:", answer, flags=re.I)[-1]
+        lines = [line.strip(" *") for line in after_cue.splitlines() if line.strip(" *")]
+        words = lines[0].split() if lines else []
+        readings = {lines[0].strip(" ."), words[0], words[-1]} if words else set()
+        verdicts.append(any(scorer(r.strip(".,;:!?")) >= 1.0 for r in readings))
+    return verdicts
+
+
+def _regraded(sample: dict, items: dict[str, Any]) -> bool:
+    """The sample graded again by nt's checker as it is now (the recorded grade is the one of the code that ran)."""
+    from naturalthoughts.benchmarks.reasoning_gym.task import grade
+    from naturalthoughts.benchmarks.registry import GradeOptions
+
+    options = GradeOptions(finish_reason=sample["finish_reason"], thinking=sample["mode"] != "no-think")
+    return bool(grade(items[sample["item_id"]], sample["output"], options).correct)
+
+
+def _load_scorers(spec: str) -> dict[str, object]:
+    """reasoning-gym's scorer of every held-out item, by the eval's item id (the benchmark's own item list)."""
+    from naturalthoughts.benchmarks.reasoning_gym.loader import load
+    from naturalthoughts.text.tasks import scorer_for
+
+    scorers = {}
+    for item in load(spec.removeprefix("reasoning-gym:")):
+        found = scorer_for(item.metadata["source"], item.metadata["row"])
+        assert found is not None, item.id
+        scorers[item.id] = found[2]
+    return scorers
+
+
+def independent_check(run: Path, spec: str) -> None:
+    """Each model's accuracy as nt graded it (recorded, and regraded by the checker as it is now) and by two readings
+    with reasoning-gym's own scorer that do not use nt's checker, and each model's paired difference against the base
+    by each, with its paired SE (plain numpy here, not naturalthoughts.stats): the check of the study's effect
+    against an independent scorer."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    models = {path.parent.name: pq.read_table(path).to_pylist() for path in sorted(run.glob("eval/*/samples.parquet"))}
+    if "base" not in models:
+        print("independent check: no base evaluation yet")
+        return
+    order = [row["item_id"] for row in models["base"] if not row["contaminated"]]
+    scorers = _load_scorers(spec)
+    from naturalthoughts.benchmarks.reasoning_gym.loader import load
+
+    items = {item.id: item for item in load(spec.removeprefix("reasoning-gym:"))}
+    graders = {"nt": None, "nt now": None, "first line": False, "any span": True}
+    table: dict[str, dict[str, np.ndarray]] = {}
+    for name, rows in models.items():
+        by_item = {row["item_id"]: row for row in rows}
+        samples = [by_item[item] for item in order]
+        table[name] = {"nt": np.array([bool(s["correct"]) for s in samples], dtype=float)}
+        table[name]["nt now"] = np.array([_regraded(s, items) for s in samples], dtype=float)
+        for grader, lenient in graders.items():
+            if lenient is not None:
+                table[name][grader] = np.array(_reference_verdicts(samples, scorers, lenient), dtype=float)
+    print(f"\nindependent check on {len(order)} held-out items (reasoning-gym's score_answer without nt's checker):")
+    header = [f"{g} accuracy" for g in graders] + [f"{g}: minus base (SE)" for g in graders]
+    print("| model | " + " | ".join(header) + " |")
+    print("|---" * (1 + 2 * len(graders)) + "|")
+    for name, scores in table.items():
+        cells = [f"{100 * scores[g].mean():.1f}%" for g in graders]
+        for g in graders:
+            diff = scores[g] - table["base"][g]
+            cells.append(f"{100 * diff.mean():+.1f} ({100 * diff.std(ddof=1) / np.sqrt(len(diff)):.1f})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--run-dir", type=Path, default=Path("/tmp/nt-bench-study"))
     parser.add_argument("--quick", action="store_true", help="a small version of the grid (validation, not the figure)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="run nothing: print the results of the study in --run-dir"
+    )
     args = parser.parse_args()
 
     data = yaml.safe_load(args.config.read_text(encoding="utf-8"))
     if args.quick:
         data = quick(data)
+    if args.report_only:
+        show(args.run_dir, data)
+        return 0
     data["run_dir"] = str(args.run_dir)
     if args.run_dir.exists():
         shutil.rmtree(args.run_dir)
@@ -82,9 +176,15 @@ def main() -> int:
     print(f"nt study: {elapsed / 60:.1f} min (target < {TARGET_S // 60} min on an idle machine: "
           f"{'met' if elapsed < TARGET_S else 'NOT met'}); load average after "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")  # fmt: skip
-    for key, seconds in stage_times(args.run_dir).items():
+    show(args.run_dir, data)
+    return 0
+
+
+def show(run_dir: Path, data: dict) -> None:
+    """Each stage's time, the study table, the paired differences the issue asks about, the independent check."""
+    for key, seconds in stage_times(run_dir).items():
         print(f"  {key:40s} {seconds:7.1f} s")
-    study = args.run_dir / "study" / data["study"]["name"]
+    study = run_dir / "study" / data["study"]["name"]
     print((study / "table.md").read_text(encoding="utf-8"))
     with open(study / "paired.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -93,7 +193,9 @@ def main() -> int:
         pair = (row.get("label_a") or row.get("a", ""), row.get("label_b") or row.get("b", ""))
         if any(a in pair[0] and b in pair[1] for a, b in wanted):
             print({k: row[k] for k in row if row[k] not in ("", None)})
-    return 0
+    for spec in data["eval"]["benchmarks"]:
+        if spec.startswith("reasoning-gym:"):
+            independent_check(run_dir, spec)
 
 
 if __name__ == "__main__":
