@@ -213,6 +213,15 @@ def install_for_process() -> None:
         signal.signal(signum, _handler)
 
 
+def release_process() -> None:
+    """Undo :func:`install_for_process` for a process that goes on after the CLI's ``main()`` returned (a test suite,
+    a notebook): no hard deadline any more and no signal on record. The caller restores the signal handlers it had."""
+    with _state.lock:
+        _state.hard_exit = False
+        _state.signum, _state.raised = None, False
+        _state.watchdog = None  # one already started finds hard_exit off and ends without exiting
+
+
 @contextlib.contextmanager
 def last_words(say: Callable[[int], None]) -> Iterator[None]:
     """While inside, a hard exit first calls ``say(exit_code)`` (e.g. to record the stage as terminated)."""
