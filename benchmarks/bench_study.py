@@ -48,11 +48,12 @@ def _resize(spec: str, n: int) -> str:
     return f"{body}:{n}" + (f":{seed[0]}" if seed and seed[0] is not None else "")
 
 
-def stage_times(run: Path) -> dict[str, float]:
+def stage_times(run: Path) -> dict[str, tuple[float, float | None]]:
+    """(seconds, peak RSS MB) of every stage's last record."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_nt_run import stage_times as times
+    from bench_nt_run import _seconds, stage_records
 
-    return times(run)
+    return {key: (_seconds(record), record.get("peak_rss_mb")) for key, record in stage_records(run).items()}
 
 
 def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: bool) -> list[bool]:
@@ -69,7 +70,7 @@ def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: b
     for sample in samples:
         scorer = scorers[sample["item_id"]]
         output = sample["output"] or ""
-        answer = output.rsplit("</think>", 1)[-1] if "</think>" in output else ""
+        answer = output.split("</think>", 1)[1] if "</think>" in output else ""  # the first close ends the reasoning
         if lenient:
             verdicts.append(bool(answer.strip()) and any(scorer(c) >= 1.0 for c in candidates(answer)))
             continue
@@ -182,8 +183,9 @@ def main() -> int:
 
 def show(run_dir: Path, data: dict) -> None:
     """Each stage's time, the study table, the paired differences the issue asks about, the independent check."""
-    for key, seconds in stage_times(run_dir).items():
-        print(f"  {key:40s} {seconds:7.1f} s")
+    for key, (seconds, peak_mb) in stage_times(run_dir).items():
+        peak = f"{peak_mb / 1024:5.2f} GB" if peak_mb else "     -"
+        print(f"  {key:40s} {seconds:7.1f} s  {peak}")
     study = run_dir / "study" / data["study"]["name"]
     print((study / "table.md").read_text(encoding="utf-8"))
     with open(study / "paired.csv", encoding="utf-8") as fh:
