@@ -101,6 +101,15 @@ def _big_pool(path: Path, rows: int = 400_000) -> None:
             )
 
 
+def _ingest_a_big_pool(tmp_path: Path) -> tuple[Path, Path, subprocess.Popen[str]]:
+    """(pool file, run directory, the running `nt ingest` process) on a pool big enough to interrupt."""
+    pool = tmp_path / "pool.jsonl"
+    _big_pool(pool)
+    run = tmp_path / "run"
+    command = [*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"]
+    return pool, run, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "code", "status"), [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
@@ -108,16 +117,7 @@ def _big_pool(path: Path, rows: int = 400_000) -> None:
 def test_interrupting_ingest_exits_with_the_signal_code_and_leaves_no_temporaries(
     tmp_path: Path, sig: signal.Signals, code: int, status: str
 ) -> None:
-    pool = tmp_path / "pool.jsonl"
-    _big_pool(pool)
-    run = tmp_path / "run"
-    proc = subprocess.Popen(
-        [*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
+    _pool, run, proc = _ingest_a_big_pool(tmp_path)
     for line in proc.stderr:  # wait until rows are flowing
         if "ingest:" in line and "rows" in line and "started" not in line:
             break
@@ -133,16 +133,7 @@ def test_interrupting_ingest_exits_with_the_signal_code_and_leaves_no_temporarie
 
 @pytest.mark.slow
 def test_a_second_writer_fails_at_once_naming_the_pid(tmp_path: Path) -> None:
-    pool = tmp_path / "pool.jsonl"
-    _big_pool(pool)
-    run = tmp_path / "run"
-    first = subprocess.Popen(
-        [*NT, "ingest", str(pool), "--run", str(run), "--decontaminate", "none"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=ENV,
-    )
+    pool, run, first = _ingest_a_big_pool(tmp_path)
     try:
         for line in first.stderr:
             if "ingest: started" in line:
