@@ -69,8 +69,6 @@ def score_traces(run_root: Path, settings: list[str], items: int, seed: int) -> 
     share (ingest keeps one copy) counts in both, scored by each setting's scorer."""
     import pyarrow.parquet as pq
 
-    from naturalthoughts.annotate.correctness import trace_answer
-    from naturalthoughts.text.grading import check, kind_of
     from naturalthoughts.text.tasks import TaskSet, entries, parse_tasks, scorer_for
 
     questions = {q["id"]: q["question"] for q in pq.read_table(run_root / "questions.parquet").to_pylist()}
@@ -86,14 +84,22 @@ def score_traces(run_root: Path, settings: list[str], items: int, seed: int) -> 
             found = scorer_for(task_set.label(task), row)
             assert found is not None and traces[question], f"{task.text}: no scorer or no trace for row {row}"
             _, reference, scorer = found
-            for trace in traces[question]:
-                final = None if trace["answer"] is None else trace_answer(trace["reasoning"], trace["answer"],
-                                                                           trace["finish_reason"])  # fmt: skip
-                verdict = check(kind_of(reference), reference, final, scorer=scorer)
-                records.append({"setting": task.text, "question": question, "trace_id": trace["trace_id"],
-                                "passed": bool(verdict.correct),
-                                "score": verdict.score or 0.0, "answered": verdict.extracted is not None})  # fmt: skip
+            records += [_record(task.text, question, trace, reference, scorer) for trace in traces[question]]
     return records
+
+
+def _record(setting: str, question: str, trace: dict[str, Any], reference: str, scorer: Any) -> dict[str, Any]:
+    """A trace scored as annotation's correctness does: its final answer through the one checker with the task's
+    own scorer (no answer when the reply was cut before its reasoning closed)."""
+    from naturalthoughts.annotate.correctness import trace_answer
+    from naturalthoughts.text.grading import check, kind_of
+
+    final = (
+        None if trace["answer"] is None else trace_answer(trace["reasoning"], trace["answer"], trace["finish_reason"])
+    )
+    verdict = check(kind_of(reference), reference, final, scorer=scorer)
+    return {"setting": setting, "question": question, "trace_id": trace["trace_id"], "passed": bool(verdict.correct),
+            "score": verdict.score or 0.0, "answered": verdict.extracted is not None}  # fmt: skip
 
 
 def score_run(run_root: Path) -> list[dict[str, Any]]:
@@ -101,8 +107,6 @@ def score_run(run_root: Path) -> list[dict[str, Any]]:
     scored by the task of its own source row (the setting is the question's source label)."""
     import pyarrow.parquet as pq
 
-    from naturalthoughts.annotate.correctness import trace_answer
-    from naturalthoughts.text.grading import check, kind_of
     from naturalthoughts.text.tasks import scorer_for
 
     questions = {q["id"]: q for q in pq.read_table(run_root / "questions.parquet").to_pylist()}
@@ -112,12 +116,7 @@ def score_run(run_root: Path) -> list[dict[str, Any]]:
         found = scorer_for(question["source"], question["source_row"])
         assert found is not None, f"{question['source']}: not a reasoning-gym question"
         _, reference, scorer = found
-        final = None if trace["answer"] is None else trace_answer(trace["reasoning"], trace["answer"],
-                                                                   trace["finish_reason"])  # fmt: skip
-        verdict = check(kind_of(reference), reference, final, scorer=scorer)
-        records.append({"setting": _setting_of(question["source"]), "question": question["question"],
-                        "trace_id": trace["trace_id"], "passed": bool(verdict.correct),
-                        "score": verdict.score or 0.0, "answered": verdict.extracted is not None})  # fmt: skip
+        records.append(_record(_setting_of(question["source"]), question["question"], trace, reference, scorer))
     return records
 
 

@@ -91,17 +91,13 @@ def _regraded(sample: dict, items: dict[str, Any]) -> bool:
     return bool(grade(items[sample["item_id"]], sample["output"], options).correct)
 
 
-def _load_scorers(spec: str) -> dict[str, object]:
-    """reasoning-gym's scorer of every held-out item, by the eval's item id (the benchmark's own item list)."""
-    from naturalthoughts.benchmarks.reasoning_gym.loader import load
+def _scorer(item: Any) -> Any:
+    """reasoning-gym's own scorer of a held-out item (the benchmark's item, by its recorded source row)."""
     from naturalthoughts.text.tasks import scorer_for
 
-    scorers = {}
-    for item in load(spec.removeprefix("reasoning-gym:")):
-        found = scorer_for(item.metadata["source"], item.metadata["row"])
-        assert found is not None, item.id
-        scorers[item.id] = found[2]
-    return scorers
+    found = scorer_for(item.metadata["source"], item.metadata["row"])
+    assert found is not None, item.id
+    return found[2]
 
 
 def independent_check(run: Path, spec: str) -> None:
@@ -117,20 +113,21 @@ def independent_check(run: Path, spec: str) -> None:
         print("independent check: no base evaluation yet")
         return
     order = [row["item_id"] for row in models["base"] if not row["contaminated"]]
-    scorers = _load_scorers(spec)
     from naturalthoughts.benchmarks.reasoning_gym.loader import load
 
     items = {item.id: item for item in load(spec.removeprefix("reasoning-gym:"))}
-    graders = {"nt": None, "nt now": None, "first line": False, "any span": True}
+    scorers = {item_id: _scorer(item) for item_id, item in items.items()}
+    graders: dict[str, Any] = {
+        "nt": lambda samples: [bool(s["correct"]) for s in samples],
+        "nt now": lambda samples: [_regraded(s, items) for s in samples],
+        "first line": lambda samples: _reference_verdicts(samples, scorers, lenient=False),
+        "any span": lambda samples: _reference_verdicts(samples, scorers, lenient=True),
+    }
     table: dict[str, dict[str, np.ndarray]] = {}
     for name, rows in models.items():
         by_item = {row["item_id"]: row for row in rows}
         samples = [by_item[item] for item in order]
-        table[name] = {"nt": np.array([bool(s["correct"]) for s in samples], dtype=float)}
-        table[name]["nt now"] = np.array([_regraded(s, items) for s in samples], dtype=float)
-        for grader, lenient in graders.items():
-            if lenient is not None:
-                table[name][grader] = np.array(_reference_verdicts(samples, scorers, lenient), dtype=float)
+        table[name] = {grader: np.array(verdicts(samples), dtype=float) for grader, verdicts in graders.items()}
     print(f"\nindependent check on {len(order)} held-out items (reasoning-gym's score_answer without nt's checker):")
     header = [f"{g} accuracy" for g in graders] + [f"{g}: minus base (SE)" for g in graders]
     print("| model | " + " | ".join(header) + " |")

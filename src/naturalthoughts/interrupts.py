@@ -99,9 +99,8 @@ def _cancel(task: asyncio.Task[Any]) -> None:
 
 def _pending() -> None:
     """Raise the signal that arrived while the loop ran, if it was not raised yet."""
-    if _state.signum is not None and not _state.raised:
-        _state.raised = True
-        raise _exception(_state.signum)
+    if not _state.raised:
+        raise_if_requested()
 
 
 def raise_if_requested() -> None:
