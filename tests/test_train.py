@@ -87,19 +87,38 @@ def test_a_few_steps_lower_the_loss_and_write_the_model_folder(run_dir: RunDir, 
     )
 
 
-@pytest.mark.parametrize("checkpointing", [False, True], ids=["", "gradient-checkpointing"])
-def test_lora_writes_the_adapter_and_merged_weights(run_dir: RunDir, tiny_llama_dir: Path, checkpointing: bool) -> None:
-    """The merge is made in place from the trained model (no second copy loaded); with gradient checkpointing (the
-    default config's) the LoRA weights still get their gradients."""
+def _bf16() -> bool:
+    from naturalthoughts.train.hardware import bf16_supported
+
+    return bf16_supported("cpu")
+
+
+@pytest.mark.parametrize(
+    ("checkpointing", "precision"),
+    [
+        (False, "fp32"),
+        pytest.param(False, "bf16", marks=pytest.mark.skipif(not _bf16(), reason="no bf16 on this CPU")),
+        pytest.param(True, "bf16", marks=pytest.mark.skipif(not _bf16(), reason="no bf16 on this CPU")),
+    ],
+    ids=["fp32", "bf16", "bf16-gradient-checkpointing"],
+)
+def test_lora_writes_the_adapter_and_merged_weights(
+    run_dir: RunDir, tiny_llama_dir: Path, checkpointing: bool, precision: str
+) -> None:
+    """In fp32 the merge is made in place from the trained model (no second copy loaded); in bf16 the frozen base is
+    held in bf16 and the deltas go into the stored float32 weights (not bf16-rounded ones: the logits below would
+    differ by more than 1e-4); with gradient checkpointing (the default config's) the LoRA weights still get their
+    gradients."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     make_run(run_dir.root, n=4)
     train = {"method": "lora", "learning_rate": 1e-2, "max_steps": 3, "lora_r": 4, "lora_alpha": 8}
-    _run(run_dir, _stages(tiny_llama_dir, gradient_checkpointing=checkpointing, **train))
+    _run(run_dir, _stages(tiny_llama_dir, gradient_checkpointing=checkpointing, precision=precision, **train))
     folder = run_dir.models_dir / SELECTION
     assert (folder / "adapter" / "adapter_config.json").exists()
+    assert json.loads((folder / "config.json").read_text())["dtype"] == "float32"  # the stored dtype, both ways
     ids = torch.tensor([[1, 2, 3, 4, 5]])
     merged = AutoModelForCausalLM.from_pretrained(folder).eval()
     base = AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()

@@ -36,13 +36,25 @@ def run_distributed(run: Path, sft: Any, train: Any, *, force: bool = False, wai
 
     # cpu=True on a machine without a GPU: accelerate then joins the processes over gloo (else each one runs alone)
     state = PartialState(cpu=device() == "cpu", timeout=DECISION_TIMEOUT)
-    if state.is_main_process:
-        return _main(run, sft, train, force=force, wait=wait, reporter=reporter)
-    if broadcast(None) == "run":
-        from naturalthoughts.runner import run_worker
+    try:
+        if state.is_main_process:
+            return _main(run, sft, train, force=force, wait=wait, reporter=reporter)
+        if broadcast(None) == "run":
+            from naturalthoughts.runner import run_worker
 
-        run_worker(train, run)
-    return None
+            run_worker(train, run)
+        return None
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """End this process's part of the group before the interpreter exits: a worker that exited with gloo's threads
+    still running aborted ("terminate called without an active exception") after an up-to-date decision."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _main(run: Path, sft: Any, train: Any, **runner_options: Any) -> list[Any]:

@@ -309,7 +309,7 @@ def _quiet_libraries() -> None:
 
 
 def _train(stage: TrainStage, ctx: StageContext) -> StageResult:
-    from naturalthoughts.train.trainer import ProgressCallback, StopCallback
+    from naturalthoughts.train.trainer import ProgressCallback, StopCallback, TrimHeapCallback
 
     run, config = ctx.run, stage.config
     prepared = prepare(stage, run, ctx.progress.note)
@@ -322,6 +322,7 @@ def _train(stage: TrainStage, ctx: StageContext) -> StageResult:
     with ctx.progress.task(label, total=max(total, 0), unit="steps") as task:
         trainer.add_callback(ProgressCallback(task, first_step))
         trainer.add_callback(stopper)
+        trainer.add_callback(TrimHeapCallback())
         with stop.installed():
             output = trainer.train(resume_from_checkpoint=prepared.resume)
     stop.raise_if_stopped(trainer.state.global_step, checkpoints)
@@ -409,18 +410,18 @@ def _save(trainer: Any, config: TrainConfig, student: str, staging: Path, is_mai
         return
     trainer.save_model(str(staging / ADAPTER_DIR))
     trainer.accelerator.wait_for_everyone()
-    if is_main and config.merge and trainer.accelerator.num_processes == 1:
+    in_place = trainer.accelerator.num_processes == 1 and held_dtype(trainer.model) == stored_dtype(student)
+    if is_main and config.merge and in_place:
         merge_in_place(trainer.model, student, staging)  # no second copy of the weights in memory
         trainer.processing_class.save_pretrained(str(staging))
-    elif is_main and config.merge:  # sharded training: this process does not hold every weight
+    elif is_main and config.merge:  # sharded training, or a base held in bf16: the stored weights take the deltas
         merge_adapter(student, staging / ADAPTER_DIR, staging)
     elif is_main:
         trainer.processing_class.save_pretrained(str(staging))
 
 
-def merge_in_place(model: Any, base: str, out: Path) -> None:
-    """The trained PEFT ``model``'s LoRA deltas merged into its own base weights (no second copy loaded), saved in
-    the base's stored dtype. The model is spent afterwards (its LoRA layers are gone)."""
+def stored_dtype(base: str) -> Any:
+    """The dtype ``base``'s folder stores its weights in (``None`` when its config does not say)."""
     import torch
     from transformers import AutoConfig
 
@@ -428,8 +429,20 @@ def merge_in_place(model: Any, base: str, out: Path) -> None:
     stored = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
     if isinstance(stored, str):  # older configs hold the name ("bfloat16")
         stored = getattr(torch, stored, None)
+    return stored if isinstance(stored, torch.dtype) else None
+
+
+def held_dtype(model: Any) -> Any:
+    """The dtype of the frozen base weights ``model`` holds (its first parameter that is not trained)."""
+    return next((p.dtype for p in model.parameters() if not p.requires_grad), None)
+
+
+def merge_in_place(model: Any, base: str, out: Path) -> None:
+    """The trained PEFT ``model``'s LoRA deltas merged into its own base weights (no second copy loaded), saved in
+    the base's stored dtype. The model is spent afterwards (its LoRA layers are gone)."""
+    stored = stored_dtype(base)
     merged = model.merge_and_unload()
-    if isinstance(stored, torch.dtype):
+    if stored is not None:
         merged.to(stored)  # in place: the float32 master weights become the stored dtype, as a fresh load would be
     merged.save_pretrained(str(out))
 
