@@ -207,6 +207,38 @@ def test_unclosed_second_answer_has_no_final_answer(run_dir: RunDir) -> None:
     assert result.counts["disagree"]["second_answer_errors"] == 1 and len(server.bodies) == 1
 
 
+def test_the_answer_checker_decides_where_the_reference_is_checkable(run_dir: RunDir) -> None:
+    """Rows with a reference the checker grades ask no judge: right/right agree, right/wrong differ, two wrong
+    answers are compared as read; a long text reference, or a second answer the checker reads nothing in, goes to
+    the judge. ``checker: false`` asks the judge for every row (the paper's way)."""
+    essay = "Because the sum of the angles of any triangle in the Euclidean plane is always half a turn"
+    items = [
+        ("What is 6 times 7?", "42", "The answer is 42.", "42"),  # both right: same
+        ("What is 6 times 8?", "48", "The answer is 48.", "It is 47."),  # right and wrong: differ
+        ("What is 6 times 9?", "54", "The answer is 56.", "56"),  # both wrong, the same number: same
+        ("What is 7 times 7?", "49", "The answer is 48.", "It is 47."),  # both wrong, different: differ
+        ("Is 7 prime?", "Yes", "No, it is not.", "No."),  # yes/no, both wrong: same
+        ("Why do triangles hold 180 degrees?", essay, "Because of parallels.", "Parallel lines."),  # judge
+        ("What is 8 times 8?", "64", "The answer is 64.", "I cannot tell."),  # nothing read in B: judge
+    ]
+    rows = [{"question": q, "reference_answer": ref, "answer": a, "other_answer": b} for q, ref, a, b in items]
+    make_run(run_dir, rows)
+    with ReplayServer(lambda body: '{"same_final_answer": true}') as server:
+        result = annotate(run_dir, judge_config(server), only=["disagree"], quiet=True, force=True)
+    asked = server.prompts()
+    assert len(asked) == 2 and "Parallel lines." in asked[0] + asked[1] and "I cannot tell." in asked[0] + asked[1]
+    got = read(run_dir)
+    assert [r["disagree"] for r in got] == [False, True, False, True, False, False, False]
+    assert [r["disagree_judge"] for r in got[:5]] == ["checker:number"] * 4 + ["checker:text"]
+    assert got[5]["disagree_judge"] == got[6]["disagree_judge"] == f"llm:{engine_identity(server.engine())}"
+    assert got[1]["disagree_raw"] == "48 | 47" and all(r["disagree_error"] is None for r in got)
+    assert result.counts["disagree"]["checked"] == 5
+    with ReplayServer(lambda body: '{"same_final_answer": false}') as server:
+        annotate(run_dir, judge_config(server, checker=False), only=["disagree"], quiet=True, force=True)
+    assert len(server.prompts()) == len(items)
+    assert all(r["disagree"] is True and r["disagree_judge"].startswith("llm:") for r in read(run_dir))
+
+
 def test_correctness_judge_and_llm_annotators_under_schema(run_dir: RunDir) -> None:
     replies = {
         "correctness": '{"correct": true}',

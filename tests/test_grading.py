@@ -30,6 +30,7 @@ from naturalthoughts.text.grading import (
     kind_of,
     question_options,
     read_math,
+    same_answer,
 )
 from naturalthoughts.text.numbers import read_number
 
@@ -321,3 +322,22 @@ def test_options_laid_out_in_a_question() -> None:
     assert question_options("Q?\n(A) one\n(B) two\n(C) three") == ("one", "two", "three")
     assert len(question_options("Q?\nA. one\nB. two\nC. three\nD. four\nE. five") or ()) == 5
     assert question_options("No options here. A cat sat.") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "gold", "first", "second", "same"),
+    [
+        ("number", "42", "The answer is 42.", "42", True),  # both right
+        ("number", "42", "The answer is 42.", "41", False),  # one right
+        ("number", "42", "41", "forty-two", None),  # nothing read in the second: a judge must tell
+        ("number", "42", "So 40.", "The answer is $40$.", True),  # both wrong, the same value
+        ("number", "42", "So 40.", "So 39.", False),
+        ("text", "Yes", "No, it does not follow.", "No.", True),  # yes/no: two wrong answers are the same one
+        ("choice", "B", "The answer is C.", "Answer: C", True),
+        ("choice", "B", "The answer is C.", "Answer: D", False),
+    ],
+)
+def test_same_answer_by_the_checker(kind: str, gold: str, first: str, second: str, same: bool | None) -> None:
+    options = ("a", "b", "c", "d") if kind == "choice" else None
+    verdicts = [check(kind, gold, answer, options=options) for answer in (first, second)]
+    assert same_answer(*verdicts, kind) is same

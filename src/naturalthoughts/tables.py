@@ -171,7 +171,7 @@ ANNOTATIONS = pa.schema(
             "self:second-sample (MODEL, T, seed) (the teacher sampled again) | engine:second-answer (MODEL, T, seed)",
         ),
         _f("disagree_raw", pa.string(), 'the judge\'s raw reply (JSON {"same_final_answer": bool})'),
-        _f("disagree_judge", pa.string(), "judge model identity"),
+        _f("disagree_judge", pa.string(), "judge model identity, or checker:METHOD where the answer checker decided"),
         _f("disagree_error", pa.string(), "why disagree is null"),
     ]
 )

@@ -89,6 +89,13 @@ class DisagreeConfig(StrictModel):
     max_answer_chars: int = Field(
         default=1200, ge=100, description="Each final answer is shown to the judge as head + tail of this size."
     )
+    checker: bool = Field(
+        default=True,
+        description="Decide with the one answer checker where the question has a reference it grades (a task "
+        "scorer, a number, a formula, a choice, a short text) and both answers say something it reads: a right and a "
+        "wrong answer differ, two right ones agree, two wrong ones are compared as read. The judge decides the rest "
+        "(disagree_judge says which). false: the judge decides every row, as in the paper.",
+    )
 
 
 class EmbeddingsConfig(StrictModel):

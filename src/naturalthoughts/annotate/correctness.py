@@ -19,15 +19,16 @@ uses), so the same answer and reference get the same verdict here and in ``nt ev
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from naturalthoughts.annotate.base import NO_ANSWER, Annotator, Columns, ask, column
 from naturalthoughts.annotate.source_flag import agreement_note, apply_source_flags
-from naturalthoughts.text.grading import check, kind_of, question_options
+from naturalthoughts.text.grading import AnswerKind, Verdict, check, kind_of, question_options
 from naturalthoughts.text.judge import VERDICT, judge_messages
-from naturalthoughts.text.tasks import scorer_for
+from naturalthoughts.text.tasks import Scorer, scorer_for
 
 
 def trace_answer(reasoning: str | None, answer: str, finish_reason: str | None) -> str | None:
@@ -35,6 +36,34 @@ def trace_answer(reasoning: str | None, answer: str, finish_reason: str | None) 
     reply cut at the limit is all reasoning: the teacher was asked to reason)."""
     closed = bool(reasoning and reasoning.strip() and answer.strip())
     return None if finish_reason == "length" and not closed else answer
+
+
+@dataclass(frozen=True)
+class LocalGrader:
+    """How the one checker grades answers to one question without a judge: its comparison kind, the reference it
+    compares with, and the task's scorer when a task generated the question. ``method`` names it."""
+
+    kind: AnswerKind
+    reference: str
+    method: str
+    scorer: Scorer | None = None
+    options: tuple[str, ...] | None = None
+
+    def check(self, answer: str | None) -> Verdict:
+        return check(self.kind, self.reference, answer, scorer=self.scorer, options=self.options)
+
+
+def local_grader(question: str | None, reference: str, source: tuple[Any, Any], max_words: int) -> LocalGrader | None:
+    """The checker for answers to ``question`` (a task scorer for a reasoning-gym question, else the reference's
+    kind); None when only a judge can decide (a text reference of more than ``max_words`` words)."""
+    task = scorer_for(*source)
+    if task is not None:
+        name, task_reference, scorer = task
+        return LocalGrader(kind_of(task_reference), task_reference, f"reasoning-gym:{name}", scorer)
+    kind = kind_of(reference, question, max_words)
+    if kind == "text" and len(reference.split()) > max_words:
+        return None
+    return LocalGrader(kind, reference, kind, options=question_options(question) if kind == "choice" else None)
 
 
 class CorrectnessAnnotator(Annotator):
@@ -55,17 +84,10 @@ class CorrectnessAnnotator(Annotator):
     ) -> tuple[bool | None, str | None]:
         """(verdict, method) from the one checker; (None, None) when the judge must decide (a long text reference).
         ``source``: the question's (source, source_row), whose task scorer decides when it has one."""
-        task = scorer_for(*source)
-        if task is not None:
-            name, task_reference, scorer = task
-            verdict = check(kind_of(task_reference), task_reference, answer, scorer=scorer)
-            return verdict.correct, f"reasoning-gym:{name}"
-        max_words = self.ctx.config.correctness.short_answer_max_words
-        kind = kind_of(reference, question, max_words)
-        if kind == "text" and len(reference.split()) > max_words:
+        grader = local_grader(question, reference, source, self.ctx.config.correctness.short_answer_max_words)
+        if grader is None:
             return (False, "text") if answer is None or not answer.strip() else (None, None)
-        verdict = check(kind, reference, answer, options=question_options(question) if kind == "choice" else None)
-        return verdict.correct, kind
+        return grader.check(answer).correct, grader.method
 
     def annotate(self, batch: pa.Table) -> Columns:
         n = batch.num_rows

@@ -10,8 +10,13 @@ text when it has no thinking block). The second answer comes from, in order:
    model call): ``self:second-sample (MODEL, T=.., seed ..)`` when that engine is the teacher itself (the
    embedded default: self-disagreement, not the paper's signal), else ``engine:second-answer (MODEL, ...)``.
 
-The judge engine (paper: Llama-3.1-8B-Instruct) replies ``{"same_final_answer": true|false}`` under a JSON
-schema; ``disagree`` is its negation. The raw reply is stored in ``disagree_raw``.
+Where the question has a reference the one answer checker grades (a reasoning-gym task's scorer, a number, a
+formula, a choice, a short text) and it reads an answer in both, the checker decides (``disagree.checker``, on by
+default): a right and a wrong answer differ, two right ones agree, two wrong ones are compared as read
+(:func:`naturalthoughts.text.grading.same_answer`); ``disagree_judge`` is then ``checker:METHOD`` and
+``disagree_raw`` the two answers as read. Elsewhere the judge engine (paper: Llama-3.1-8B-Instruct) replies
+``{"same_final_answer": true|false}`` under a JSON schema; ``disagree`` is its negation and the raw reply is stored
+in ``disagree_raw``. On a verifiable pool the checker is exact where a small judge is not, and it asks no model.
 """
 
 from __future__ import annotations
@@ -33,11 +38,14 @@ from naturalthoughts.annotate.base import (
     clip_middle,
     column,
 )
+from naturalthoughts.annotate.correctness import local_grader
 from naturalthoughts.engines import NOT_SENT, ChatRequest, ChatResult, SamplingParams
 from naturalthoughts.redact import clip
+from naturalthoughts.text.grading import same_answer
 from naturalthoughts.text.replies import Reply, ReplySchema
 from naturalthoughts.text.think import final_answer
 
+CHECKED = "decided by the answer checker"  # a row the judge is not asked about (its verdict is filled in after)
 NO_SECOND = "no second answer: the pool has no other_answer and disagree.second_engine is not configured"
 SECOND_TASK = "annotate: disagree (second answers)"
 
@@ -71,14 +79,18 @@ class SecondAnswers:
 
 class DisagreeAnnotator(Annotator):
     name = "disagree"
-    reads = ("question", "answer", "other_answer", "other_model", "teacher")
+    reads = (
+        "question", "answer", "other_answer", "other_model", "teacher", "reference_answer", "question_source",
+        "question_source_row",
+    )  # fmt: skip
     writes = ("disagree", "disagree_method", "disagree_raw", "disagree_judge", "disagree_error")
 
     @property
     def method(self) -> str:
         cfg = self.ctx.config.disagree
         sources = (["pool:other_answer"] if cfg.use_pool else []) + ([self.engine_label()] if cfg.second_engine else [])
-        return "judge on final answers vs " + (" | ".join(sources) or "nothing")
+        decider = "answer checker where the reference is checkable, else judge" if cfg.checker else "judge"
+        return f"{decider} on final answers vs " + (" | ".join(sources) or "nothing")
 
     def engine_label(self, teacher: str | None = None) -> str:
         """``disagree_method`` of an answer written by the second engine (self-sample when it is the teacher)."""
@@ -172,12 +184,15 @@ class DisagreeAnnotator(Annotator):
         self.generate(batch, plan)
         limit = self.ctx.config.disagree.max_answer_chars
         conversations: list[Any] = []
-        rows = zip(column(batch, "question"), column(batch, "answer"), plan.texts, plan.errors, strict=True)
-        for question, answer, second, problem in rows:
+        checked = self.check_locally(batch, plan)
+        rows = zip(column(batch, "question"), column(batch, "answer"), plan.texts, plan.errors, checked, strict=True)
+        for question, answer, second, problem, local in rows:
             if not answer:
                 conversations.append(NO_ANSWER)
             elif second is None:
                 conversations.append(problem or NO_SECOND)
+            elif local is not None:
+                conversations.append(CHECKED)
             else:
                 text = prompts.DISAGREE.format(
                     question=clip_middle(question, self.ctx.config.max_input_chars // 3),
@@ -188,10 +203,39 @@ class DisagreeAnnotator(Annotator):
         replies = ask(self, "judge", conversations, AGREEMENT_SCHEMA)
         judged = [not isinstance(c, str) for c in conversations]
         judge = self.ctx.model_label("judge") if any(judged) else None
-        return {
+        columns: Columns = {
             "disagree": [None if r.value is None else not r.value for r in replies],
             "disagree_method": plan.methods,
             "disagree_raw": [r.raw for r in replies],
             "disagree_judge": [judge if asked else None for asked in judged],
             "disagree_error": [r.error for r in replies],
         }
+        for i, local in enumerate(checked):
+            if local is not None and plan.texts[i] is not None and column(batch, "answer")[i]:
+                same, method, raw = local
+                columns["disagree"][i], columns["disagree_raw"][i] = not same, raw
+                columns["disagree_judge"][i], columns["disagree_error"][i] = f"checker:{method}", None
+                self.counts["checked"] += 1
+        return columns
+
+    def check_locally(self, batch: pa.Table, plan: SecondAnswers) -> list[tuple[bool, str, str] | None]:
+        """Per row, (same answer, checker method, what each answer says) where the one answer checker decides: the
+        question has a reference the checker grades (a task scorer, a number, a formula, a choice, a short text) and
+        both answers say something it reads (:func:`naturalthoughts.text.grading.same_answer`); None: the judge."""
+        decided: list[tuple[bool, str, str] | None] = [None] * batch.num_rows
+        if not self.ctx.config.disagree.checker:
+            return decided
+        max_words = self.ctx.config.correctness.short_answer_max_words
+        names = ("question", "answer", "reference_answer", "question_source", "question_source_row")
+        rows = zip(*(column(batch, name) for name in names), plan.texts, strict=True)
+        for i, (question, answer, reference, source, source_row, second) in enumerate(rows):
+            if not answer or second is None or not reference or not reference.strip():
+                continue
+            grader = local_grader(question, reference, (source, source_row), max_words)
+            if grader is None:
+                continue
+            first_verdict, second_verdict = grader.check(answer), grader.check(second)
+            same = same_answer(first_verdict, second_verdict, grader.kind)
+            if same is not None:
+                decided[i] = (same, grader.method, f"{first_verdict.extracted} | {second_verdict.extracted}")
+        return decided

@@ -108,6 +108,20 @@ def check(
     raise ValueError(f"unknown answer kind {kind!r}; known: {', '.join(KINDS)}")
 
 
+def same_answer(first: Verdict, second: Verdict, kind: AnswerKind) -> bool | None:
+    """Whether two answers graded against the same reference say the same thing (models-disagree decided by the
+    checker): a right and a wrong one differ, two right ones agree, two wrong ones are compared by what was read
+    (``kind``'s comparison, a choice letter as text, the first answer as the reference). None when either has no
+    answer read or an undecided verdict: only a judge can tell."""
+    if first.correct is None or second.correct is None or not first.extracted or not second.extracted:
+        return None
+    if first.correct != second.correct:
+        return False
+    if first.correct:
+        return True
+    return check("text" if kind == "choice" else kind, first.extracted, second.extracted).correct
+
+
 def check_output(
     kind: AnswerKind,
     gold: str,
