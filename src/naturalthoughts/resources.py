@@ -179,6 +179,9 @@ def release_memory() -> None:
     """Collect garbage and hand freed heap memory back to the OS (glibc keeps freed small blocks in its arenas, so a
     finished stage's memory would otherwise still count in the next stage's resident size)."""
     import gc
+    import sys
 
     gc.collect()
     trim_heap()
+    if "pyarrow" in sys.modules:  # Arrow's own allocator (jemalloc or mimalloc) keeps freed buffers otherwise
+        sys.modules["pyarrow"].default_memory_pool().release_unused()

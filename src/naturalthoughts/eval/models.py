@@ -14,9 +14,10 @@ from typing import Any
 from naturalthoughts.errors import ConfigError, Fix
 
 STUDENT_ENGINE = "transformers"
-# A 135M student decodes 1.7x faster in batches of 64 than of 16 on 2 cores (per-step Python overhead and weight
-# reads are shared by more rows) for ~0.4 GB more KV cache: benchmarks/README.md, "default run".
-STUDENT_BATCH = 64
+# A 135M student decodes 1.4x faster in batches of 32 than of 16 on 2 cores (per-step Python overhead and weight
+# reads are shared by more rows); 64 is 1.7x but its KV cache took the default run's evaluations over 3 GB
+# (benchmarks/README.md, "nt run").
+STUDENT_BATCH = 32
 STUDENT_DTYPE = "bfloat16"
 BUNDLED_NAME = "smollm2"
 
