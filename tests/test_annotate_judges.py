@@ -4,6 +4,7 @@ reply is read, where the second answer of models-disagree comes from."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -23,6 +24,28 @@ from naturalthoughts.text.judge import VERDICT as JUDGE_SCHEMA
 from test_annotate_support import ReplayServer, make_run
 
 # ---- the schemas -----------------------------------------------------------------------------------------------
+
+
+def test_annotate_engines_answer_seeded_requests_reproducibly(tmp_path: Path) -> None:
+    """Every annotate request is seeded, so the embedded engine of each role runs in its deterministic layout (one
+    slot a server) unless the config says otherwise; engines without such a mode are used as configured."""
+    from naturalthoughts.annotate.base import AnnotateContext
+    from naturalthoughts.engines.config import LlamaCppEngineConfig, OpenAIEngineConfig
+
+    context = AnnotateContext(run=RunDir(tmp_path), config=AnnotateConfig())
+    for role in ("annotator", "judge", "second"):
+        config = context.engine_config(role)
+        assert isinstance(config, LlamaCppEngineConfig) and config.deterministic is True, role
+    chosen = AnnotateConfig.model_validate(
+        {
+            "judge_engine": {"engine": "llamacpp", "deterministic": False},
+            "annotator_engine": {"engine": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1"},
+        }
+    )
+    context = AnnotateContext(run=RunDir(tmp_path), config=chosen)
+    assert context.engine_config("judge").deterministic is False
+    assert context.engine_config("annotator") == chosen.annotator_engine
+    assert isinstance(context.engine_config("annotator"), OpenAIEngineConfig)
 
 
 def test_domain_schema_admits_only_taxonomy_pairs() -> None:

@@ -16,11 +16,12 @@ benchmarks/README.md). Threads never busy-wait between steps (``poll`` 0). ``n_t
 layout by hand; the chosen layout and why is logged when the engine starts (``RUN/logs/nt.log``) and shown by
 ``nt doctor``.
 
-**Deterministic mode** (``deterministic: true``, on by default for a seeded ``nt generate``): llama.cpp's output
-for a request depends on what else is in its batch and on which part of its prompt came from the prompt cache, so
-two runs with the same seed diverged. In this mode every server has one slot and the prompt cache is off, so each
-request is computed alone and from scratch: the same seed and config give byte-identical replies across runs and
-after a resume, on the same machine and thread count, at a throughput cost stated in benchmarks/README.md.
+**Deterministic mode** (``deterministic: true``, on by default for a seeded ``nt generate`` and for ``nt
+annotate``): llama.cpp's output for a request depends on what else is in its batch and on which part of its prompt
+came from the prompt cache, so two runs with the same seed diverged. In this mode every server has one slot and the
+prompt cache is off, so each request is computed alone and from scratch: the same seed and config give
+byte-identical replies across runs and after a resume, on the same machine and thread count, at a throughput cost
+stated in benchmarks/README.md.
 
 ``n_ctx`` is the total KV cache; each request may use ``n_ctx / n_parallel`` tokens of prompt plus completion,
 whatever the layout.
