@@ -26,28 +26,6 @@ from test_annotate_support import ReplayServer, make_run
 # ---- the schemas -----------------------------------------------------------------------------------------------
 
 
-def test_annotate_engines_answer_seeded_requests_reproducibly(tmp_path: Path) -> None:
-    """Every annotate request is seeded, so the embedded engine of each role runs in its deterministic layout (one
-    slot a server) unless the config says otherwise; engines without such a mode are used as configured."""
-    from naturalthoughts.annotate.base import AnnotateContext
-    from naturalthoughts.engines.config import LlamaCppEngineConfig, OpenAIEngineConfig
-
-    context = AnnotateContext(run=RunDir(tmp_path), config=AnnotateConfig())
-    for role in ("annotator", "judge", "second"):
-        config = context.engine_config(role)
-        assert isinstance(config, LlamaCppEngineConfig) and config.deterministic is True, role
-    chosen = AnnotateConfig.model_validate(
-        {
-            "judge_engine": {"engine": "llamacpp", "deterministic": False},
-            "annotator_engine": {"engine": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1"},
-        }
-    )
-    context = AnnotateContext(run=RunDir(tmp_path), config=chosen)
-    assert context.engine_config("judge").deterministic is False
-    assert context.engine_config("annotator") == chosen.annotator_engine
-    assert isinstance(context.engine_config("annotator"), OpenAIEngineConfig)
-
-
 def test_domain_schema_admits_only_taxonomy_pairs() -> None:
     schema = DOMAIN_SCHEMA.json_schema
     branches = [schema["$defs"][ref["$ref"].split("/")[-1]] for ref in schema["oneOf"]]
@@ -376,3 +354,28 @@ def test_embedded_llamacpp_answers_a_verdict_in_one_or_two_tokens(llamacpp_engin
         assert result.ok and result.text.strip() in ("true", "false"), result
         assert result.completion_tokens <= 2
         assert isinstance(JUDGE_SCHEMA.parse(JUDGE_SCHEMA.verdict_reply(result.text)), bool)
+
+
+# ---- the engines annotate asks -----------------------------------------------------------------------------------
+
+
+def test_annotate_engines_answer_seeded_requests_reproducibly(tmp_path: Path) -> None:
+    """Every annotate request is seeded, so the embedded engine of each role runs in its deterministic layout (one
+    slot a server) unless the config says otherwise; engines without such a mode are used as configured."""
+    from naturalthoughts.annotate.base import AnnotateContext
+    from naturalthoughts.engines.config import LlamaCppEngineConfig, OpenAIEngineConfig
+
+    context = AnnotateContext(run=RunDir(tmp_path), config=AnnotateConfig())
+    for role in ("annotator", "judge", "second"):
+        config = context.engine_config(role)
+        assert isinstance(config, LlamaCppEngineConfig) and config.deterministic is True, role
+    chosen = AnnotateConfig.model_validate(
+        {
+            "judge_engine": {"engine": "llamacpp", "deterministic": False},
+            "annotator_engine": {"engine": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1"},
+        }
+    )
+    context = AnnotateContext(run=RunDir(tmp_path), config=chosen)
+    assert context.engine_config("judge").deterministic is False
+    assert context.engine_config("annotator") == chosen.annotator_engine
+    assert isinstance(context.engine_config("annotator"), OpenAIEngineConfig)
