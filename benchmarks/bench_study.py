@@ -59,8 +59,10 @@ def stage_times(run: Path) -> dict[str, tuple[float, float | None]]:
 def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: bool) -> list[bool]:
     """An independent reading of each sample with reasoning-gym's own ``score_answer`` (not nt's checker), on the
     text after the reasoning: its first non-empty line after the last "Final Answer:" cue, as it stands, its first
-    word or its last word (punctuation stripped); ``lenient``: any span a reader could take for the answer
-    (bench_gym_pass_rate's lenient reference, which over-accepts: the quantifier of "No artists are ants" reads No)."""
+    word or its last word (punctuation stripped; a lower-case yes or no also capitalised, as a reader takes it:
+    reasoning-gym's syllogism scorer gives "no" 0 against "No"); ``lenient``: any span a reader could take for the
+    answer (bench_gym_pass_rate's lenient reference, which over-accepts: the quantifier of "No artists are ants"
+    reads No)."""
     import re
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -78,7 +80,9 @@ def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: b
         lines = [line.strip(" *") for line in after_cue.splitlines() if line.strip(" *")]
         words = lines[0].split() if lines else []
         readings = {lines[0].strip(" ."), words[0], words[-1]} if words else set()
-        verdicts.append(any(scorer(r.strip(".,;:!?")) >= 1.0 for r in readings))
+        readings = {r.strip(".,;:!?") for r in readings}
+        readings |= {r.capitalize() for r in readings if r.lower() in ("yes", "no")}  # the scorer is case-sensitive
+        verdicts.append(any(scorer(r) >= 1.0 for r in readings))
     return verdicts
 
 

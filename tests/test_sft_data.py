@@ -160,6 +160,19 @@ def test_over_long_and_incomplete_are_dropped_and_counted_never_truncated(run_di
     assert dropped["t004"]["reason"] == "incomplete"
 
 
+def test_a_made_up_next_turn_is_not_trained_and_is_counted(run_dir: RunDir) -> None:
+    run = make_run(run_dir.root, n=3)
+    traces = pq.read_table(run.traces).to_pylist()
+    traces[1]["answer"] = "Final Answer:\nYes\n\nYou are correct, the answer is yes."  # the default's teacher wrote it
+    pq.write_table(pa.Table.from_pylist(traces, schema=tables.TRACES), run.traces)
+    record, folder = build(run_dir)
+    targets = {row["trace_id"]: row["messages"][-1]["content"] for row in read(folder).to_pylist()}
+    assert targets["t001"].endswith("</think>\n\nFinal Answer:\nYes")
+    assert targets["t002"].endswith("</think>\n\nThe answer is 4.")
+    assert record["counts"]["answers_cut"] == 1
+    assert pq.read_table(run.traces).column("answer")[1].as_py().endswith("the answer is yes."), "traces unchanged"
+
+
 def test_adaptive_share_drops_the_instruction_for_an_exact_share(run_dir: RunDir) -> None:
     make_run(run_dir.root, n=10)
     record, folder = build(run_dir, mix="random:0.5", adaptive_share=0.3)

@@ -32,6 +32,7 @@ class Source:
     question: str
     reasoning: str
     answer: str
+    cut: bool = False  # the trace's answer went on with a made-up next turn, left out of the target
 
 
 def instruction_mode(system2: bool, adaptive: bool) -> modes.Mode:

@@ -1,6 +1,7 @@
 """The sft-data stage: a selection -> chat-format SFT examples with System-1/System-2 mixing, under ``sft/NAME/``.
 
-Steps: join the selection with its traces and questions; keep complete responses (``complete`` and no error);
+Steps: join the selection with its traces and questions; keep complete responses (``complete`` and no error), each
+answer up to a made-up next turn (:func:`naturalthoughts.text.answers.before_made_up_turn`, counted in ``answers_cut``);
 render each as a System-2 example with the student's chat template and drop the ones that do not fit
 ``max_length`` (counted, never truncated: TRL would keep the start of an over-long example and train the student
 on a reasoning with no answer); then the mixing policy chooses each kept example's form. Because the fit is
@@ -47,6 +48,7 @@ from naturalthoughts.stage import Stage, StageContext, StageResult
 from naturalthoughts.student import load_student_tokenizer, student_label, student_source
 from naturalthoughts.tables import SFT_DROPPED, SFT_EXAMPLES
 from naturalthoughts.text import chat_templates, modes
+from naturalthoughts.text.answers import before_made_up_turn
 from naturalthoughts.text.chat_templates import ChatTemplate
 
 if TYPE_CHECKING:
@@ -131,6 +133,7 @@ class SftDataStage(Stage):
         dropped.extend(built.dropped)
         provenance = _provenance(run, selection_path, self.args["selection"])
         meta = _meta(self, built, dropped, provenance, student, selected)
+        meta["counts"]["answers_cut"] = sum(source.cut for source in sources)
         folder = self.folder(run)
         with atomic_dir(folder) as tmp:
             files = exports.write_all(built.table, tmp)
@@ -189,8 +192,9 @@ def _load_sources(run: RunDir, selection_path: Path) -> tuple[list[Source], list
         elif text_of.get(row["question_id"]) is None:
             dropped.append({"trace_id": trace_id, "reason": "no_question", "tokens": None})
         else:
+            answer = before_made_up_turn(row["answer"])  # the checker reads no further; a student should not learn it
             sources.append(Source(trace_id, row["question_id"], rank, text_of[row["question_id"]],
-                                  row["reasoning"], row["answer"]))  # fmt: skip
+                                  row["reasoning"], answer, cut=answer != row["answer"]))  # fmt: skip
     return sources, dropped
 
 

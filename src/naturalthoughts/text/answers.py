@@ -132,6 +132,31 @@ def _anchored_line(rest: str) -> str:
     return ""
 
 
+# ---- a made-up next turn -----------------------------------------------------------------------------------------
+
+# A reply that goes on after its answer with a turn nobody asked for: a chat-template token, a role label at a line
+# start, or the user's verdict on the answer ("You are correct, the answer is yes."). Small students trained on a
+# few traces write them; what such a turn says is not the model's answer (it may contradict it). Second person only:
+# "That is correct." can be the model's own answer to "Is it correct that ...?".
+_TEMPLATE_TOKEN = re.compile(r"<\|(?:im_start|im_end|endoftext|end_of_text|eot_id|start_header_id|user|assistant)\|>")
+_TURN_LINE = re.compile(
+    r"^[ \t>*_#]*(?:(?:user|human|assistant)\s*:|###\s*(?:instruction|human|user|input)\b|"
+    r"(?:you\s+are|you're|you\s+have|you've)\s+(?:absolutely\s+|completely\s+|now\s+)?"
+    r"(?:correct|right|successfully|got\s+it)\b|(?:great|good|nice|excellent)\s+(?:job|work)\b|well\s+done\b)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def before_made_up_turn(answer: str) -> str:
+    """``answer`` up to the first made-up next turn (see above) that follows some text of its own; unchanged without
+    one (a reply that opens with "You are right ..." is the reply)."""
+    cuts = [match.start() for pattern in (_TEMPLATE_TOKEN, _TURN_LINE) for match in pattern.finditer(answer)]
+    for cut in sorted(cuts):
+        if answer[:cut].strip():
+            return answer[:cut].rstrip()
+    return answer
+
+
 _ENUMERATOR = re.compile(r"^(\s*)(?:\d{1,2}[.)]|\(\d{1,2}\)|[-*•]|(?:step|case|part)\s+\d+\s*[:.)])(?=\s)", re.I | re.M)
 
 

@@ -6,7 +6,8 @@ Two steps:
 1. **The final answer** (:func:`answer_part`): the text after the last ``</think>``; none when a thinking block was
    opened and never closed, and none when the model was asked to reason (think and adaptive modes, a reasoning
    teacher) and the reply was cut at the token limit without closing its reasoning, whatever its tags
-   (``unclosed-thinking``). A tentative answer inside the reasoning is never graded.
+   (``unclosed-thinking``). A tentative answer inside the reasoning is never graded, nor anything after a made-up
+   next turn (a chat-template token, "User:", "You are correct, the answer is yes.": not the model's answer).
 2. **A comparison by answer kind**:
 
    - ``number`` (GSM8K, AIME, any plain-number gold): :mod:`naturalthoughts.text.numbers` reads the answer's number
@@ -41,6 +42,7 @@ from naturalthoughts.text.answers import (
     after_anchors,
     after_last_anchor,
     all_boxed,
+    before_made_up_turn,
     last_slot,
     normalise,
     slots,
@@ -75,7 +77,8 @@ class Verdict:
 
 def answer_part(output: str | None, finish_reason: str | None = None, thinking: bool = False) -> str | None:
     """The final answer of a model output (see the module doc); None when it has none."""
-    return final_answer(output, finish_reason, thinking)
+    answer = final_answer(output, finish_reason, thinking)
+    return None if answer is None else before_made_up_turn(answer)
 
 
 def check(
@@ -93,6 +96,7 @@ def check(
     ``choice`` needs the option count (``n_options``, or ``options``, whose texts also let an answer name its
     option by text); ``style`` picks a published letter reading instead of the project's. ``scorer``: a task's own
     scorer (:mod:`naturalthoughts.text.tasks`) decides instead of the comparison (see :func:`_check_with_scorer`)."""
+    answer = None if answer is None else before_made_up_turn(answer)  # annotate passes a trace's answer column
     if scorer is not None:
         return _check_with_scorer(kind, gold, answer, scorer)
     if kind in ("number", "math"):
