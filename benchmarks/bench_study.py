@@ -74,7 +74,12 @@ def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: b
         output = sample["output"] or ""
         answer = output.split("</think>", 1)[1] if "</think>" in output else ""  # the first close ends the reasoning
         if lenient:
-            verdicts.append(bool(answer.strip()) and any(scorer(c) >= 1.0 for c in candidates(answer)))
+            spans = candidates(answer)
+            # a line that says only yes or no, capitalised as the first-line reading does (not the first word of
+            # "no birds are ...": the lenient reading already over-accepts)
+            lines = {line.strip(" *.!") for line in answer.splitlines()}
+            spans |= {line.capitalize() for line in lines if line.lower() in ("yes", "no")}
+            verdicts.append(bool(answer.strip()) and any(scorer(c) >= 1.0 for c in spans))
             continue
         after_cue = re.split(r"final\s+answer\s*:", answer, flags=re.I)[-1]
         lines = [line.strip(" *") for line in after_cue.splitlines() if line.strip(" *")]
