@@ -59,10 +59,9 @@ def stage_times(run: Path) -> dict[str, tuple[float, float | None]]:
 def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: bool) -> list[bool]:
     """An independent reading of each sample with reasoning-gym's own ``score_answer`` (not nt's checker), on the
     text after the reasoning: its first non-empty line after the last "Final Answer:" cue, as it stands, its first
-    word or its last word (punctuation stripped; a lower-case yes or no also capitalised, as a reader takes it:
-    reasoning-gym's syllogism scorer gives "no" 0 against "No"); ``lenient``: any span a reader could take for the
-    answer (bench_gym_pass_rate's lenient reference, which over-accepts: the quantifier of "No artists are ants"
-    reads No)."""
+    word or its last word (punctuation stripped; a lower-case yes or no also capitalised: :func:`_as_read`);
+    ``lenient``: any span a reader could take for the answer (bench_gym_pass_rate's lenient reference, which
+    over-accepts: the quantifier of "No artists are ants" reads No)."""
     import re
 
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -74,11 +73,9 @@ def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: b
         output = sample["output"] or ""
         answer = output.split("</think>", 1)[1] if "</think>" in output else ""  # the first close ends the reasoning
         if lenient:
-            spans = candidates(answer)
-            # a line that says only yes or no, capitalised as the first-line reading does (not the first word of
-            # "no birds are ...": the lenient reading already over-accepts)
-            lines = {line.strip(" *.!") for line in answer.splitlines()}
-            spans |= {line.capitalize() for line in lines if line.lower() in ("yes", "no")}
+            # a line that says only yes or no is read as Yes or No (not the first word of "no birds are ...": the
+            # lenient reading over-accepts already)
+            spans = candidates(answer) | _as_read({line.strip(" *.!") for line in answer.splitlines()})
             verdicts.append(bool(answer.strip()) and any(scorer(c) >= 1.0 for c in spans))
             continue
         after_cue = re.split(r"final\s+answer\s*:", answer, flags=re.I)[-1]
@@ -86,9 +83,14 @@ def _reference_verdicts(samples: list[dict], scorers: dict[str, Any], lenient: b
         words = lines[0].split() if lines else []
         readings = {lines[0].strip(" ."), words[0], words[-1]} if words else set()
         readings = {r.strip(".,;:!?") for r in readings}
-        readings |= {r.capitalize() for r in readings if r.lower() in ("yes", "no")}  # the scorer is case-sensitive
-        verdicts.append(any(scorer(r) >= 1.0 for r in readings))
+        verdicts.append(any(scorer(r) >= 1.0 for r in readings | _as_read(readings)))
     return verdicts
+
+
+def _as_read(texts: set[str]) -> set[str]:
+    """Each text that is a lower-case yes or no, capitalised as a reader takes it: reasoning-gym's syllogism scorer
+    compares case-sensitively ("no" scores 0 against "No")."""
+    return {text.capitalize() for text in texts if text.lower() in ("yes", "no")}
 
 
 def _regraded(sample: dict, items: dict[str, Any]) -> bool:

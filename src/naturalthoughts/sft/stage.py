@@ -132,8 +132,7 @@ class SftDataStage(Stage):
         built = _build(self.policy, config, sources, student, ctx, self.key)
         dropped.extend(built.dropped)
         provenance = _provenance(run, selection_path, self.args["selection"])
-        meta = _meta(self, built, dropped, provenance, student, selected)
-        meta["counts"]["answers_cut"] = sum(source.cut for source in sources)
+        meta = _meta(self, built, dropped, provenance, student, selected, sum(source.cut for source in sources))
         folder = self.folder(run)
         with atomic_dir(folder) as tmp:
             files = exports.write_all(built.table, tmp)
@@ -356,7 +355,7 @@ def _share(part: int, whole: int) -> float:
 
 def _meta(
     stage: SftDataStage, built: Built, dropped: list[dict[str, Any]], provenance: dict[str, Any], student: Student,
-    selected: int,
+    selected: int, answers_cut: int,
 ) -> dict[str, Any]:  # fmt: skip
     table, config = built.table, stage.config
     n = table.num_rows
@@ -379,6 +378,7 @@ def _meta(
         "max_tokens": int(pc.max(tokens).as_py() or 0),
         "loss_checked": n,
         "loss_failed": 0,  # a failure stops the stage (_check_loss_mask)
+        "answers_cut": answers_cut,  # answers that went on with a made-up next turn, trained without it
     }
     return {
         "name": stage.args["name"],

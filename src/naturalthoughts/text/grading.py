@@ -138,8 +138,9 @@ def check_output(
     style: ChoiceStyle = "default",
     scorer: Scorer | None = None,
 ) -> Verdict:
-    """:func:`check` on a whole model output (its final answer taken first, see :func:`answer_part`)."""
-    answer = answer_part(output, finish_reason, thinking)
+    """:func:`check` on a whole model output (its final answer taken first, see :func:`answer_part`; :func:`check`
+    ends it at a made-up turn)."""
+    answer = final_answer(output, finish_reason, thinking)
     return check(kind, gold, answer, options=options, n_options=n_options, style=style, scorer=scorer)
 
 
