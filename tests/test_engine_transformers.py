@@ -49,6 +49,42 @@ def test_batched_generation_matches_one_at_a_time(tiny_engine: TransformersEngin
     assert batched[1].prompt_tokens > batched[0].prompt_tokens  # type: ignore[operator]
 
 
+def test_a_row_that_ends_early_leaves_the_batch_and_the_other_decodes_as_alone(
+    tiny_engine: TransformersEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finished rows leave the batch (THIN_AT): ``generate`` is called again for the row still going, on its own
+    key/value cache, and every reply is what the request gives alone."""
+    prompts = ["Hi", "Tell me about the history of the Roman empire in detail."]
+    free = [r.text for r in tiny_engine.generate([ask(p, max_tokens=16) for p in prompts])]
+    # a stop string early in the first reply and nowhere in the second: the first row ends, the second goes on
+    stop = next(free[0][i : i + 3] for i in range(1, 8) if free[0][i : i + 3] not in free[1])
+    requests = [ask(p, max_tokens=16, stop=(stop,)) for p in prompts]
+    alone = [tiny_engine.generate([request])[0] for request in requests]
+
+    calls: list[int] = []
+    generate = tiny_engine.model.generate
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(len(kwargs["input_ids"]))  # type: ignore[arg-type]
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_engine.model, "generate", counted)
+    batched = tiny_engine.generate(requests)
+    assert calls == [2, 1]  # the whole batch, then the row still going
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert batched[0].text == free[0][: free[0].index(stop)] and batched[1].text == free[1]
+    assert [r.completion_tokens for r in batched] == [r.completion_tokens for r in alone]
+    assert [r.finish_reason for r in batched] == ["stop", alone[1].finish_reason]
+
+
+def test_batches_are_as_few_and_as_even_as_batch_size_allows(tiny_engine: TransformersEngine) -> None:
+    requests = [ask("x" * length) for length in range(1, 6)] + [ask("other", max_tokens=3)]
+    batches = list(tiny_engine.batches(requests))  # batch_size 4: five requests share their parameters, one does not
+    assert [len(batch) for batch in batches] == [3, 2, 1]
+    assert batches[0] == [4, 3, 2]  # longest prompt first
+    assert sorted(index for batch in batches for index in batch) == list(range(6))
+
+
 def test_sampling_with_a_seed_repeats(tiny_engine: TransformersEngine) -> None:
     request = ask("Pick a word.", temperature=1.0, top_p=0.95, seed=7, max_tokens=5)
     first, second = tiny_engine.generate([request]), tiny_engine.generate([request])

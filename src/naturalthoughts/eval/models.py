@@ -14,10 +14,12 @@ from typing import Any
 from naturalthoughts.errors import ConfigError, Fix
 
 STUDENT_ENGINE = "transformers"
-# A 135M student decodes 1.4x faster in batches of 32 than of 16 on 2 cores (per-step Python overhead and weight
-# reads are shared by more rows); 64 is 1.7x but its KV cache took the default run's evaluations over 3 GB
+# A decoding step costs about the same for 1 row as for 32 (45 against 100 ms for the 135M student on 2 cores: the
+# weights are read once a step), so fewer, larger batches take fewer steps; the engine drops finished rows as it goes
+# and cuts a benchmark into even batches (117 items: three of 39). Batches of up to 64 evaluated the default's
+# students in 61-67 s against 98-121 s in batches of 32, but took the eval stages of `nt run` to 3.06-3.08 GB
 # (benchmarks/README.md, "nt run").
-STUDENT_BATCH = 32
+STUDENT_BATCH = 48
 STUDENT_DTYPE = "bfloat16"
 BUNDLED_NAME = "smollm2"
 
