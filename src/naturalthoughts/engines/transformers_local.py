@@ -72,7 +72,9 @@ class TransformersEngine(BatchedEngine):
     def __init__(self, config: TransformersEngineConfig) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar would only clutter nt's own progress
         self.config = config
         self.batch_size = config.batch_size
         self._identity = self.identity(config)
