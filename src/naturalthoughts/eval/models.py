@@ -14,8 +14,8 @@ from typing import Any
 from naturalthoughts.errors import ConfigError, Fix
 
 STUDENT_ENGINE = "transformers"
-# A decoding step costs about the same for 1 row as for 32 (45 against 100 ms for the 135M student on 2 cores: the
-# weights are read once a step), so fewer, larger batches take fewer steps; the engine drops finished rows as it goes
+# A decoding step of the 135M student costs 45 ms for 1 row and 100 ms for 32 on 2 cores (the weights are read once
+# a step), so fewer, larger batches take fewer steps; the engine drops finished rows as it goes
 # and cuts a benchmark into even batches (117 items: three of 39). Batches of up to 64 evaluated the default's
 # students in 61-67 s against 98-121 s in batches of 32, but took the eval stages of `nt run` to 3.06-3.08 GB
 # (benchmarks/README.md, "nt run").
