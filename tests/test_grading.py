@@ -341,3 +341,13 @@ def test_same_answer_by_the_checker(kind: str, gold: str, first: str, second: st
     options = ("a", "b", "c", "d") if kind == "choice" else None
     verdicts = [check(kind, gold, answer, options=options) for answer in (first, second)]
     assert same_answer(*verdicts, kind) is same
+
+
+def test_under_a_tasks_scorer_an_answer_and_nothing_read_differ() -> None:
+    """``scored``: the checker is the task's own scorer, so nothing read is no answer; without one, an unread
+    "forty-two" may be 42 and only a judge can tell. Two non-answers are for the judge either way."""
+    answered, unread, silent = (check("number", "42", text) for text in ("41", "forty-two", "I cannot tell."))
+    assert same_answer(answered, unread, "number") is None
+    assert same_answer(answered, unread, "number", scored=True) is False
+    assert same_answer(unread, answered, "number", scored=True) is False
+    assert same_answer(unread, silent, "number", scored=True) is None

@@ -117,3 +117,48 @@ def test_annotate_correctness_scores_generated_questions_with_their_tasks_scorer
     rows = pq.read_table(run.annotations).to_pylist()
     assert {row["trace_id"]: row["correct"] for row in rows} == expected
     assert {row["correct_method"] for row in rows} == {"reasoning-gym:gcd", "reasoning-gym:syllogism"}
+
+
+def test_models_disagree_under_a_tasks_scorer_an_answer_and_no_answer_differ(tmp_path: Any) -> None:
+    """On reasoning-gym questions the checker decides models-disagree where one answer says something its scorer
+    reads and the other says nothing (the bundled teacher's second answers are often a question back): they differ.
+    Two non-answers still go to the judge, asked once here."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from naturalthoughts.annotate import AnnotateConfig, annotate
+    from naturalthoughts.atomic import write_parquet
+    from naturalthoughts.ingest import IngestConfig, ingest
+    from naturalthoughts.rundir import RunDir
+    from naturalthoughts.tables import TRACES
+    from test_annotate_support import ReplayServer
+
+    run = RunDir(tmp_path / "run").ensure()
+    ingest(run, IngestConfig(decontaminate=[]), sources=["reasoning-gym:syllogism:4:5"], force=True)
+    questions = pq.read_table(run.questions)
+    references = questions.column("reference_answer").to_pylist()
+    non_answer = "To clarify, can you please provide the correct answer?"
+    pairs = [  # (teacher's answer, second answer) per question
+        (f"{references[0]}, it follows.", references[0]),  # both right: same
+        (f"{references[1]}, it follows.", non_answer),  # an answer and none: differ
+        ("I would need more premises.", non_answer),  # two non-answers: the judge
+        (f"{wrong_answer(references[3])}, it follows.", non_answer),  # a wrong answer and none: differ
+    ]
+    others = pa.array([second for _, second in pairs], pa.string())
+    write_parquet(questions.set_column(questions.schema.get_field_index("other_answer"), "other_answer", others),
+                  run.questions)  # fmt: skip
+    traces = [
+        {"trace_id": f"t{number}", "question_id": question_id, "sample": 0, "teacher": "t", "reasoning": "thinking",
+         "answer": answer, "finish_reason": "stop", "complete": True, "response_hash": f"h{number}"}
+        for number, (question_id, (answer, _)) in enumerate(zip(questions.column("id").to_pylist(), pairs, strict=True))
+    ]  # fmt: skip
+    write_parquet(pa.Table.from_pylist(traces, schema=TRACES), run.traces)
+    with ReplayServer(lambda body: '{"same_final_answer": true}') as server:
+        config = AnnotateConfig(judge_engine=server.engine(), max_attempts=2)
+        annotate(run, config, only=["disagree"], quiet=True, force=True)
+    assert len(server.prompts()) == 1 and "I would need more premises." in server.prompts()[0]
+    rows = {row["trace_id"]: row for row in pq.read_table(run.annotations).to_pylist()}
+    assert [rows[f"t{n}"]["disagree"] for n in range(4)] == [False, True, False, True]
+    assert [rows[f"t{n}"]["disagree_judge"] for n in (0, 1, 3)] == ["checker:reasoning-gym:syllogism"] * 3
+    assert rows["t2"]["disagree_judge"].startswith("llm:")
+    assert rows["t1"]["disagree_raw"] == f"{references[1]} | (no answer)"

@@ -163,14 +163,19 @@ ANNOTATIONS = pa.schema(
         _f("correct_error", pa.string(), "why correctness is null despite a reference"),
         _f("pass_rate", pa.float64(), "share of the question's samples verified correct (every trace of it)"),
         _f("pass_samples", pa.int64(), "the question's samples with a correctness verdict (pass_rate's denominator)"),
-        _f("disagree", pa.bool_(), "the teacher's and the second final answer disagree (the judge's verdict)"),
+        _f("disagree", pa.bool_(), "the teacher's and the second final answers differ (checker's or judge's verdict)"),
         _f(
             "disagree_method",
             pa.string(),
             "where the second answer came from: pool:other_answer (MODEL) (the paper's cross-model signal) | "
             "self:second-sample (MODEL, T, seed) (the teacher sampled again) | engine:second-answer (MODEL, T, seed)",
         ),
-        _f("disagree_raw", pa.string(), 'the judge\'s raw reply (JSON {"same_final_answer": bool})'),
+        _f(
+            "disagree_raw",
+            pa.string(),
+            'the judge\'s raw reply (JSON {"same_final_answer": bool}), or the two answers '
+            "as the checker read them (A | B; (no answer) where a task's scorer read nothing)",
+        ),
         _f("disagree_judge", pa.string(), "judge model identity, or checker:METHOD where the answer checker decided"),
         _f("disagree_error", pa.string(), "why disagree is null"),
     ]

@@ -13,8 +13,11 @@ text when it has no thinking block). The second answer comes from, in order:
 Where the question has a reference the one answer checker grades (a reasoning-gym task's scorer, a number, a
 formula, a choice, a short text) and it reads an answer in both, the checker decides (``disagree.checker``, on by
 default): a right and a wrong answer differ, two right ones agree, two wrong ones are compared as read
-(:func:`naturalthoughts.text.grading.same_answer`); ``disagree_judge`` is then ``checker:METHOD`` and
-``disagree_raw`` the two answers as read. Elsewhere the judge engine (paper: Llama-3.1-8B-Instruct) replies
+(:func:`naturalthoughts.text.grading.same_answer`). Under a task's own scorer an answer it reads nothing in is no
+answer, so an answer and no answer differ too (the bundled teacher's second answers to syllogisms are often
+questions back, "To clarify, can you ...", which a small judge called the same as "No"); two non-answers go to the
+judge. ``disagree_judge`` is then ``checker:METHOD`` and ``disagree_raw`` the two answers as read ("(no answer)"
+for one the scorer reads nothing in). Elsewhere the judge engine (paper: Llama-3.1-8B-Instruct) replies
 ``{"same_final_answer": true|false}`` under a JSON schema; ``disagree`` is its negation and the raw reply is stored
 in ``disagree_raw``. On a verifiable pool the checker is exact where a small judge is not, and it asks no model.
 """
@@ -45,6 +48,7 @@ from naturalthoughts.text.grading import same_answer
 from naturalthoughts.text.replies import Reply, ReplySchema
 from naturalthoughts.text.think import final_answer
 
+NOTHING_READ = "(no answer)"  # disagree_raw's side for an answer the task's scorer reads nothing in
 CHECKED = "decided by the answer checker"  # a row the judge is not asked about (its verdict is filled in after)
 NO_SECOND = "no second answer: the pool has no other_answer and disagree.second_engine is not configured"
 SECOND_TASK = "annotate: disagree (second answers)"
@@ -221,7 +225,8 @@ class DisagreeAnnotator(Annotator):
     def check_locally(self, batch: pa.Table, plan: SecondAnswers) -> list[tuple[bool, str, str] | None]:
         """Per row, (same answer, checker method, what each answer says) where the one answer checker decides: the
         question has a reference the checker grades (a task scorer, a number, a formula, a choice, a short text) and
-        both answers say something it reads (:func:`naturalthoughts.text.grading.same_answer`); None: the judge."""
+        both answers say something it reads, or, under a task's scorer, one does (:func:`naturalthoughts.text.grading.
+        same_answer`); None: the judge."""
         decided: list[tuple[bool, str, str] | None] = [None] * batch.num_rows
         if not self.ctx.config.disagree.checker:
             return decided
@@ -235,7 +240,8 @@ class DisagreeAnnotator(Annotator):
             if grader is None:
                 continue
             first_verdict, second_verdict = grader.check(answer), grader.check(second)
-            same = same_answer(first_verdict, second_verdict, grader.kind)
+            same = same_answer(first_verdict, second_verdict, grader.kind, scored=grader.scorer is not None)
             if same is not None:
-                decided[i] = (same, grader.method, f"{first_verdict.extracted} | {second_verdict.extracted}")
+                read = (verdict.extracted or NOTHING_READ for verdict in (first_verdict, second_verdict))
+                decided[i] = (same, grader.method, " | ".join(read))
         return decided

@@ -112,13 +112,18 @@ def check(
     raise ValueError(f"unknown answer kind {kind!r}; known: {', '.join(KINDS)}")
 
 
-def same_answer(first: Verdict, second: Verdict, kind: AnswerKind) -> bool | None:
+def same_answer(first: Verdict, second: Verdict, kind: AnswerKind, scored: bool = False) -> bool | None:
     """Whether two answers graded against the same reference say the same thing (models-disagree decided by the
     checker): a right and a wrong one differ, two right ones agree, two wrong ones are compared by what was read
-    (``kind``'s comparison, a choice letter as text, the first answer as the reference). None when either has no
-    answer read or an undecided verdict: only a judge can tell."""
-    if first.correct is None or second.correct is None or not first.extracted or not second.extracted:
+    (``kind``'s comparison, a choice letter as text, the first answer as the reference). ``scored``: the checker is
+    the task's own scorer, so an answer it reads nothing in gives no answer, and an answer and no answer differ. None
+    (only a judge can tell) when neither says anything read, or, without a scorer, when either does not (an
+    unread "forty-two" may still be 42) or a verdict is undecided."""
+    if first.correct is None or second.correct is None:
         return None
+    read = (bool(first.extracted), bool(second.extracted))
+    if not all(read):
+        return False if scored and any(read) else None
     if first.correct != second.correct:
         return False
     if first.correct:
