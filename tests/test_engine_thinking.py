@@ -6,7 +6,8 @@ test (so every branch is reached on purpose); the real runs check the same contr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from naturalthoughts.engines import (
     ChatRequest,
     ChatResult,
     LlamaCppEngine,
+    LlamaCppEngineConfig,
     OpenAIEngineConfig,
     ResponseCache,
     SamplingParams,
@@ -240,3 +242,87 @@ def test_transformers_budget_forcing_continues_the_rendered_prompt(tiny_llama_di
         assert answer.ok and parsed.closed and parsed.reasoning
         assert answer.reasoning_tokens is not None and answer.reasoning_tokens <= 6
         assert answer.answer_tokens is not None and 0 < answer.answer_tokens <= 4
+
+
+# -- phases on a deterministic llama.cpp: a trace's answer continues from the reasoning its server holds ------------
+
+
+@pytest.fixture(scope="module")
+def deterministic_llamacpp() -> Iterator[LlamaCppEngine]:
+    engine = LlamaCppEngine(LlamaCppEngineConfig(n_parallel=2, servers=2, deterministic=True, timeout_s=120))
+    yield engine
+    engine.close()
+
+
+class Continued:
+    """Two steps per request: its reply, then that reply continued (each step's result is kept)."""
+
+    def __init__(self, requests: list[ChatRequest]) -> None:
+        self.requests = requests
+        self.steps: dict[int, list[ChatResult]] = {}
+
+    def next(self, index: int, results: Sequence[ChatResult]) -> ChatRequest | None:
+        self.steps[index] = list(results)
+        if len(results) == 2 or not results[-1].ok:
+            return None
+        request = self.requests[index]
+        return replace(request, prefill=(request.prefill or "") + (results[0].text or ""))
+
+    def combine(self, index: int, results: Sequence[ChatResult]) -> ChatResult:
+        return results[-1]
+
+
+def test_a_deterministic_server_reads_only_what_a_step_adds_to_the_one_before(
+    deterministic_llamacpp: LlamaCppEngine,
+) -> None:
+    """The second step of a request goes to the server that answered its first, right after it, and reuses that
+    step's prompt and reply from the server's one slot; a request on its own reuses nothing (computed from
+    scratch), and the same steps give the same replies again."""
+    assert deterministic_llamacpp.continues_steps
+    requests = [replace(request, prefill="Let me think.") for request in sampled(QUESTIONS)]
+    runs = []
+    for _ in range(2):
+        phases = Continued(requests)
+        deterministic_llamacpp.generate(requests, phases=phases)
+        runs.append(phases.steps)
+    for steps in runs[0].values():
+        first, second = steps
+        assert first.ok and second.ok and first.cached_prompt_tokens == 0
+        assert second.cached_prompt_tokens is not None and second.prompt_tokens is not None
+        assert second.cached_prompt_tokens >= first.prompt_tokens  # the question's prompt was not read again
+        assert second.prompt_tokens - second.cached_prompt_tokens < (first.completion_tokens or 0) + 8
+    texts = [[[step.text for step in runs[n][index]] for index in range(len(requests))] for n in (0, 1)]
+    assert texts[0] == texts[1]
+    alone = deterministic_llamacpp.generate([replace(requests[0], prefill="Let me think." + texts[0][0][0])])
+    assert alone[0].cached_prompt_tokens == 0
+
+
+def test_a_trace_stopped_between_its_phases_is_generated_again_from_its_reasoning(
+    deterministic_llamacpp: LlamaCppEngine, tmp_path: Path
+) -> None:
+    """Stopped after its reasoning, a trace's answer is not sent; the rerun sends that trace again from its first
+    phase (its reasoning served from the cache would leave the server without it), so every trace comes out as in
+    a run that was never stopped, and the rerun after that sends nothing."""
+    requests = sampled(QUESTIONS)
+    budget = ThinkingBudget(budget=16, answer_max_tokens=12)
+
+    def run(cache: ResponseCache, stop_after_a_reasoning: bool = False) -> tuple[list[ChatResult], CachedEngine]:
+        cached = CachedEngine(deterministic_llamacpp.config, cache, engine_factory=lambda _: deterministic_llamacpp)
+        reasoned: list[int] = []
+        thinking = ThinkingEngine(cached, budget, on_phase=lambda index, *_: reasoned.append(index))
+        stop = (lambda: bool(reasoned)) if stop_after_a_reasoning else None
+        return thinking.generate(requests, should_stop=stop), cached
+
+    with ResponseCache(tmp_path / "whole.sqlite") as cache:
+        whole, _ = run(cache)
+    assert all(result.ok for result in whole)
+    with ResponseCache(tmp_path / "stopped.sqlite") as cache:
+        stopped, _ = run(cache, stop_after_a_reasoning=True)
+        cut = [i for i, result in enumerate(stopped) if result.error == NOT_SENT]
+        assert cut  # at least the trace whose reasoning ended first was stopped before its answer
+        resumed, engine = run(cache)
+        assert [result.text for result in resumed] == [result.text for result in whole]
+        done_before = len(requests) - len(cut)
+        assert engine.stats.cache_hits == 2 * done_before  # finished traces: both phases from the cache
+        again, engine = run(cache)
+        assert engine.stats.requests_sent == 0 and [r.text for r in again] == [r.text for r in whole]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # Public name -> the module that defines it (imported when the name is first used).
 _LAZY = {
     **dict.fromkeys(
-        ("NOT_SENT", "AsyncEngine", "BatchedEngine", "ChatRequest", "ChatResult", "Dispatch", "Engine",
+        ("NOT_SENT", "AsyncEngine", "BatchedEngine", "ChatRequest", "ChatResult", "Dispatch", "Engine", "Phases",
          "ResultCallback", "SamplingParams", "StopCheck"),
         "naturalthoughts.engines.base",
     ),

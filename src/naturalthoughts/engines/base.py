@@ -16,6 +16,12 @@ holds that bookkeeping). An engine implements only how it answers:
   requests in flight, and ``agenerate`` for callers that already run an event loop;
 - wrappers (the response cache, the thinking budget) implement :meth:`Engine.dispatch` and call
   another engine's ``generate``.
+
+**Phases.** A request may be answered in dependent steps (:class:`Phases`: a thinking budget's reasoning, then its
+answer). By default an engine runs them in rounds, every request's next step in one ``dispatch``
+(:meth:`Engine.dispatch_phases`); an :class:`AsyncEngine` runs each request's steps one after another on one lane
+instead (:meth:`AsyncEngine.lane`), so a server whose single slot still holds a step's prompt and reply continues
+from it (the embedded llama.cpp engine: see its module docstring).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import concurrent.futures
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from naturalthoughts.errors import ConfigError, NTError
 from naturalthoughts.interrupts import requested, run_async
@@ -116,6 +122,7 @@ class ChatResult:
     finish_reason: str | None = None  # "stop", "length", ...
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None  # prompt tokens the server took from its cache (OpenAI's usage)
     latency_s: float = 0.0
     error: str | None = None
     cached: bool = False
@@ -139,6 +146,18 @@ SendCallback = Callable[[Sequence[int]], None]  # the indices about to be sent t
 NOT_SENT = "not sent: stopped before dispatch"
 
 T = TypeVar("T")
+
+
+class Phases(Protocol):
+    """How the requests of one ``generate`` call are answered in dependent steps. Both methods must be pure
+    functions of their arguments: a response cache may call them for steps it then sends again."""
+
+    def next(self, index: int, results: Sequence[ChatResult]) -> ChatRequest | None:
+        """The next step of request ``index`` given the results of its steps so far (the last one may be an error
+        or ``NOT_SENT``); None once it is done."""
+
+    def combine(self, index: int, results: Sequence[ChatResult]) -> ChatResult:
+        """Request ``index``'s result from the results of all its steps."""
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -167,6 +186,7 @@ class Dispatch:
     send, so a spend ledger can reserve them);
     ``deliver`` records a result and calls ``on_result`` (exactly once per request);
     ``finish`` gives every request never delivered ``error=NOT_SENT`` (reporting it too).
+    With ``phases``, ``requests`` are each request's first step and ``deliver`` takes the combined result.
     """
 
     def __init__(
@@ -175,10 +195,12 @@ class Dispatch:
         on_result: ResultCallback | None,
         should_stop: StopCheck | None,
         on_send: SendCallback | None = None,
+        phases: Phases | None = None,
     ) -> None:
         self.requests = requests
         self.should_stop = should_stop
         self.on_send = on_send
+        self.phases = phases
         self._on_result = on_result
         self._results: list[ChatResult | None] = [None] * len(requests)
         self._stopped = False
@@ -253,18 +275,55 @@ class Engine(abc.ABC):
         on_result: ResultCallback | None = None,
         should_stop: StopCheck | None = None,
         on_send: SendCallback | None = None,
+        phases: Phases | None = None,
     ) -> list[ChatResult]:
         """Answer every request; call ``on_result(index, result)`` as each one finishes.
 
         ``should_stop`` is checked before each dispatch (budgets, Ctrl-C); requests not dispatched
         come back with ``error=NOT_SENT`` so the caller can leave them for a rerun. ``on_send(indices)`` is
-        called right before requests are sent to the model.
+        called right before requests are sent to the model (before each step, with ``phases``). ``phases``: each
+        request is its first step, and what comes back is :meth:`Phases.combine` of all its steps.
         """
         for request in requests:
             self.check_request(request)
-        job = Dispatch(requests, on_result, should_stop, on_send)
-        self.dispatch(job)
+        job = Dispatch(requests, on_result, should_stop, on_send, phases)
+        if phases is None:
+            self.dispatch(job)
+        else:
+            self.dispatch_phases(job)
         return job.finish()
+
+    def dispatch_phases(self, job: Dispatch) -> None:
+        """``job``'s requests step by step (``job.phases``), in rounds: one :meth:`dispatch` for the next step of
+        every request still going. Latest first from the second round on: a server's prompt cache (least
+        recently used out) still holds the freshest steps."""
+        history: list[list[ChatResult]] = [[] for _ in job.requests]
+        going = list(enumerate(job.requests))
+        while going and not job.stopped():
+            going = self._round(job, going, history)[::-1]
+
+    def _round(
+        self, job: Dispatch, going: list[tuple[int, ChatRequest]], history: list[list[ChatResult]]
+    ) -> list[tuple[int, ChatRequest]]:
+        """One :meth:`dispatch` of the steps in ``going`` (request index, step); returns the steps that follow."""
+        phases = job.phases
+        assert phases is not None
+        following: list[tuple[int, ChatRequest]] = []
+
+        def finished(position: int, result: ChatResult) -> None:
+            index = going[position][0]
+            history[index].append(result)
+            step = phases.next(index, history[index])
+            if step is None:
+                job.deliver(index, phases.combine(index, history[index]))
+            else:
+                following.append((index, step))
+
+        round_job = Dispatch([step for _, step in going], finished, job.should_stop)
+        round_job.on_send = lambda positions: job.sending([going[position][0] for position in positions])
+        self.dispatch(round_job)
+        round_job.finish()  # what was never sent ends its request as NOT_SENT
+        return following
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release servers, sockets, GPU memory."""
@@ -336,13 +395,44 @@ class AsyncEngine(Engine):
         on_result: ResultCallback | None = None,
         should_stop: StopCheck | None = None,
         on_send: SendCallback | None = None,
+        phases: Phases | None = None,
     ) -> list[ChatResult]:
         """The asyncio form of :meth:`generate`, for callers inside an event loop."""
         for request in requests:
             self.check_request(request)
-        job = Dispatch(requests, on_result, should_stop, on_send)
+        job = Dispatch(requests, on_result, should_stop, on_send, phases)
         await self.adispatch(job)
         return job.finish()
+
+    def dispatch_phases(self, job: Dispatch) -> None:
+        run_sync(self.adispatch(job))
+
+    def lane(self, session: Any, request: ChatRequest) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Where every step of ``request`` is answered (:meth:`answer_step`): by default the session itself; an
+        engine with several servers holds one of them for the request's steps."""
+        return contextlib.nullcontext(session)
+
+    async def answer_step(self, request: ChatRequest, lane: Any, follows: bool) -> ChatResult:
+        """One step of a request answered in phases; ``follows``: the lane answered this request's previous step
+        just before (its prompt and reply may still be in the server's cache)."""
+        return await self.answer_one(request, lane)
+
+    async def answer_phases(self, index: int, job: Dispatch, session: Any) -> ChatResult:
+        """Every step of request ``index``, one after another on one lane; a stop between steps ends it NOT_SENT."""
+        phases = job.phases
+        assert phases is not None
+        results: list[ChatResult] = []
+        step: ChatRequest | None = job.requests[index]
+        async with self.lane(session, job.requests[index]) as lane:
+            while step is not None:
+                if results and job.stopped():
+                    result = ChatResult(error=NOT_SENT)
+                else:
+                    job.sending((index,))
+                    result = await self._guarded(self.answer_step(step, lane, follows=bool(results)))
+                results.append(result)
+                step = phases.next(index, results)
+        return phases.combine(index, results)
 
     async def adispatch(self, job: Dispatch) -> None:
         pending = iter(range(len(job.requests)))  # shared by the workers: each index is taken exactly once
@@ -351,6 +441,9 @@ class AsyncEngine(Engine):
             for index in pending:
                 if job.stopped():
                     return
+                if job.phases is not None:
+                    job.deliver(index, await self.answer_phases(index, job, session))
+                    continue
                 job.sending((index,))
                 job.deliver(index, await self._guarded(self.answer_one(job.requests[index], session)))
 

@@ -50,6 +50,7 @@ _STORED_FIELDS = (
     "finish_reason",
     "prompt_tokens",
     "completion_tokens",
+    "cached_prompt_tokens",
     "latency_s",
     "forced",
     "reasoning_tokens",

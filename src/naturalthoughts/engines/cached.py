@@ -3,6 +3,11 @@
 A fully cached rerun therefore never starts a llama.cpp server, opens a socket or imports torch.
 Identical requests within one batch are sent once and the answer is given to each of them.
 
+A request answered in phases (:class:`naturalthoughts.engines.base.Phases`) is answered from the cache when every
+step of it is there; otherwise all its steps are sent again from the first, so each step is computed as in a run
+that was never interrupted (a server continues a step from the one before it: engines/llamacpp.py), and each step
+is stored as it comes back.
+
 With a :class:`SpendRecorder`, every request sent to the model is recorded in the cache's spend ledger: reserved
 (committed) just before it is sent, and settled in the same transaction that stores its response, so a process
 killed at any moment has every request it sent on record.
@@ -14,7 +19,7 @@ import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 
-from naturalthoughts.engines.base import NOT_SENT, ChatRequest, ChatResult, Dispatch, Engine
+from naturalthoughts.engines.base import NOT_SENT, ChatRequest, ChatResult, Dispatch, Engine, Phases
 from naturalthoughts.engines.cache import ResponseCache, Spent
 from naturalthoughts.engines.config import EngineConfig
 
@@ -170,8 +175,87 @@ class CachedEngine(Engine):
 
         self.inner().generate(sent, store_and_forward, job.should_stop, on_send=reserve)
 
+    def dispatch_phases(self, job: Dispatch) -> None:
+        phases = job.phases
+        assert phases is not None
+        unanswered = self._answer_phases_from_cache(job, phases)
+        if not unanswered:
+            return
+        storing = _StoringPhases(self, phases, unanswered, [job.requests[index] for index in unanswered])
+
+        def forward(position: int, result: ChatResult) -> None:
+            self.stats.not_sent += result.error == NOT_SENT  # the request, counted once (a step is not counted)
+            job.deliver(unanswered[position], result)
+
+        starts = [job.requests[index] for index in unanswered]
+        self.inner().generate(starts, forward, job.should_stop, on_send=storing.reserve, phases=storing)
+
+    def _answer_phases_from_cache(self, job: Dispatch, phases: Phases) -> list[int]:
+        """Deliver every request whose steps are all cached (looked up a round of steps at a time); returns the
+        indices of the others, in order."""
+        history: dict[int, list[ChatResult]] = {index: [] for index in range(len(job.requests))}
+        steps = dict(enumerate(job.requests))
+        unanswered: list[int] = []
+        while steps:
+            keys = dict(zip(steps, self.keys(list(steps.values())), strict=True))
+            hits = self.cache.get_many(key for key in keys.values() if key not in self.refresh)
+            following: dict[int, ChatRequest] = {}
+            for index, key in keys.items():
+                if key not in hits:
+                    unanswered.append(index)
+                    continue
+                history[index].append(replace(hits[key]))
+                step = phases.next(index, history[index])
+                if step is not None:
+                    following[index] = step
+                    continue
+                self.stats.cache_hits += len(history[index])
+                job.deliver(index, phases.combine(index, history[index]))
+            steps = following
+        return sorted(unanswered)
+
     def close(self) -> None:
         with self._lock:
             if self._inner is not None:
                 self._inner.close()
                 self._inner = None
+
+
+class _StoringPhases:
+    """The phases of the requests a :class:`CachedEngine` sends (positions in ``starts``): each step's result is
+    stored (and its spend settled) as it comes back, before the next step is asked for."""
+
+    def __init__(self, engine: CachedEngine, phases: Phases, indices: list[int], starts: list[ChatRequest]) -> None:
+        self.engine = engine
+        self.phases = phases
+        self.indices = indices  # position -> the index in the caller's job
+        self.current = dict(enumerate(starts))  # position -> the step being answered
+        self.reserved: dict[int, int] = {}  # position -> its step's entry in the spend ledger
+
+    def reserve(self, positions: Sequence[int]) -> None:
+        spend = self.engine.spend
+        if spend is not None:
+            for position in positions:
+                step = self.current[position]
+                self.reserved[position] = spend.reserve(self.engine.keys([step])[0], step)
+
+    def store(self, position: int, result: ChatResult) -> None:
+        engine = self.engine
+        key = engine.keys([self.current[position]])[0]
+        entry = self.reserved.pop(position, None)
+        if engine.spend is not None and (entry is not None or result.error != NOT_SENT):
+            engine.spend.settle(entry, key, result)  # the response and its spend in one transaction
+        else:
+            engine.cache.put(key, result)  # errors are refused by the cache itself
+        if result.error != NOT_SENT:
+            engine.stats.record(result)
+
+    def next(self, position: int, results: Sequence[ChatResult]) -> ChatRequest | None:
+        self.store(position, results[-1])
+        step = self.phases.next(self.indices[position], results)
+        if step is not None:
+            self.current[position] = step
+        return step
+
+    def combine(self, position: int, results: Sequence[ChatResult]) -> ChatResult:
+        return self.phases.combine(self.indices[position], results)

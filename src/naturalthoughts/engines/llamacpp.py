@@ -21,7 +21,12 @@ annotate``): llama.cpp's output for a request depends on what else is in its bat
 came from the prompt cache, so two runs with the same seed diverged. In this mode every server has one slot and the
 prompt cache is off, so each request is computed alone and from scratch: the same seed and config give
 byte-identical replies across runs and after a resume, on the same machine and thread count, at a throughput cost
-stated in benchmarks/README.md.
+stated in benchmarks/README.md. The one exception keeps that guarantee: a request answered in phases (a thinking
+budget's reasoning, then its answer) holds its server for all its steps, and each step after the first is sent with
+``cache_prompt`` on, so the server reads only the new text after the previous step's prompt and reply, which its
+slot holds and which were themselves computed from scratch (the answer phase of the default's traces reads about
+10 new tokens instead of about 170). The response cache replays a trace only when all its phases are stored, and
+sends the others again from the first phase, so a resumed run computes each trace as an uninterrupted one does.
 
 ``n_ctx`` is the total KV cache; each request may use ``n_ctx / n_parallel`` tokens of prompt plus completion,
 whatever the layout.
@@ -296,12 +301,32 @@ class LlamaCppEngine(OpenAICompatEngine):
                 sessions.append(Session(client, limiter))
             yield _Pool(sessions, self.plan.slots)
 
-    async def answer_one(self, request: ChatRequest, session: _Pool) -> ChatResult:  # type: ignore[override]
+    @contextlib.asynccontextmanager
+    async def lane(self, session: _Pool, request: ChatRequest) -> AsyncIterator[Session]:  # type: ignore[override]
+        """A server for every step of ``request``, held until its last step ends."""
         index = session.take(request)
         try:
-            return await super().answer_one(request, session.sessions[index])
+            yield session.sessions[index]
         finally:
             session.release(index)
+
+    async def answer_one(  # type: ignore[override]
+        self, request: ChatRequest, session: _Pool, extra_body: dict[str, Any] | None = None
+    ) -> ChatResult:
+        async with self.lane(session, request) as lane:
+            return await super().answer_one(request, lane, extra_body)
+
+    async def answer_step(self, request: ChatRequest, lane: Session, follows: bool) -> ChatResult:  # type: ignore[override]
+        # The first step is computed from scratch like any request; a step that follows it on the same one-slot
+        # server may start from the tokens that slot holds, which are exactly that previous step's prompt and reply.
+        extra = {"cache_prompt": True} if follows and self.continues_steps else None
+        return await OpenAICompatEngine.answer_one(self, request, lane, extra)
+
+    @property
+    def continues_steps(self) -> bool:
+        """Whether a deterministic server continues a request's next step from its slot (see the module docstring):
+        each server has one slot and no more requests are in flight than servers, so a held lane is a slot."""
+        return self.plan.deterministic and self.http.concurrency <= self.plan.in_flight
 
     def close(self) -> None:
         self._finalizer()

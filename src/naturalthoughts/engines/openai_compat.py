@@ -131,6 +131,7 @@ def parse_completion(body: Any) -> ChatResult:
         finish_reason=choice.get("finish_reason"),
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
+        cached_prompt_tokens=(usage.get("prompt_tokens_details") or {}).get("cached_tokens"),
     )
 
 
@@ -272,11 +273,14 @@ class OpenAICompatEngine(AsyncEngine):
         async with self._client() as client:
             yield Session(client, RateLimiter(self.http.requests_per_minute, self.http.tokens_per_minute))
 
-    async def answer_one(self, request: ChatRequest, session: Session) -> ChatResult:
-        """One request with the retry policy; never raises for a failed request."""
+    async def answer_one(
+        self, request: ChatRequest, session: Session, extra_body: dict[str, Any] | None = None
+    ) -> ChatResult:
+        """One request with the retry policy; never raises for a failed request. ``extra_body``: fields added to
+        the config's own for this request only."""
         if session.gave_up is not None:
             return ChatResult(error=f"{session.gave_up} (not sent: {GIVE_UP_AFTER} requests in a row failed this way)")
-        result, failure = await self._complete(session, request)
+        result, failure = await self._complete(session, request, extra_body or {})
         if failure is not None and failure.endpoint_down:
             session.down_streak += 1
             if session.down_streak >= GIVE_UP_AFTER and session.gave_up is None:
@@ -285,9 +289,11 @@ class OpenAICompatEngine(AsyncEngine):
             session.down_streak = 0
         return continuation(result, request, self.http.prefill, self.http.base_url)
 
-    async def _complete(self, session: Session, request: ChatRequest) -> tuple[ChatResult, Failure | None]:
+    async def _complete(
+        self, session: Session, request: ChatRequest, extra_body: dict[str, Any]
+    ) -> tuple[ChatResult, Failure | None]:
         """The result, and the last failure when it is an error."""
-        payload = build_payload(self.http.model, request, self.http.extra_body, self.http.prefill)
+        payload = build_payload(self.http.model, request, {**self.http.extra_body, **extra_body}, self.http.prefill)
         estimate = sum(len(m.get("content") or "") for m in payload["messages"]) // _CHARS_PER_TOKEN + 1
         limiter = session.limiter
         started = time.monotonic()

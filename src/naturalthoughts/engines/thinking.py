@@ -21,14 +21,16 @@ their sums over every phase, ``finish_reason`` that of the answer phase.
 
 Requests that carry their own ``prefill`` (a no-think marker, an evaluation prompt), a JSON schema or
 JSON mode pass through unchanged (``forced`` stays None), as does everything when the budget is off.
-The phases of all requests run as rounds: each round is one ``generate`` call on the inner engine
-(its concurrency or batching is kept), answers of finished traces are delivered as they arrive, and ``on_phase``
-hears of each finished reasoning (so a progress bar moves during the reasoning round).
+The phases are :class:`naturalthoughts.engines.base.Phases` of one ``generate`` call on the inner engine: an
+HTTP engine (the embedded llama.cpp, an OpenAI-compatible server) sends a trace's answer phase right after its
+reasoning, to the same server, which continues from the reasoning it still holds instead of reading it again;
+an in-process engine runs every trace's next phase in one batched round. Answers of finished traces are delivered
+as they arrive, and ``on_phase`` hears of each finished reasoning (so a progress bar moves before answers end).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from pydantic import Field
@@ -106,12 +108,14 @@ class _Trace:
     answering: bool = False
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
     latency_s: float = 0.0
     cached: bool = True
 
     def spend(self, result: ChatResult) -> None:
         self.prompt_tokens = _add(self.prompt_tokens, result.prompt_tokens)
         self.completion_tokens = _add(self.completion_tokens, result.completion_tokens)
+        self.cached_prompt_tokens = _add(self.cached_prompt_tokens, result.cached_prompt_tokens)
         self.latency_s += result.latency_s
         self.cached = self.cached and result.cached
 
@@ -137,37 +141,22 @@ class ThinkingEngine(Engine):
         return self.inner.continuation_problem()
 
     def dispatch(self, job: Dispatch) -> None:
-        traces = [_Trace(index, request) for index, request in enumerate(job.requests)]
-        passing = [trace for trace in traces if not self.budget.applies_to(trace.request)]
+        passing = [i for i, request in enumerate(job.requests) if not self.budget.applies_to(request)]
         if passing:
             self.inner.generate(
-                [trace.request for trace in passing],
-                lambda position, result: job.deliver(passing[position].index, result),
+                [job.requests[i] for i in passing],
+                lambda position, result: job.deliver(passing[position], result),
                 job.should_stop,
             )
-        pending = [trace for trace in traces if self.budget.applies_to(trace.request)]
-        while pending and not job.stopped():
-            pending = self._round(job, pending)
-
-    def _round(self, job: Dispatch, traces: list[_Trace]) -> list[_Trace]:
-        """One ``generate`` call for the next phase of every trace; returns those that need another phase."""
-        following: list[_Trace] = []
-
-        def finished(position: int, result: ChatResult) -> None:
-            trace = traces[position]
-            if not result.ok:
-                job.deliver(trace.index, self._failed(trace, result))
-            elif trace.answering:
-                job.deliver(trace.index, self._combined(trace, result))
-            else:
-                self._take_reasoning(trace, result)
-                following.append(trace)
-                if trace.answering and self.on_phase is not None:
-                    self.on_phase(trace.index, REASONING_PHASE, trace.reasoning_tokens, trace.cached)
-
-        self.inner.generate([self._next_request(trace) for trace in traces], finished, job.should_stop)
-        # Latest first: the server's prompt cache (least recently used out) still holds the freshest reasonings.
-        return following[::-1]
+        phased = [i for i, request in enumerate(job.requests) if self.budget.applies_to(request)]
+        if phased and not job.stopped():
+            phases = _TracePhases(self, [job.requests[i] for i in phased], phased)
+            self.inner.generate(
+                [self._next_request(_Trace(i, job.requests[i])) for i in phased],
+                lambda position, result: job.deliver(phased[position], result),
+                job.should_stop,
+                phases=phases,
+            )
 
     def _next_request(self, trace: _Trace) -> ChatRequest:
         request, budget = trace.request, self.budget
@@ -205,6 +194,7 @@ class ThinkingEngine(Engine):
             finish_reason=answer.finish_reason,
             prompt_tokens=trace.prompt_tokens,
             completion_tokens=trace.completion_tokens,
+            cached_prompt_tokens=trace.cached_prompt_tokens,
             latency_s=trace.latency_s,
             cached=trace.cached,
             forced=trace.forced,
@@ -221,3 +211,39 @@ class ThinkingEngine(Engine):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class _TracePhases:
+    """The phases of the traces of one ``generate`` call (position ``p`` is ``requests[p]``, index ``indices[p]`` of
+    the caller's job), each worked out afresh from the results so far (a cache may replay them)."""
+
+    def __init__(self, engine: ThinkingEngine, requests: list[ChatRequest], indices: list[int]) -> None:
+        self.engine = engine
+        self.requests = requests
+        self.indices = indices
+        self._reported: set[int] = set()  # positions whose finished reasoning on_phase heard of
+
+    def _reasoned(self, position: int, results: Sequence[ChatResult]) -> _Trace:
+        """The trace after ``results``, every one of them a reasoning phase."""
+        trace = _Trace(self.indices[position], self.requests[position])
+        for result in results:
+            self.engine._take_reasoning(trace, result)
+        return trace
+
+    def next(self, position: int, results: Sequence[ChatResult]) -> ChatRequest | None:
+        if not results[-1].ok:
+            return None
+        trace = self._reasoned(position, results[:-1])
+        if trace.answering:
+            return None  # that was the answer
+        self.engine._take_reasoning(trace, results[-1])
+        on_phase = self.engine.on_phase
+        if trace.answering and on_phase is not None and position not in self._reported:
+            self._reported.add(position)
+            on_phase(trace.index, REASONING_PHASE, trace.reasoning_tokens, trace.cached)
+        return self.engine._next_request(trace)
+
+    def combine(self, position: int, results: Sequence[ChatResult]) -> ChatResult:
+        trace = self._reasoned(position, results[:-1])
+        last = results[-1]
+        return self.engine._combined(trace, last) if last.ok else self.engine._failed(trace, last)

@@ -3,7 +3,7 @@ request is really sent, and the thinking budget over both (so each phase is cach
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from naturalthoughts.engines import (
     CachedEngine,
@@ -14,7 +14,7 @@ from naturalthoughts.engines import (
     create_engine,
     engine_identity,
 )
-from naturalthoughts.engines.base import Dispatch
+from naturalthoughts.engines.base import ChatRequest, Dispatch, Phases
 from naturalthoughts.engines.cached import SpendRecorder
 from naturalthoughts.engines.thinking import REASONING_PHASE, PhaseCallback, ThinkingBudget, ThinkingEngine
 from naturalthoughts.generate.config import GenerateConfig
@@ -58,23 +58,48 @@ class _StartsWhenSending(Engine):
             return self.engine.continuation_problem()
         return self.config.continuation_problem()
 
+    def _started(self) -> Engine:
+        if self.engine is None:
+            self.engine = self.factory(self.config)
+        return self.engine
+
     def dispatch(self, job: Dispatch) -> None:
         if job.stopped():
             return  # everything becomes NOT_SENT
-        if self.engine is None:
-            self.engine = self.factory(self.config)
 
         def answered(index: int, result: ChatResult) -> None:
             if self.on_sent is not None:
                 self.on_sent(result)
             job.deliver(index, result)
 
-        self.engine.generate(job.requests, answered, job.should_stop, job.on_send)
+        self._started().generate(job.requests, answered, job.should_stop, job.on_send)
+
+    def dispatch_phases(self, job: Dispatch) -> None:
+        if job.stopped():
+            return
+        assert job.phases is not None
+        phases = job.phases if self.on_sent is None else _ReportedSteps(job.phases, self.on_sent)
+        self._started().generate(job.requests, job.deliver, job.should_stop, job.on_send, phases=phases)
 
     def close(self) -> None:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+
+
+class _ReportedSteps:
+    """``phases`` that report each step's result to ``on_sent`` (the ledger counts every request sent)."""
+
+    def __init__(self, phases: Phases, on_sent: Callable[[ChatResult], None]) -> None:
+        self.phases = phases
+        self.on_sent = on_sent
+
+    def next(self, index: int, results: Sequence[ChatResult]) -> ChatRequest | None:
+        self.on_sent(results[-1])
+        return self.phases.next(index, results)
+
+    def combine(self, index: int, results: Sequence[ChatResult]) -> ChatResult:
+        return self.phases.combine(index, results)
 
 
 class _NeverSends(Engine):
