@@ -20,6 +20,10 @@ from naturalthoughts.tables import QUESTIONS
 
 TWO = CpuBudget(2, "test")
 
+DETERMINISTIC = (
+    "deterministic (one slot a server; no prompt cache but a trace's own reasoning, which its answer continues)"
+)
+
 
 @pytest.mark.parametrize(
     ("config", "budget", "slots", "threads"),
@@ -58,7 +62,7 @@ def test_doctor_says_the_layout_the_default_run_chooses_and_why(monkeypatch: pyt
     monkeypatch.setenv("NT_CPUS", "1")
     detail = _cpu().detail
     assert detail.startswith("the default run (seed 0): llama.cpp: 1 server x 1 thread, 1 slot each"), detail
-    assert "deterministic (one slot a server, no prompt cache)" in detail  # the default generation is seeded
+    assert DETERMINISTIC in detail  # the default generation is seeded
     assert "1 cores usable (NT_CPUS" in detail and "one single-threaded server per core" in detail
     assert "torch" in detail
 
@@ -138,7 +142,7 @@ def test_seeded_embedded_generations_are_identical_across_runs_and_after_a_resum
     assert record["usage"]["cache_hits"] > 0 and record["usage"]["requests_sent"] > 0
     assert _trace_bytes(resumed) == rows
     log = (first.root / "logs" / "nt.log").read_text()
-    assert "deterministic (one slot a server, no prompt cache)" in log and "cores usable" in log
+    assert DETERMINISTIC in log and "cores usable" in log
 
 
 def test_embedded_engine_serves_from_every_server(tmp_path: Path) -> None:

@@ -158,8 +158,9 @@ class LlamaCppEngineConfig(BaseEngineConfig):
     )
     deterministic: bool | None = Field(
         default=None,
-        description="One slot per server and no prompt cache, so a seeded request gives the same reply whatever "
-        "runs beside it and after a resume (slower). None: on for a seeded generation, off otherwise.",
+        description="One slot per server and no prompt cache (but a trace's answer phase continues from its own "
+        "reasoning, which the slot holds), so a seeded request gives the same reply whatever runs beside it and after "
+        "a resume (slower). None: on for a seeded generation, off otherwise.",
     )
     prompt_cache_mb: int = Field(
         default=512,

@@ -112,7 +112,7 @@ class ServerPlan:
             f"tokens a slot), no busy-wait"
         )
         mode = (
-            "deterministic (one slot a server, no prompt cache)"
+            "deterministic (one slot a server; no prompt cache but a trace's own reasoning, which its answer continues)"
             if self.deterministic
             else (f"prompt cache {self.prompt_cache_mib:,} MiB a server")
         )
