@@ -164,6 +164,22 @@ def test_a_failed_phase_is_an_error_row_and_a_stop_leaves_the_rest_not_sent() ->
     assert [r.error for r in results] == [NOT_SENT, NOT_SENT]  # reasoned, but never answered: left for a rerun
 
 
+def test_a_question_asked_twice_is_sent_once_per_phase_through_the_cache(tmp_path: Path) -> None:
+    """Behind the response cache, identical requests under a budget are reasoned and answered once and both get
+    the trace (so the batches an in-process engine forms do not depend on how many times an item repeats), and each
+    copy's finished reasoning is reported."""
+    scripted = Scripted(lambda request: result("thinking", "length", 4) if reasoning_phase(request) else result("4"))
+    config = TransformersEngineConfig(model=str(tmp_path))
+    reasoned: list[int] = []
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        cached = CachedEngine(config, cache, engine_factory=lambda _: scripted)
+        engine = ThinkingEngine(cached, ThinkingBudget(budget=4), on_phase=lambda index, *_: reasoned.append(index))
+        results = engine.generate([question("What is 2+2?"), question("What is 3+3?"), question("What is 2+2?")])
+    assert len(scripted.sent) == 4  # two distinct questions, two phases each
+    assert results[0].text == results[2].text and results[0] is not results[2] and all(r.ok for r in results)
+    assert sorted(reasoned) == [0, 1, 2]
+
+
 def test_the_budget_is_part_of_the_identity() -> None:
     inner = Scripted(lambda request: result("x"))
     small = ThinkingEngine(inner, ThinkingBudget(budget=8)).model_identity()

@@ -4,9 +4,9 @@ A fully cached rerun therefore never starts a llama.cpp server, opens a socket o
 Identical requests within one batch are sent once and the answer is given to each of them.
 
 A request answered in phases (:class:`naturalthoughts.engines.base.Phases`) is answered from the cache when every
-step of it is there; otherwise all its steps are sent again from the first, so each step is computed as in a run
-that was never interrupted (a server continues a step from the one before it: engines/llamacpp.py), and each step
-is stored as it comes back.
+step of it is there; otherwise all its steps are sent again from the first (a request asked twice: once), so each
+step is computed as in a run that was never interrupted (a server continues a step from the one before it:
+engines/llamacpp.py), and each step is stored as it comes back.
 
 With a :class:`SpendRecorder`, every request sent to the model is recorded in the cache's spend ledger: reserved
 (committed) just before it is sent, and settled in the same transaction that stores its response, so a process
@@ -181,13 +181,18 @@ class CachedEngine(Engine):
         unanswered = self._answer_phases_from_cache(job, phases)
         if not unanswered:
             return
-        storing = _StoringPhases(self, phases, unanswered, [job.requests[index] for index in unanswered])
+        copies: dict[str, list[int]] = {}  # a request asked more than once is sent once, like a plain request
+        for index, key in zip(unanswered, self.keys([job.requests[i] for i in unanswered]), strict=True):
+            copies.setdefault(key, []).append(index)
+        groups = list(copies.values())
+        starts = [job.requests[group[0]] for group in groups]
+        storing = _StoringPhases(self, phases, groups, starts)
 
         def forward(position: int, result: ChatResult) -> None:
             self.stats.not_sent += result.error == NOT_SENT  # the request, counted once (a step is not counted)
-            job.deliver(unanswered[position], result)
+            for copy_number, index in enumerate(groups[position]):
+                job.deliver(index, result if copy_number == 0 else replace(result))
 
-        starts = [job.requests[index] for index in unanswered]
         self.inner().generate(starts, forward, job.should_stop, on_send=storing.reserve, phases=storing)
 
     def _answer_phases_from_cache(self, job: Dispatch, phases: Phases) -> list[int]:
@@ -225,10 +230,12 @@ class _StoringPhases:
     """The phases of the requests a :class:`CachedEngine` sends (positions in ``starts``): each step's result is
     stored (and its spend settled) as it comes back, before the next step is asked for."""
 
-    def __init__(self, engine: CachedEngine, phases: Phases, indices: list[int], starts: list[ChatRequest]) -> None:
+    def __init__(
+        self, engine: CachedEngine, phases: Phases, groups: list[list[int]], starts: list[ChatRequest]
+    ) -> None:
         self.engine = engine
         self.phases = phases
-        self.indices = indices  # position -> the index in the caller's job
+        self.groups = groups  # position -> the indices in the caller's job asking for that request
         self.current = dict(enumerate(starts))  # position -> the step being answered
         self.reserved: dict[int, int] = {}  # position -> its step's entry in the spend ledger
 
@@ -252,10 +259,12 @@ class _StoringPhases:
 
     def next(self, position: int, results: Sequence[ChatResult]) -> ChatRequest | None:
         self.store(position, results[-1])
-        step = self.phases.next(self.indices[position], results)
+        # Every copy hears of the step (the same request gives the same next step: phases are pure functions).
+        steps = [self.phases.next(index, results) for index in self.groups[position]]
+        step = steps[0]
         if step is not None:
             self.current[position] = step
         return step
 
     def combine(self, position: int, results: Sequence[ChatResult]) -> ChatResult:
-        return self.phases.combine(self.indices[position], results)
+        return self.phases.combine(self.groups[position][0], results)
