@@ -319,8 +319,10 @@ class Engine(abc.ABC):
             else:
                 following.append((index, step))
 
-        round_job = Dispatch([step for _, step in going], finished, job.should_stop)
-        round_job.on_send = lambda positions: job.sending([going[position][0] for position in positions])
+        def sending(positions: Sequence[int]) -> None:
+            job.sending([going[position][0] for position in positions])
+
+        round_job = Dispatch([step for _, step in going], finished, job.should_stop, sending)
         self.dispatch(round_job)
         round_job.finish()  # what was never sent ends its request as NOT_SENT
         return following

@@ -164,16 +164,20 @@ class CachedEngine(Engine):
 
         def store_and_forward(position: int, result: ChatResult) -> None:
             key = unique_keys[position]
-            entry = reserved.pop(position, None)
-            if self.spend is not None and (entry is not None or result.error != NOT_SENT):
-                self.spend.settle(entry, key, result)  # the response and its spend in one transaction
-            else:
-                self.cache.put(key, result)  # errors are refused by the cache itself
+            self.store(key, reserved.pop(position, None), result)
             self.stats.record(result)
             for copy_number, index in enumerate(waiting[key]):
                 job.deliver(index, result if copy_number == 0 else replace(result))
 
         self.inner().generate(sent, store_and_forward, job.should_stop, on_send=reserve)
+
+    def store(self, key: str, entry: int | None, result: ChatResult) -> None:
+        """Keep a model's answer under ``key`` (the cache refuses errors), with its spend settled in the same
+        transaction when it was reserved as ledger ``entry``."""
+        if self.spend is not None and (entry is not None or result.error != NOT_SENT):
+            self.spend.settle(entry, key, result)
+        else:
+            self.cache.put(key, result)
 
     def dispatch_phases(self, job: Dispatch) -> None:
         phases = job.phases
@@ -246,19 +250,11 @@ class _StoringPhases:
                 step = self.current[position]
                 self.reserved[position] = spend.reserve(self.engine.keys([step])[0], step)
 
-    def store(self, position: int, result: ChatResult) -> None:
-        engine = self.engine
-        key = engine.keys([self.current[position]])[0]
-        entry = self.reserved.pop(position, None)
-        if engine.spend is not None and (entry is not None or result.error != NOT_SENT):
-            engine.spend.settle(entry, key, result)  # the response and its spend in one transaction
-        else:
-            engine.cache.put(key, result)  # errors are refused by the cache itself
-        if result.error != NOT_SENT:
-            engine.stats.record(result)
-
     def next(self, position: int, results: Sequence[ChatResult]) -> ChatRequest | None:
-        self.store(position, results[-1])
+        engine, result = self.engine, results[-1]
+        engine.store(engine.keys([self.current[position]])[0], self.reserved.pop(position, None), result)
+        if result.error != NOT_SENT:  # a request never sent is counted once, when it is delivered
+            engine.stats.record(result)
         # Every copy hears of the step (the same request gives the same next step: phases are pure functions).
         steps = [self.phases.next(index, results) for index in self.groups[position]]
         step = steps[0]
