@@ -180,6 +180,24 @@ def test_a_question_asked_twice_is_sent_once_per_phase_through_the_cache(tmp_pat
     assert sorted(reasoned) == [0, 1, 2]
 
 
+def test_every_phase_sent_is_settled_in_the_spend_ledger(tmp_path: Path) -> None:
+    """Each phase of a trace is reserved before it is sent and settled with its tokens when it is stored, so the
+    ledger counts every request the model answered (two per trace here), none left in flight."""
+    from naturalthoughts.engines.cached import SpendRecorder
+
+    scripted = Scripted(lambda request: result("thinking", "length", 4) if reasoning_phase(request) else result("4"))
+    with ResponseCache(tmp_path / "c.sqlite") as cache:
+        spend = SpendRecorder(cache, scope="generate", attempt="a1")
+        cached = CachedEngine(TransformersEngineConfig(model=str(tmp_path)), cache, engine_factory=lambda _: scripted,
+                              spend=spend)  # fmt: skip
+        results = ThinkingEngine(cached, ThinkingBudget(budget=4)).generate([question("a"), question("b")])
+        spent = cache.spent("generate")
+    assert all(r.ok for r in results) and len(scripted.sent) == 4
+    assert (spent.requests, spent.reserved, spent.failed) == (4, 0, 0)
+    assert (spent.prompt_tokens, spent.completion_tokens) == (40, 2 * 4 + 2 * 5)
+    assert cached.stats.requests_sent == 4 and cached.stats.completion_tokens == 18
+
+
 def test_the_budget_is_part_of_the_identity() -> None:
     inner = Scripted(lambda request: result("x"))
     small = ThinkingEngine(inner, ThinkingBudget(budget=8)).model_identity()
