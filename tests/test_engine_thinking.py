@@ -356,6 +356,7 @@ def test_a_trace_stopped_between_its_phases_is_generated_again_from_its_reasonin
         assert cut  # at least the trace whose reasoning ended first was stopped before its answer
         resumed, engine = run(cache)
         assert [result.text for result in resumed] == [result.text for result in whole]
+        assert engine.stats.requests_sent == 2 * len(cut)  # each cut trace: its reasoning again, then its answer
         done_before = len(requests) - len(cut)
         assert engine.stats.cache_hits == 2 * done_before  # finished traces: both phases from the cache
         again, engine = run(cache)

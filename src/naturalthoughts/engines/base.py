@@ -149,8 +149,9 @@ T = TypeVar("T")
 
 
 class Phases(Protocol):
-    """How the requests of one ``generate`` call are answered in dependent steps. Both methods must be pure
-    functions of their arguments: a response cache may call them for steps it then sends again."""
+    """How the requests of one ``generate`` call are answered in dependent steps. Both methods must answer the
+    same for the same arguments, and a side effect (a progress report) must bear being called again: a response
+    cache calls them for cached steps of a request it then sends again from its first step."""
 
     def next(self, index: int, results: Sequence[ChatResult]) -> ChatRequest | None:
         """The next step of request ``index`` given the results of its steps so far (the last one may be an error

@@ -166,8 +166,7 @@ class CachedEngine(Engine):
             key = unique_keys[position]
             self.store(key, reserved.pop(position, None), result)
             self.stats.record(result)
-            for copy_number, index in enumerate(waiting[key]):
-                job.deliver(index, result if copy_number == 0 else replace(result))
+            _deliver_copies(job, waiting[key], result)
 
         self.inner().generate(sent, store_and_forward, job.should_stop, on_send=reserve)
 
@@ -194,8 +193,7 @@ class CachedEngine(Engine):
 
         def forward(position: int, result: ChatResult) -> None:
             self.stats.not_sent += result.error == NOT_SENT  # the request, counted once (a step is not counted)
-            for copy_number, index in enumerate(groups[position]):
-                job.deliver(index, result if copy_number == 0 else replace(result))
+            _deliver_copies(job, groups[position], result)
 
         self.inner().generate(starts, forward, job.should_stop, on_send=storing.reserve, phases=storing)
 
@@ -228,6 +226,12 @@ class CachedEngine(Engine):
             if self._inner is not None:
                 self._inner.close()
                 self._inner = None
+
+
+def _deliver_copies(job: Dispatch, indices: list[int], result: ChatResult) -> None:
+    """``result`` to every index that asked the same request (a copy each after the first)."""
+    for copy_number, index in enumerate(indices):
+        job.deliver(index, result if copy_number == 0 else replace(result))
 
 
 class _StoringPhases:

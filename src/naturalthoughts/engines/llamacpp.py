@@ -24,8 +24,8 @@ byte-identical replies across runs and after a resume, on the same machine and t
 stated in benchmarks/README.md. The one exception keeps that guarantee: a request answered in phases (a thinking
 budget's reasoning, then its answer) holds its server for all its steps, and each step after the first is sent with
 ``cache_prompt`` on, so the server reads only the new text after the previous step's prompt and reply, which its
-slot holds and which were themselves computed from scratch (the answer phase of the default's traces reads about
-10 new tokens instead of about 170). The response cache replays a trace only when all its phases are stored, and
+slot holds and which were themselves computed from scratch (the answer phases of the default's traces read 8 new
+tokens of their 171 on average). The response cache replays a trace only when all its phases are stored, and
 sends the others again from the first phase, so a resumed run computes each trace as an uninterrupted one does.
 
 ``n_ctx`` is the total KV cache; each request may use ``n_ctx / n_parallel`` tokens of prompt plus completion,
