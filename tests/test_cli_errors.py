@@ -87,6 +87,35 @@ def test_internal_errors_name_the_bug_and_debug_gives_the_traceback() -> None:
     assert "Traceback" in proc.stderr
 
 
+def test_a_full_disk_is_one_line_naming_the_file_and_exit_9(tmp_path: Path) -> None:
+    """A real full disk (a 256 kB tmpfs filled up): the command says which file and how much space is left."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs on this machine: {mounted.stderr.decode().strip()}")
+    try:
+        with pytest.raises(OSError), (disk / "filler").open("wb") as filler:
+            while True:
+                filler.write(bytes(65536))
+                filler.flush()
+        proc = nt("ingest", "builtin:sample", "--run", str(disk / "run"))
+        assert_clean_failure(proc, 9, "no space left on the device", str(disk / "run"), "GB free", "run the same")
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_is_found_behind_the_exception_that_wraps_it() -> None:
+    with pytest.raises(OSError) as full, open("/dev/full", "w") as device:
+        device.write("x")
+    wrapped = RuntimeError("writing the manifest failed")
+    wrapped.__cause__ = full.value
+    assert exit_code_for(wrapped) == 9
+    # pyarrow's IO errors carry the OS's words without the number
+    assert exit_code_for(OSError("Failed to write part-0.parquet: No space left on device")) == 9
+    assert exit_code_for(OSError("Connection reset by peer")) == 1
+
+
 def _big_pool(path: Path, rows: int = 400_000) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for i in range(rows):

@@ -124,3 +124,27 @@ def test_missing_checkpoint_is_a_config_error(tmp_path: Path) -> None:
 def test_cut_at_stop() -> None:
     assert cut_at_stop("one, two. three", [".", ","]) == ("one", True)
     assert cut_at_stop("one", ["x"]) == ("one", False)
+
+
+def test_a_student_runs_in_bfloat16_only_where_the_cpu_computes_it(
+    tiny_llama_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Emulated bfloat16 is several times slower than float32 on a CPU without AMX or AVX512-BF16 (measured in
+    benchmarks/README.md): the student engine takes float32 there, and a bfloat16 engine asked for by hand says so."""
+    import torch
+
+    from naturalthoughts.eval.models import student_section
+    from naturalthoughts.resources import bf16_native
+
+    native = bf16_native("cpu")
+    section = student_section(tiny_llama_dir)
+    with create_engine(TransformersEngineConfig(**{**section, "device": "cpu"})) as engine:
+        assert isinstance(engine, TransformersEngine)
+        assert engine.model.dtype == (torch.bfloat16 if native else torch.float32)
+    caplog.set_level("WARNING", logger="naturalthoughts.engines")
+    with create_engine(TransformersEngineConfig(model=str(tiny_llama_dir), device="cpu", dtype="bfloat16")) as engine:
+        assert engine.generate([ask("Hi")])[0].ok
+    warned = [r.getMessage() for r in caplog.records if "emulates" in r.getMessage()]
+    assert bool(warned) == (not native), warned
+    if warned:
+        assert "dtype to float32" in warned[0]

@@ -88,9 +88,9 @@ def test_a_few_steps_lower_the_loss_and_write_the_model_folder(run_dir: RunDir, 
 
 
 def _bf16() -> bool:
-    from naturalthoughts.train.hardware import bf16_supported
+    from naturalthoughts.resources import bf16_native
 
-    return bf16_supported("cpu")
+    return bf16_native("cpu")
 
 
 @pytest.mark.parametrize(

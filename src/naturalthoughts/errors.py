@@ -15,6 +15,7 @@ code  meaning
 6     budget stop (cost or token budget reached; finished work is kept, rerun to resume)
 7     engine failure (most requests to the model failed)
 8     run directory busy (another ``nt`` process holds its lock)
+9     cannot write: the disk or a quota is full, or the file system is read-only (finished work is kept)
 130   interrupted (SIGINT, Ctrl-C): finished work is kept, rerun the same command to resume
 143   terminated (SIGTERM): as 130
 ====  ==================================================================================
@@ -22,8 +23,10 @@ code  meaning
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -145,6 +148,62 @@ class RunBusyError(NTError):
     """Another process holds the run directory's lock."""
 
     exit_code = 8
+
+
+class StorageError(NTError):
+    """A write failed because the disk or a quota is full or the file system is read-only: not a bug, and nothing
+    the command can fix; finished work is kept (files are written whole or not at all), so a rerun resumes."""
+
+    exit_code = 9
+
+
+# What the OS says when a write cannot happen, however much the command retries; pyarrow's IO errors carry the
+# text but not always the number.
+_STORAGE_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+}
+
+
+def storage_error(exc: BaseException, folder: os.PathLike[str] | str | None = None) -> StorageError | None:
+    """``exc`` (or an exception it was raised from) as a :class:`StorageError` when it is a full disk or quota or a
+    read-only file system, naming the path and the space left on it (``folder``, the run directory, when the OS did
+    not name the file); else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and (what := _storage_problem(current)):
+            where = _where(current.filename or folder)
+            return StorageError(
+                f"cannot write{where}: {what}. Free some space (or give --run a folder on another disk) and run the "
+                "same command again: finished work is kept."
+            )
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _storage_problem(exc: OSError) -> str | None:
+    if exc.errno in _STORAGE_ERRNOS:
+        return _STORAGE_ERRNOS[exc.errno]
+    text = str(exc)
+    return next((what for number, what in _STORAGE_ERRNOS.items() if os.strerror(number) in text), None)
+
+
+def _where(filename: object) -> str:
+    """ " PATH (N GB free of M GB)" for the file a write failed on, or "" when the OS did not name it."""
+    if not filename:
+        return ""
+    path = os.path.abspath(os.fsdecode(filename))  # type: ignore[arg-type]
+    folder = path
+    while folder and not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    try:
+        usage = shutil.disk_usage(folder)
+    except OSError:
+        return f" {path}"
+    return f" {path} ({usage.free / 1e9:.2f} GB free of {usage.total / 1e9:.2f} GB)"
 
 
 class Terminated(KeyboardInterrupt):

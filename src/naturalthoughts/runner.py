@@ -31,7 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from naturalthoughts import __version__
-from naturalthoughts.errors import EXIT_TERMINATED, Fix, MissingInputError, RunBusyError, Terminated
+from naturalthoughts.errors import (
+    EXIT_TERMINATED,
+    Fix,
+    MissingInputError,
+    NTError,
+    RunBusyError,
+    StorageError,
+    Terminated,
+    storage_error,
+)
 from naturalthoughts.interrupts import interrupt_signals, last_words, raise_if_requested
 from naturalthoughts.manifest import Manifest, fingerprint, new_record_id, now
 from naturalthoughts.progress import Reporter
@@ -261,11 +270,17 @@ class Runner:
                 self.reporter = Reporter(log=self.log)
             elif self.reporter.log is None:
                 self.reporter.log = self.log
-        except BaseException:
+        except BaseException as exc:
             stack.close()
+            if (full := self._disk_full(exc)) is not None:
+                raise full from exc
             raise
         self._stack = stack
         return self
+
+    def _disk_full(self, exc: BaseException) -> StorageError | None:
+        """``exc`` as a full disk (or quota, or a read-only file system) in this run directory, else None."""
+        return None if isinstance(exc, NTError) else storage_error(exc, self.run.root)
 
     def __exit__(self, *exc: object) -> None:
         if self._stack is not None:
@@ -397,10 +412,15 @@ class Runner:
                 result = stage.run(ctx)
                 raise_if_requested()  # a signal whose exception was swallowed: not a finished stage
         except BaseException as exc:
+            # A full disk: said as such, naming the run directory when the OS named no file (its record may not fit).
+            full = self._disk_full(exc)
             record["status"] = _status_of(exc)
-            record["error"] = clip(str(exc) or type(exc).__name__, RECORDED_ERROR_CHARS)
-            self._finish(record, started, None, stage)
+            record["error"] = clip(str(full or exc) or type(exc).__name__, RECORDED_ERROR_CHARS)
+            with contextlib.suppress(OSError) if full else contextlib.nullcontext():
+                self._finish(record, started, None, stage)
             self.log.info("%s: %s (%s)", stage.key, record["status"], record["error"])
+            if full is not None:
+                raise full from exc
             raise
         record["status"] = result.status
         if result.stopped:

@@ -19,7 +19,8 @@ import typer
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok · 1 internal error · 2 usage or config error · 3 missing prerequisite · 4 bad input · "
-    "5 needs network · 6 budget stop · 7 engine failure · 8 run directory busy · 130 interrupted · 143 terminated."
+    "5 needs network · 6 budget stop · 7 engine failure · 8 run directory busy · 9 disk full or read-only · "
+    "130 interrupted · 143 terminated."
 )
 
 
@@ -144,9 +145,11 @@ def print_traceback(exc: BaseException) -> None:
 def exit_code_for(exc: BaseException, debug: bool = False) -> int:
     """Print ``exc`` the way the user should see it and return the exit code."""
     from naturalthoughts.console import print_error
-    from naturalthoughts.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, NTError, Terminated
+    from naturalthoughts.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, NTError, Terminated, storage_error
 
     click_exceptions = _click_exceptions()
+    if not isinstance(exc, NTError):
+        exc = storage_error(exc) or exc  # a full disk is the machine's state, not a bug of ours
     if isinstance(exc, click_exceptions["Abort"]) and isinstance(exc.__context__, KeyboardInterrupt):
         exc = exc.__context__  # click wraps Ctrl-C (and our SIGTERM exception) in Abort
     if isinstance(exc, NTError):

@@ -13,6 +13,7 @@ composition only.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -25,7 +26,9 @@ from naturalthoughts.engines.config import TransformersEngineConfig
 from naturalthoughts.engines.identity import checkpoint_identity
 from naturalthoughts.errors import ConfigError
 from naturalthoughts.progress import generated
-from naturalthoughts.resources import trim_heap
+from naturalthoughts.resources import bf16_native, trim_heap
+
+log = logging.getLogger("naturalthoughts.engines")
 
 # A batch goes on without its finished rows once at most this share of them is still decoding. A decoding step of
 # the 135M student costs about 45 ms for one row and 100 ms for 32 on 2 cores (the weights are read once a step), so
@@ -43,6 +46,17 @@ def resolve_device(device: str) -> str:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def _warn_if_emulated(dtype: Any, device: str) -> None:
+    """A model in bfloat16 on a CPU that only emulates it runs several times slower than in float32: say so once."""
+    import torch
+
+    if device == "cpu" and dtype == torch.bfloat16 and not bf16_native("cpu"):
+        log.warning(
+            "transformers: the model runs in bfloat16 on a CPU without AVX512-BF16 or AMX, which torch emulates "
+            "(several times slower than float32 for a small model): set the engine's dtype to float32"
+        )
 
 
 def generation_kwargs(params: SamplingParams) -> dict[str, Any]:
@@ -95,6 +109,7 @@ class TransformersEngine(BatchedEngine):
                 "Give a local checkpoint folder, or a Hub id on a machine with network access."
             ) from None
         self.model.to(self.device).eval()
+        _warn_if_emulated(self.model.dtype, self.device)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -1,8 +1,9 @@
 """Which engine evaluates a model folder, and the model's name (the ``eval:NAME`` key).
 
 A Hugging Face folder or a LoRA adapter folder (a trained student, ``RUN/models/NAME``) is evaluated on the student
-engine, :data:`STUDENT_ENGINE` (batched transformers in bfloat16 on this CPU: it needs no conversion to GGUF; see
-docs/evaluation.md), or on the eval section's engine when it loads model folders.
+engine, :data:`STUDENT_ENGINE` (batched transformers, in bfloat16 where the hardware computes it natively and in
+float32 elsewhere: it needs no conversion to GGUF; see docs/evaluation.md), or on the eval section's engine when it
+loads model folders.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ STUDENT_ENGINE = "transformers"
 # students in 61-67 s against 98-121 s in batches of 32, but took the eval stages of `nt run` to 3.06-3.08 GB
 # (benchmarks/README.md, "nt run").
 STUDENT_BATCH = 48
-STUDENT_DTYPE = "bfloat16"
 BUNDLED_NAME = "smollm2"
 
 
@@ -29,8 +29,13 @@ def is_model_folder(path: Path) -> bool:
 
 
 def student_section(folder: Path) -> dict[str, Any]:
-    """The engine section for a student folder on the default student engine."""
-    return {"engine": STUDENT_ENGINE, "model": str(folder), "dtype": STUDENT_DTYPE, "batch_size": STUDENT_BATCH}
+    """The engine section for a student folder on the default student engine, in the dtype this machine computes
+    fastest (:func:`naturalthoughts.resources.compute_dtype`: bfloat16 with AMX or AVX512-BF16, else float32)."""
+    from naturalthoughts.engines.transformers_local import resolve_device
+    from naturalthoughts.resources import compute_dtype
+
+    dtype = compute_dtype(resolve_device("auto").split(":")[0])
+    return {"engine": STUDENT_ENGINE, "model": str(folder), "dtype": dtype, "batch_size": STUDENT_BATCH}
 
 
 def model_name(engine: Any) -> str:

@@ -141,6 +141,6 @@ class TrainConfig(StrictModel):
     def precision_for(self, device: str) -> str:
         if self.precision != "auto":
             return self.precision
-        from naturalthoughts.train.hardware import bf16_supported
+        from naturalthoughts.resources import bf16_native
 
-        return "bf16" if bf16_supported(device) else "fp32"
+        return "bf16" if bf16_native(device) else "fp32"
