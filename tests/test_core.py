@@ -134,7 +134,7 @@ def test_cli_help_lists_every_stage() -> None:
 def test_doctor_reports_bundled_pieces() -> None:
     out = _nt("doctor")
     assert out.returncode == 0, out.stdout + out.stderr
-    for piece in ("SmolLM2", "MiniLM", "GPQA-Diamond", "MMLU", "Ray"):
+    for piece in ("SmolLM2", "MiniLM", "GPQA-Diamond", "MMLU", "Ray", "number format"):
         assert piece in out.stdout
 
 

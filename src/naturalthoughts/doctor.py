@@ -57,7 +57,20 @@ def _torch() -> list[Check]:
         checks.append(Check("GPU", True, names, required=False))
     else:
         checks.append(Check("GPU", False, "none (CPU only: fine for the embedded default)", "", required=False))
+    checks.append(_number_format("cuda" if torch.cuda.is_available() else "cpu"))
     return checks
+
+
+def _number_format(device: str) -> Check:
+    """The dtype students train and evaluate in here (`nt train --precision auto`, the student engine), and why."""
+    from naturalthoughts.resources import compute_dtype
+
+    dtype = compute_dtype(device)
+    if dtype == "bfloat16":
+        why = "a GPU with bf16" if device == "cuda" else "this CPU has AMX or AVX512-BF16"
+    else:
+        why = f"this {device.upper()} does not compute bfloat16 natively (emulated: several times slower)"
+    return Check("number format", True, f"students train and evaluate in {dtype}: {why}", required=False)
 
 
 def _benchmark_files() -> list[Check]:
