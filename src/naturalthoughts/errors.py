@@ -177,7 +177,7 @@ def storage_error(exc: BaseException, folder: os.PathLike[str] | str | None = No
         if isinstance(current, OSError) and (what := _storage_problem(current)):
             where = _where(current.filename or folder)
             return StorageError(
-                f"cannot write{where}: {what}. Free some space (or give --run a folder on another disk) and run the "
+                f"cannot write{where}: {what}. Free some space (or put the run directory on another disk) and run the "
                 "same command again: finished work is kept."
             )
         current = current.__cause__ or current.__context__
