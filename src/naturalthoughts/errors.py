@@ -152,17 +152,18 @@ class RunBusyError(NTError):
 
 class StorageError(NTError):
     """A write failed because the disk or a quota is full or the file system is read-only: not a bug, and nothing
-    the command can fix; finished work is kept (files are written whole or not at all), so a rerun resumes."""
+    the command can fix by itself; finished work is kept, so a rerun resumes."""
 
     exit_code = 9
 
 
 # What the OS says when a write cannot happen, however much the command retries; pyarrow's IO errors carry the
 # text but not always the number.
-_STORAGE_ERRNOS = {
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "read-only file system",
+_FREE_SPACE = "Free some space (or put the run directory on another disk)"
+_STORAGE_ERRNOS = {  # what happened, what to do
+    errno.ENOSPC: ("no space left on the device", _FREE_SPACE),
+    errno.EDQUOT: ("disk quota exceeded", _FREE_SPACE),
+    errno.EROFS: ("read-only file system", "Put the run directory on a writable disk"),
 }
 
 
@@ -174,21 +175,20 @@ def storage_error(exc: BaseException, folder: os.PathLike[str] | str | None = No
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and (what := _storage_problem(current)):
+        if isinstance(current, OSError) and (problem := _storage_problem(current)):
+            what, fix = problem
             where = _where(current.filename or folder)
-            return StorageError(
-                f"cannot write{where}: {what}. Free some space (or put the run directory on another disk) and run the "
-                "same command again: finished work is kept."
-            )
+            again = "run the same command again: finished work is kept"
+            return StorageError(f"cannot write{where}: {what}. {fix} and {again}.")
         current = current.__cause__ or current.__context__
     return None
 
 
-def _storage_problem(exc: OSError) -> str | None:
+def _storage_problem(exc: OSError) -> tuple[str, str] | None:
     if exc.errno in _STORAGE_ERRNOS:
         return _STORAGE_ERRNOS[exc.errno]
     text = str(exc)
-    return next((what for number, what in _STORAGE_ERRNOS.items() if os.strerror(number) in text), None)
+    return next((problem for number, problem in _STORAGE_ERRNOS.items() if os.strerror(number) in text), None)
 
 
 def _where(filename: object) -> str:
