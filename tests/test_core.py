@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from naturalthoughts import tables
-from naturalthoughts.atomic import atomic_path, write_json, write_parquet
+from naturalthoughts.atomic import atomic_path, write_json, write_parquet, writer_thread
 from naturalthoughts.config import StrictModel, load_config
 from naturalthoughts.errors import ConfigError, Fix, MissingInputError
 from naturalthoughts.manifest import fingerprint
@@ -51,6 +51,37 @@ def test_atomic_write_survives_sigkill_of_writer(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], check=False)
     assert proc.returncode == -9
     assert json.loads(target.read_text()) == {"ok": True}
+
+
+def test_leaving_a_writer_thread_waits_for_its_writes_when_a_signal_interrupts_the_wait() -> None:
+    """A real SIGINT while the stage waits for its last write: the write ends before the interrupt goes on (the
+    Parquet writer it uses closes next; closing it under the write crashed `nt ingest` once)."""
+    import signal
+    import threading
+    import time
+
+    started, signalled, ended = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_write() -> None:
+        started.set()
+        signalled.wait(10)
+        time.sleep(0.3)  # still writing when the interrupt is raised in the main thread
+        ended.set()
+
+    def interrupt_the_wait() -> None:
+        started.wait(10)
+        time.sleep(0.3)  # the main thread has left the block and waits for the writer thread
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # type: ignore[arg-type]
+        signalled.set()
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), writer_thread("test-writer") as pool:
+            pool.submit(slow_write)
+            threading.Thread(target=interrupt_the_wait, daemon=True).start()
+        assert ended.is_set()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_fingerprint_changes_with_content(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,32 @@ def parquet_writer(target: str | os.PathLike[str], schema: pa.Schema, **kwargs: 
             yield writer
         finally:
             writer.close()
+
+
+@contextlib.contextmanager
+def writer_thread(name: str) -> Iterator[ThreadPoolExecutor]:
+    """One thread for a stage's Parquet writes (encoding and compression release the GIL). Leaving it waits until
+    every write submitted has ended, even when a signal interrupts the wait (the interrupt is raised afterwards):
+    the writers they use close next, and closing a ``ParquetWriter`` under a write in flight crashes the process
+    (a segmentation fault seen once when Ctrl-C came while ``nt ingest`` waited for its last writes)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    try:
+        yield pool
+    finally:
+        # Waiting on a future, not on the thread: a join that a signal interrupts marks a running thread as ended
+        # (CPython's bpo-45274 handling), so it cannot be waited again. The one thread runs its writes in order, so
+        # a no-op submitted last ends after all of them.
+        last = pool.submit(int)
+        interrupted: BaseException | None = None
+        while True:
+            try:
+                last.result()
+                break
+            except BaseException as exc:  # a signal during the wait: re-raised once the writes have ended
+                interrupted = interrupted or exc
+        pool.shutdown(wait=True)
+        if interrupted is not None:
+            raise interrupted
 
 
 @contextlib.contextmanager

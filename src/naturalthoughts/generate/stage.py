@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from naturalthoughts.atomic import parquet_writer
+from naturalthoughts.atomic import parquet_writer, writer_thread
 from naturalthoughts.engines import CachedEngine, ChatResult, Engine, ResponseCache, engine_identity
 from naturalthoughts.errors import ConfigError, EngineFailure, Fix
 from naturalthoughts.generate.config import GenerateConfig
@@ -179,7 +179,7 @@ class GenerateStage(GenerateStageBase):
             chunks = _Chunks(plan, chunk_size(config), engine, cached, ledger, stop, progress, existing, config.retry)
             # Compression and Parquet encoding release the GIL: a chunk is written on a second thread while the
             # next one is answered (at most one chunk waits, so memory stays at two chunks).
-            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="traces-writer"))
+            pool = stack.enter_context(writer_thread("traces-writer"))
             written: Future[None] | None = None
             for rows in chunks:
                 tables = list(row_tables(rows))

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from naturalthoughts.atomic import parquet_writer
+from naturalthoughts.atomic import parquet_writer, writer_thread
 from naturalthoughts.errors import BadInputError, ConfigError, Fix
 from naturalthoughts.generate.traces import ORIGIN_GENERATED, count_origin
 from naturalthoughts.ingest import sources as sources_mod
@@ -317,10 +317,11 @@ def _prefetched(batches: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Tabl
 
 
 class _BackgroundWrites:
-    """Runs Parquet writes on one thread, in order, at most ``depth`` behind (compression releases the GIL)."""
+    """Runs Parquet writes on ``pool``'s one thread (:func:`~naturalthoughts.atomic.writer_thread`), in order, at
+    most ``depth`` behind (compression releases the GIL)."""
 
-    def __init__(self, depth: int = 4) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer")
+    def __init__(self, pool: ThreadPoolExecutor, depth: int = 4) -> None:
+        self.pool = pool
         self.pending: deque[Future] = deque()
         self.depth = depth
 
@@ -333,11 +334,8 @@ class _BackgroundWrites:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            while self.pending:
-                self.pending.popleft().result()
-        finally:
-            self.pool.shutdown(wait=True)
+        while self.pending:  # a write's error surfaces here; the writer thread's exit waits for the rest
+            self.pending.popleft().result()
 
 
 SourceEntry = str | dict[str, Any]
@@ -459,7 +457,7 @@ class IngestStage(Stage):
             kept_out = stack.enter_context(parquet_writer(run.questions, QUESTIONS))
             rejected_out = stack.enter_context(parquet_writer(run.rejected, REJECTED))
             traces_out = stack.enter_context(parquet_writer(run.traces, TRACES)) if importer is not None else None
-            writes = stack.enter_context(_BackgroundWrites())
+            writes = stack.enter_context(_BackgroundWrites(stack.enter_context(writer_thread("ingest-writer"))))
             for item in resolved:
                 for batch in _prefetched(item.source.batches(item.columns, config.batch_rows)):
                     outcome = pipeline.process(batch, near_dup=not item.source.templated, traces=item.traces)
