@@ -3,6 +3,7 @@ interrupts that keep finished work, a locked run directory."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -114,6 +115,30 @@ def test_a_full_disk_is_found_behind_the_exception_that_wraps_it() -> None:
     # pyarrow's IO errors carry the OS's words without the number
     assert exit_code_for(OSError("Failed to write part-0.parquet: No space left on device")) == 9
     assert exit_code_for(OSError("Connection reset by peer")) == 1
+    assert exit_code_for(OSError(errno.ENOSPC, "No space left on device", 5)) == 9  # a file descriptor, not a path
+
+
+def test_an_error_or_an_interrupt_raised_while_handling_a_full_disk_stays_what_it_is() -> None:
+    full = OSError(errno.ENOSPC, "No space left on device")
+    for raised, code in ((KeyboardInterrupt(), 130), (TypeError("a bug in an except block"), 1)):
+        raised.__context__ = full
+        assert exit_code_for(raised) == code
+
+
+def test_a_read_only_database_is_a_storage_error(tmp_path: Path) -> None:
+    """The response cache and the spend ledger are SQLite: a real SQLITE_READONLY (a database opened read-only)."""
+    import sqlite3
+
+    from naturalthoughts.errors import storage_error
+
+    path = tmp_path / "cache.sqlite"
+    sqlite3.connect(path).execute("create table t (x)").connection.commit()
+    readonly = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        readonly.execute("insert into t values (1)")
+    found = storage_error(caught.value, tmp_path)
+    assert found is not None and found.exit_code == 9
+    assert "read-only" in str(found) and str(tmp_path) in str(found)
 
 
 def _big_pool(path: Path, rows: int = 400_000) -> None:

@@ -92,10 +92,11 @@ def writer_thread(name: str) -> Iterator[ThreadPoolExecutor]:
         # Waiting on a future, not on the thread: a join that a signal interrupts marks a running thread as ended
         # (CPython's bpo-45274 handling), so it cannot be waited again. The one thread runs its writes in order, so
         # a no-op submitted last ends after all of them.
-        last = pool.submit(int)
+        last = None
         interrupted: BaseException | None = None
         while True:
             try:
+                last = last or pool.submit(int)
                 last.result()
                 break
             except BaseException as exc:  # a signal during the wait: re-raised once the writes have ended

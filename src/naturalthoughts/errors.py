@@ -27,6 +27,7 @@ import errno
 import os
 import shlex
 import shutil
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -167,24 +168,39 @@ _STORAGE_ERRNOS = {  # what happened, what to do
 }
 
 
+# SQLite's primary result codes for the same (the response cache and the spend ledger are SQLite databases).
+_SQLITE_PROBLEMS = {13: _STORAGE_ERRNOS[errno.ENOSPC], 8: _STORAGE_ERRNOS[errno.EROFS]}  # SQLITE_FULL, SQLITE_READONLY
+
+
 def storage_error(exc: BaseException, folder: os.PathLike[str] | str | None = None) -> StorageError | None:
-    """``exc`` (or an exception it was raised from) as a :class:`StorageError` when it is a full disk or quota or a
-    read-only file system, naming the path and the space left on it (``folder``, the run directory, when the OS did
-    not name the file); else None."""
+    """``exc`` (or the write error it was raised from) as a :class:`StorageError` when it is a full disk or quota or
+    a read-only file system or database, naming the path and the space left on it (``folder``, the run directory,
+    when the OS did not name the file); else None. An interrupt stays an interrupt, whatever it interrupted."""
+    if not isinstance(exc, Exception):
+        return None
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and (problem := _storage_problem(current)):
+        if problem := _storage_problem(current):
             what, fix = problem
-            where = _where(current.filename or folder)
+            filename = getattr(current, "filename", None)  # may be a file descriptor (os.chmod(fd), ...)
+            where = _where(filename if isinstance(filename, str | bytes | os.PathLike) and filename else folder)
             again = "run the same command again: finished work is kept"
             return StorageError(f"cannot write{where}: {what}. {fix} and {again}.")
-        current = current.__cause__ or current.__context__
+        # Followed: what an error was raised from, and a failed write's own context (recording a stage that failed
+        # on a full disk fails too). Not followed: another error raised while handling a write error (a bug).
+        writing = isinstance(current, OSError | sqlite3.Error)
+        current = current.__cause__ or (current.__context__ if writing else None)
     return None
 
 
-def _storage_problem(exc: OSError) -> tuple[str, str] | None:
+def _storage_problem(exc: BaseException) -> tuple[str, str] | None:
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return _SQLITE_PROBLEMS.get(code & 0xFF) if isinstance(code, int) else None
+    if not isinstance(exc, OSError):
+        return None
     if exc.errno in _STORAGE_ERRNOS:
         return _STORAGE_ERRNOS[exc.errno]
     text = str(exc)
